@@ -1,0 +1,1 @@
+"""Build half: content/ → site/ (public) + private/ (paid lessons) + private/manifest.json."""
