@@ -36,6 +36,12 @@ def tier_key(name: str) -> str:
 
 MEMBER_KEY = "member"
 
+# The page shell: a full themed page the build writes per language to private/, in which the
+# paywall substitutes its own dynamic content (account page, sign-in results, checkout status)
+# so those pages look like the rest of the site without the paywall importing the builder.
+SHELL_TITLE = "__KP_TITLE__"
+SHELL_BODY = "<!--kp:body-->"
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -90,6 +96,11 @@ class Manifest(_Model):
     courses: dict[str, Course] = Field(default_factory=dict)
     tiers: dict[str, Tier] = Field(default_factory=dict)
     gated: dict[str, GatedPage] = Field(default_factory=dict, description="keyed by URL path")
+    shells: dict[str, str] = Field(
+        default_factory=dict,
+        description="language → page shell under private/ (contains SHELL_TITLE and SHELL_BODY)",
+    )
+    default_lang: str = "en"
 
     def page_for(self, url_path: str) -> GatedPage | None:
         """The gated page served at `url_path` (`/a/b/`, `/a/b/index.html` or `/a/b`)."""

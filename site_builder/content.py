@@ -1,0 +1,290 @@
+"""Scan and validate `content/`: what each file is (article, course, lesson, page), its URL,
+whether it is published, and every front-matter error at once.
+
+Plain functions over paths and dicts so `kp check` can lint without mkdocs and a later
+incremental build can cache per file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from site_builder.errors import ContentError
+from site_builder.frontmatter import FrontMatterError, split_front_matter
+from site_builder.models import (
+    ArticleMeta,
+    CourseMeta,
+    LessonMeta,
+    PageMeta,
+    SiteExtra,
+)
+
+Kind = Literal["home", "article", "course", "lesson", "page"]
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+@dataclass
+class Entry:
+    """One Markdown source file and what the build makes of it."""
+
+    src_uri: str
+    kind: Kind
+    meta: Any
+    dest_uri: str
+    published: bool = True
+    course: str | None = None
+
+    @property
+    def url(self) -> str:
+        """Directory URL relative to the site root, e.g. `articles/x/` ('' for the home page)."""
+        head = posixpath.dirname(self.dest_uri)
+        return f"{head}/" if head else ""
+
+    @property
+    def gated(self) -> bool:
+        """Whether `site/` gets only a teaser of this page."""
+        if self.kind == "lesson":
+            return not self.meta.free_preview
+        return self.kind == "article" and self.meta.access == "members"
+
+
+@dataclass
+class Course:
+    slug: str
+    entry: Entry
+    lessons: list[Entry] = field(default_factory=list)
+
+
+@dataclass
+class ContentIndex:
+    """The validated site: entries by source path, courses, and all errors found."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    courses: dict[str, Course] = field(default_factory=dict)
+    extra: SiteExtra = field(default_factory=SiteExtra)
+    errors: list[ContentError] = field(default_factory=list)
+
+    def published(self, kind: Kind | None = None) -> list[Entry]:
+        return [
+            e for e in self.entries.values() if e.published and (kind is None or e.kind == kind)
+        ]
+
+    def articles_newest_first(self) -> list[Entry]:
+        return sorted(
+            self.published("article"), key=lambda e: (e.meta.date, e.src_uri), reverse=True
+        )
+
+
+def classify(src_uri: str) -> tuple[Kind | None, str | None]:
+    """(kind, course slug) from the path under content/; (None, reason) when misplaced."""
+    parts = src_uri.split("/")
+    if src_uri == "index.md":
+        return "home", None
+    if parts[0] == "articles" and len(parts) == 2:
+        return "article", None
+    if parts[0] == "courses":
+        if len(parts) == 3 and parts[2] == "index.md":
+            return "course", parts[1]
+        if len(parts) == 3:
+            return "lesson", parts[1]
+        return None, "lessons live in courses/<course>/NN-<slug>.md, next to the course index.md"
+    return "page", None
+
+
+def dest_uri_for(src_uri: str, kind: Kind, meta: Any) -> str:
+    """Output path (directory URLs): pages/about.md → about/index.html, slug overrides articles."""
+    stem = posixpath.splitext(posixpath.basename(src_uri))[0]
+    parent = posixpath.dirname(src_uri)
+    if kind == "article" and meta.slug:
+        stem = meta.slug
+    if kind == "page" and parent == "pages":
+        parent = ""
+    if stem == "index":
+        return posixpath.join(parent, "index.html")
+    return posixpath.join(parent, stem, "index.html")
+
+
+_MODELS: dict[Kind, type[BaseModel]] = {
+    "home": PageMeta,
+    "article": ArticleMeta,
+    "course": CourseMeta,
+    "lesson": LessonMeta,
+    "page": PageMeta,
+}
+
+
+def _pydantic_errors(label: str, exc: ValidationError) -> list[ContentError]:
+    errors = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or None
+        message = _MESSAGES.get(err["type"], err["msg"])
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        errors.append(ContentError(label, key, message))
+    return errors
+
+
+def validate_extra(extra: dict[str, Any], label: str = "mkdocs.yml") -> tuple[SiteExtra, list]:
+    """Validate `extra.community` and `extra.paywall`; keys are reported as `extra.…`."""
+    try:
+        return SiteExtra.model_validate(extra or {}), []
+    except ValidationError as exc:
+        errors = [
+            ContentError(label, f"extra.{e.key}" if e.key else "extra", e.message)
+            for e in _pydantic_errors(label, exc)
+        ]
+        return SiteExtra(), errors
+
+
+def _check_article(label: str, meta: ArticleMeta, extra: SiteExtra) -> list[ContentError]:
+    if meta.cta in ("default", "none"):
+        return []
+    names = sorted(extra.community.ctas) if extra.community else []
+    if meta.cta not in names:
+        known = ", ".join(["default", "none", *names])
+        return [ContentError(label, "cta", f"unknown CTA '{meta.cta}' (known: {known})")]
+    return []
+
+
+def _check_page(label: str, meta: PageMeta, extra: SiteExtra) -> list[ContentError]:
+    if meta.cta is None or meta.cta in ("default", "none"):
+        return []
+    names = sorted(extra.community.ctas) if extra.community else []
+    if meta.cta not in names:
+        known = ", ".join(["default", "none", *names])
+        return [ContentError(label, "cta", f"unknown CTA '{meta.cta}' (known: {known})")]
+    return []
+
+
+def _check_course(label: str, meta: CourseMeta, extra: SiteExtra) -> list[ContentError]:
+    errors = []
+    if not meta.stripe_price and not meta.lookup_key:
+        errors.append(
+            ContentError(label, "lookup_key", "a course needs `lookup_key` or `stripe_price`")
+        )
+    if meta.interval and meta.mode != "subscription":
+        errors.append(ContentError(label, "interval", "only for `mode: subscription`"))
+    if meta.tier and meta.tier not in extra.paywall.tiers:
+        known = ", ".join(sorted(extra.paywall.tiers)) or "none defined"
+        errors.append(
+            ContentError(
+                label, "tier", f"unknown tier '{meta.tier}' (extra.paywall.tiers: {known})"
+            )
+        )
+    return errors
+
+
+_CHECKS = {"article": _check_article, "course": _check_course, "page": _check_page,
+           "home": _check_page}
+
+
+def _is_published(kind: Kind, meta: Any, today: dt.date, drafts: bool) -> bool:
+    if drafts:
+        return True
+    if meta.draft:
+        return False
+    return not (kind == "article" and meta.date > today)
+
+
+def build_index(
+    docs_dir: Path,
+    src_uris: Iterable[str],
+    extra: dict[str, Any],
+    *,
+    label_prefix: str = "content/",
+    today: dt.date | None = None,
+    drafts: bool = False,
+) -> ContentIndex:
+    """Read and validate every Markdown file; collect all errors instead of stopping at one."""
+    today = today or dt.date.today()
+    site_extra, errors = validate_extra(extra)
+    index = ContentIndex(extra=site_extra, errors=errors)
+    for src_uri in sorted(src_uris):
+        label = f"{label_prefix}{src_uri}"
+        kind, detail = classify(src_uri)
+        if kind is None:
+            index.errors.append(ContentError(label, None, f"lesson outside a course: {detail}"))
+            continue
+        try:
+            text = (docs_dir / src_uri).read_text(encoding="utf-8")
+            data, _ = split_front_matter(text)
+        except (FrontMatterError, UnicodeDecodeError) as exc:
+            index.errors.append(ContentError(label, None, str(exc)))
+            continue
+        try:
+            meta = _MODELS[kind].model_validate(data)
+        except ValidationError as exc:
+            index.errors.extend(_pydantic_errors(label, exc))
+            continue
+        check = _CHECKS.get(kind)
+        if check:
+            index.errors.extend(check(label, meta, site_extra))
+        course = detail if kind in ("course", "lesson") else None
+        entry = Entry(src_uri, kind, meta, dest_uri_for(src_uri, kind, meta), course=course)
+        entry.published = _is_published(kind, meta, today, drafts)
+        index.entries[src_uri] = entry
+    _link_courses(index, label_prefix)
+    _check_unique_urls(index, label_prefix)
+    return index
+
+
+def _link_courses(index: ContentIndex, label_prefix: str) -> None:
+    """Attach lessons to their course (ordered by file name); orphans are errors."""
+    for entry in index.entries.values():
+        if entry.kind == "course":
+            index.courses[entry.course] = Course(entry.course, entry)
+    for entry in sorted(index.entries.values(), key=lambda e: e.src_uri):
+        if entry.kind != "lesson":
+            continue
+        course = index.courses.get(entry.course)
+        if course is None:
+            index.errors.append(
+                ContentError(
+                    f"{label_prefix}{entry.src_uri}",
+                    None,
+                    f"lesson outside a course: courses/{entry.course}/index.md is missing",
+                )
+            )
+            entry.published = False
+            continue
+        if not course.entry.published:
+            entry.published = False
+        course.lessons.append(entry)
+    for slug in [s for s, c in index.courses.items() if not c.entry.published]:
+        del index.courses[slug]
+    for course in index.courses.values():
+        course.lessons = [e for e in course.lessons if e.published]
+
+
+def _check_unique_urls(index: ContentIndex, label_prefix: str) -> None:
+    seen: dict[str, str] = {}
+    for entry in index.entries.values():
+        other = seen.setdefault(entry.dest_uri, entry.src_uri)
+        if other != entry.src_uri:
+            key = "slug" if entry.kind == "article" else None
+            index.errors.append(
+                ContentError(
+                    f"{label_prefix}{entry.src_uri}",
+                    key,
+                    f"URL /{entry.url} is already used by {label_prefix}{other}",
+                )
+            )
+
+
+def markdown_sources(docs_dir: Path) -> list[str]:
+    """Every `*.md` under the docs dir as a posix path relative to it (for `kp check`)."""
+    return sorted(
+        p.relative_to(docs_dir).as_posix()
+        for p in docs_dir.rglob("*.md")
+        if not any(part.startswith(".") for part in p.relative_to(docs_dir).parts)
+    )

@@ -1,0 +1,125 @@
+"""Front-matter and `mkdocs.yml extra` schemas (see notes in README: content model).
+
+Unknown keys are errors (`extra="forbid"`); booleans and strings are strict so `draft: "no"`
+or `title: 2024` is reported instead of silently coerced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
+
+Lang = Literal["en", "zh"]
+Slug = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+Amount = Annotated[float | int, Field(ge=0, strict=True)]
+
+
+def _date_only(value: object) -> object:
+    """YAML gives `date` for `2024-05-01` and `datetime` with a time; numbers are not dates."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("expected a date like 2024-05-01")
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_date_only)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArticleMeta(_Strict):
+    title: StrictStr
+    date: Date
+    tags: list[StrictStr] = Field(default_factory=list)
+    summary: StrictStr = ""
+    lang: Lang = "en"
+    draft: StrictBool = False
+    cta: StrictStr = "default"
+    access: Literal["public", "members"] = "public"
+    slug: Slug | None = None
+
+
+class CourseMeta(_Strict):
+    title: StrictStr
+    summary: StrictStr = ""
+    price: Amount
+    currency: Annotated[StrictStr, Field(pattern=r"^[a-zA-Z]{3}$")]
+    mode: Literal["payment", "subscription"]
+    interval: Literal["month", "year"] | None = None
+    stripe_price: StrictStr | None = None
+    lookup_key: StrictStr | None = None
+    tier: StrictStr | None = None
+    lang: Lang = "en"
+    draft: StrictBool = False
+
+
+class LessonMeta(_Strict):
+    title: StrictStr
+    summary: StrictStr = ""
+    free_preview: StrictBool = False
+    lang: Lang = "en"
+    draft: StrictBool = False
+
+
+class PageMeta(_Strict):
+    """Home page and pages/*.md. `template`/`hide` are mkdocs-material's own page keys."""
+
+    title: StrictStr
+    summary: StrictStr = ""
+    lang: Lang = "en"
+    cta: StrictStr | None = None
+    draft: StrictBool = False
+    template: StrictStr | None = None
+    hide: list[Literal["navigation", "toc", "footer", "path", "tags", "feedback"]] = Field(
+        default_factory=list
+    )
+
+
+class NamedCta(_Strict):
+    title: StrictStr
+    text: StrictStr = ""
+    button: StrictStr = "Learn more"
+    url: StrictStr
+
+
+class CommunityConfig(_Strict):
+    name: StrictStr
+    join_url: StrictStr
+    qr: StrictBool = False
+    qr_image: StrictStr | None = None
+    signup: StrictBool = True
+    cta_title: StrictStr | None = None
+    cta_text: StrictStr | None = None
+    cta_button: StrictStr = "Join the community"
+    ctas: dict[str, NamedCta] = Field(default_factory=dict)
+
+
+class TierPrice(_Strict):
+    price: Amount
+    stripe_price: StrictStr | None = None
+    lookup_key: StrictStr | None = None
+
+
+class TierConfig(_Strict):
+    title: StrictStr
+    summary: StrictStr = ""
+    currency: Annotated[StrictStr, Field(pattern=r"^[a-zA-Z]{3}$")]
+    prices: dict[Literal["month", "year"], TierPrice]
+
+
+class PaywallConfig(_Strict):
+    tiers: dict[str, TierConfig] = Field(default_factory=dict)
+
+
+class SiteExtra(BaseModel):
+    """The parts of `extra` we own; other keys (analytics, social…) belong to the theme."""
+
+    model_config = ConfigDict(extra="allow")
+
+    community: CommunityConfig | None = None
+    paywall: PaywallConfig = Field(default_factory=PaywallConfig)
