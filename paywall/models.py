@@ -11,13 +11,16 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -28,8 +31,41 @@ SOURCES = ("purchase", "subscription", "complimentary", "reward")
 STATUSES = ("active", "revoked", "expired", "pending")
 
 
+# Deterministic constraint names: later migrations (SQLite batch mode especially) must be able
+# to name the constraint they alter.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware UTC datetime on every backend. SQLite keeps no zone and hands back naive
+    values, which cannot be compared with the aware `Paywall.now()`; this stores UTC and
+    always returns aware UTC, so code never has to care which database it runs on."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware UTC time")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dt.datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
 class Member(Base):
@@ -75,7 +111,7 @@ class Entitlement(Base):
     stripe_status: Mapped[str | None] = mapped_column(String(32), comment="subscription status")
     valid_from: Mapped[dt.datetime]
     valid_until: Mapped[dt.datetime | None] = mapped_column(comment="None: no end")
-    source_updated_at: Mapped[int] = mapped_column(Integer, default=0)
+    source_updated_at: Mapped[int] = mapped_column(BigInteger, default=0)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
@@ -88,10 +124,17 @@ class StripeEvent(Base):
     (including concurrent ones) fail to insert, so each event is processed once."""
 
     __tablename__ = "stripe_events"
+    __table_args__ = (Index("ix_stripe_events_related", "related_id"),)
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(255))
-    created: Mapped[int] = mapped_column(Integer, comment="Stripe's event timestamp")
+    created: Mapped[int] = mapped_column(BigInteger, comment="Stripe's event timestamp")
+    object_id: Mapped[str] = mapped_column(String(255), default="", comment="data.object.id")
+    related_id: Mapped[str | None] = mapped_column(
+        String(255),
+        comment="payment intent of a charge/dispute/session: lets a late purchase event see "
+        "that its payment was already refunded or disputed",
+    )
     received_at: Mapped[dt.datetime]
     processed_at: Mapped[dt.datetime | None]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, comment="kept for `kp events replay`")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the paywall schema, packaged so `kp db upgrade` works from a wheel."""
