@@ -1,0 +1,159 @@
+"""`/account/`: sign-in form for visitors; e-mail, courses, membership with its renewal or end
+date, a "Manage billing" button (Stripe customer portal) and sign-out for members.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from kp.manifest import Manifest
+from paywall.auth import current_member, safe_next_url
+from paywall.context import Paywall
+from paywall.entitlements import is_active, member_entitlements
+from paywall.models import Entitlement, Member
+from paywall.pages import esc, render_page
+from paywall.routes_auth import sign_in_form
+
+RENEWING_STATUSES = ("active", "trialing")
+
+
+@dataclass(frozen=True)
+class AccessLine:
+    """One row of "what I have": a title, a link, and when it renews or ends."""
+
+    kind: str  # "course" | "membership" | "member"
+    title: str
+    url: str | None
+    when: str
+
+
+def fmt_date(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d")
+
+
+def describe_term(row: Entitlement) -> str:
+    """Renewal or end date in words, from the row's source and Stripe status."""
+    if row.valid_until is None:
+        return "Lifetime access" if row.source == "purchase" else "No end date"
+    until = fmt_date(row.valid_until)
+    if row.source == "subscription":
+        if row.stripe_status in RENEWING_STATUSES:
+            return f"Renews on {until}"
+        if row.stripe_status == "past_due":
+            return f"Payment failed; access until {until} unless the card is updated"
+        return f"Ends on {until}"
+    return f"Access until {until}"
+
+
+def access_lines(manifest: Manifest | None, rows: list[Entitlement]) -> list[AccessLine]:
+    """Active entitlements as lines; a tier also lists the courses it includes."""
+    lines: list[AccessLine] = []
+    for row in rows:
+        kind, _, name = row.key.partition(":")
+        term = describe_term(row)
+        if kind == "course":
+            course = manifest.courses.get(name) if manifest else None
+            lines.append(
+                AccessLine(
+                    "course", course.title if course else name, course.url if course else None, term
+                )
+            )
+        elif kind == "tier":
+            tier = manifest.tiers.get(name) if manifest else None
+            lines.append(AccessLine("membership", tier.title if tier else name, None, term))
+            for slug in tier.courses if tier else []:
+                course = manifest.courses.get(slug) if manifest else None
+                if course is not None:
+                    lines.append(
+                        AccessLine("course", course.title, course.url, f"Included in {tier.title}")
+                    )
+        else:
+            lines.append(AccessLine("member", "Members-only pages", None, term))
+    return lines
+
+
+def load_account(pw: Paywall, member: Member) -> tuple[list[Entitlement], bool]:
+    """Active entitlements, and whether a Stripe customer exists (for the billing button)."""
+    with pw.sessions() as db:
+        now = pw.now()
+        rows = [r for r in member_entitlements(db, member.id) if is_active(r, now)]
+        fresh = db.get(Member, member.id)
+        return rows, bool(fresh and fresh.stripe_customer_id)
+
+
+def render_lines(lines: list[AccessLine]) -> str:
+    if not lines:
+        return '<p>You have no courses yet. <a href="/">Browse the site</a> to find one.</p>'
+    items = []
+    for line in lines:
+        title = f'<a href="{esc(line.url)}">{esc(line.title)}</a>' if line.url else esc(line.title)
+        items.append(
+            f'<li class="kp-{esc(line.kind)}"><strong>{title}</strong> — {esc(line.when)}</li>'
+        )
+    return '<ul class="kp-access">' + "".join(items) + "</ul>"
+
+
+def member_body(member: Member, lines: list[AccessLine], has_customer: bool) -> str:
+    courses = [ln for ln in lines if ln.kind != "membership"]
+    memberships = [ln for ln in lines if ln.kind == "membership"]
+    parts = [
+        "<h1>Your account</h1>",
+        f'<p>Signed in as <strong class="kp-email">{esc(member.email)}</strong></p>',
+        "<h2>Membership</h2>",
+        render_lines(memberships) if memberships else "<p>Free membership.</p>",
+        "<h2>Your courses</h2>",
+        render_lines(courses),
+    ]
+    if has_customer:
+        parts.append(
+            '<form method="post" action="/api/billing-portal">'
+            '<button type="submit">Manage billing</button></form>'
+        )
+    parts.append(
+        '<form method="post" action="/api/logout"><input type="hidden" name="next" value="/">'
+        '<button type="submit">Sign out</button></form>'
+    )
+    return "".join(parts)
+
+
+async def account(request: Request) -> Response:
+    pw: Paywall = request.app.state.paywall
+    member = await run_in_threadpool(current_member, request)
+    if member is None:
+        next_url = safe_next_url(
+            request.query_params.get("next"), pw.settings.base_url, default="/account/"
+        )
+        body = (
+            "<h1>Sign in</h1><p>Enter your e-mail address and we will send you a link that "
+            "signs you in — no password needed. New here? The same link creates your free "
+            "membership.</p>" + sign_in_form(next_url, source="/account/")
+        )
+        response = render_page(pw, request, "Sign in", body)
+    else:
+        rows, has_customer = await run_in_threadpool(load_account, pw, member)
+        lines = access_lines(pw.manifest(), rows)
+        response = render_page(
+            pw,
+            request,
+            "Your account",
+            member_body(member, lines, has_customer),
+            lang=member.lang or "en",
+        )
+    response.headers["Vary"] = "Cookie"
+    return response
+
+
+async def account_redirect(request: Request) -> Response:
+    return RedirectResponse("/account/", status_code=301)
+
+
+routes = [
+    Route("/account/", account, methods=["GET", "HEAD"]),
+    Route("/account", account_redirect, methods=["GET", "HEAD"]),
+]

@@ -1,0 +1,355 @@
+"""Password-less sign-in: magic links and revocable sessions.
+
+A magic link carries a random token; only its SHA-256 hash is stored, it expires after 15
+minutes and works once. Following it signs the browser in with a session cookie (`kp_session`)
+whose token is likewise stored hashed, so a database leak signs nobody in, and revoking the row
+signs the browser out on every worker at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from paywall.context import Paywall
+from paywall.logging import get_logger, kv, mask_email
+from paywall.members import get_or_create_member, normalize_email
+from paywall.models import LoginToken, Member, WebSession
+from paywall.secret import load_secret_key
+from paywall.security import RateLimit
+
+log = get_logger("paywall.auth")
+
+COOKIE_NAME = "kp_session"
+LOGIN_TOKEN_TTL = dt.timedelta(minutes=15)
+SESSION_TTL = dt.timedelta(days=30)
+LAST_SEEN_RESOLUTION = dt.timedelta(minutes=5)
+LOGIN_LIMIT_PER_EMAIL = RateLimit(limit=5, window=dt.timedelta(hours=1))
+LOGIN_LIMIT_PER_IP = RateLimit(limit=20, window=dt.timedelta(hours=1))
+REASONS = ("login", "purchase", "signup")
+
+
+def hash_token(token: str) -> str:
+    """What the database stores instead of a token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def hash_ip(pw: Paywall, ip: str) -> str:
+    """Keyed hash of a client address: enough to rate-limit, not to recover the address."""
+    return hmac.new(load_secret_key(pw.settings), ip.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# ---------------------------------------------------------------- redirects
+
+
+def safe_next_url(next_url: str | None, base_url: str, default: str = "/") -> str:
+    """A same-site path to send the browser to after sign-in, or `default`.
+
+    Accepts `/path?query#frag` and absolute URLs on the base URL's origin (reduced to the
+    path). Rejects protocol-relative `//host`, backslash tricks (`/\\host`, which browsers
+    read as `//host`), control characters and whitespace (browsers strip tabs/newlines, which
+    can turn `/\\t/host` into `//host`), and every other scheme (`javascript:`, `data:`).
+    """
+    if not next_url:
+        return default
+    candidate = next_url.strip()
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in candidate) or "\\" in candidate:
+        return default
+    if candidate.startswith("/"):
+        return default if candidate.startswith("//") else candidate
+    try:
+        target, base = urlsplit(candidate), urlsplit(base_url)
+    except ValueError:
+        return default
+    same_origin = (
+        target.scheme in ("http", "https")
+        and target.scheme == base.scheme
+        and target.netloc.lower() == base.netloc.lower()
+    )
+    if not same_origin:
+        return default
+    path = target.path or "/"
+    if path.startswith("//"):
+        return default
+    return (
+        path
+        + (f"?{target.query}" if target.query else "")
+        + (f"#{target.fragment}" if target.fragment else "")
+    )
+
+
+# ---------------------------------------------------------------- magic links
+
+
+@dataclass(frozen=True)
+class LoginRateLimited(Exception):
+    """Too many sign-in e-mails for this address or from this client; retry later."""
+
+    retry_after: int
+    scope: str  # "email" | "ip"
+
+
+def check_login_rate(
+    pw: Paywall, db: Session, email: str, ip: str | None, now: dt.datetime
+) -> None:
+    """Raise `LoginRateLimited` when the address or the client asked too often (the counts
+    are the login_tokens rows themselves, so every worker sees the same limit)."""
+    window_start = now - max(LOGIN_LIMIT_PER_EMAIL.window, LOGIN_LIMIT_PER_IP.window)
+    by_email = db.scalars(
+        select(LoginToken.created_at).where(
+            LoginToken.email == email, LoginToken.created_at > window_start
+        )
+    ).all()
+    wait = LOGIN_LIMIT_PER_EMAIL.retry_after(list(by_email), now)
+    if wait is not None:
+        raise LoginRateLimited(wait, "email")
+    if ip:
+        by_ip = db.scalars(
+            select(LoginToken.created_at).where(
+                LoginToken.ip_hash == hash_ip(pw, ip), LoginToken.created_at > window_start
+            )
+        ).all()
+        wait = LOGIN_LIMIT_PER_IP.retry_after(list(by_ip), now)
+        if wait is not None:
+            raise LoginRateLimited(wait, "ip")
+
+
+def issue_login_link(
+    pw: Paywall,
+    db: Session,
+    email: str,
+    next_url: str = "/",
+    source: str | None = None,
+    ip: str | None = None,
+) -> str:
+    """Store a new single-use, 15-minute token (hashed) and return the absolute callback URL.
+
+    Adds the row to `db`; the caller commits (so a webhook can keep it in its transaction).
+    """
+    address = normalize_email(email)
+    now = pw.now()
+    token = secrets.token_urlsafe(32)
+    db.add(
+        LoginToken(
+            token_hash=hash_token(token),
+            email=address,
+            next_url=safe_next_url(next_url, pw.settings.base_url)[:2000],
+            source=source[:500] if source else None,
+            ip_hash=hash_ip(pw, ip) if ip else None,
+            created_at=now,
+            expires_at=now + LOGIN_TOKEN_TTL,
+        )
+    )
+    db.flush()
+    return f"{pw.settings.base_url}/api/login/callback?token={token}"
+
+
+def site_name(pw: Paywall) -> str:
+    manifest = pw.manifest()
+    return manifest.site_name if manifest else "Knowledge Pay"
+
+
+_TEXTS: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {
+        "login": (
+            "Sign in to {site}",
+            "Hello,\n\nUse this link to sign in to {site}:\n\n{link}\n\n"
+            "It works once and expires in 15 minutes. If you did not ask for it, ignore this "
+            "e-mail: nobody can sign in without the link.\n",
+        ),
+        "signup": (
+            "Confirm your e-mail for {site}",
+            "Welcome!\n\nConfirm your free membership of {site} by opening this link:\n\n"
+            "{link}\n\nIt works once and expires in 15 minutes.\n",
+        ),
+        "purchase": (
+            "Your purchase on {site} is confirmed",
+            "Thank you for your purchase!\n\nOpen this link to sign in and start reading:\n\n"
+            "{link}\n\nIt works once and expires in 15 minutes; you can always ask for a new "
+            "one from the sign-in page with this e-mail address.\n",
+        ),
+    },
+    "zh": {
+        "login": (
+            "登录 {site}",
+            "你好，\n\n请使用以下链接登录 {site}：\n\n{link}\n\n"
+            "链接仅可使用一次，15 分钟内有效。如果这不是你本人的操作，请忽略此邮件。\n",
+        ),
+        "signup": (
+            "确认你在 {site} 的邮箱",
+            "欢迎！\n\n打开以下链接，确认你在 {site} 的免费会员资格：\n\n{link}\n\n"
+            "链接仅可使用一次，15 分钟内有效。\n",
+        ),
+        "purchase": (
+            "你在 {site} 的购买已确认",
+            "感谢购买！\n\n打开以下链接登录并开始阅读：\n\n{link}\n\n"
+            "链接仅可使用一次，15 分钟内有效；之后可随时在登录页用此邮箱重新获取。\n",
+        ),
+    },
+}
+
+
+def login_email(site: str, link: str, reason: str, lang: str) -> tuple[str, str]:
+    """Subject and plain-text body of a magic-link e-mail."""
+    if reason not in REASONS:
+        raise ValueError(f"login e-mail reason must be one of {REASONS}, got {reason!r}")
+    subject, body = _TEXTS.get(lang, _TEXTS["en"])[reason]
+    return subject.format(site=site), body.format(site=site, link=link)
+
+
+def send_login_email(
+    pw: Paywall,
+    db: Session,
+    email: str,
+    next_url: str = "/",
+    *,
+    reason: str = "login",
+    lang: str = "en",
+    source: str | None = None,
+    ip: str | None = None,
+) -> None:
+    """Issue a magic link and mail it. The token row is added to `db`; the caller commits."""
+    link = issue_login_link(pw, db, email, next_url, source=source, ip=ip)
+    subject, text = login_email(site_name(pw), link, reason, lang)
+    pw.mailer.send(normalize_email(email), subject, text)
+    log.info(kv("auth.link_sent", email=mask_email(normalize_email(email)), reason=reason))
+
+
+@dataclass(frozen=True)
+class SignIn:
+    member: Member
+    next_url: str
+    created: bool
+
+
+def consume_login_token(pw: Paywall, db: Session, token: str) -> SignIn | None:
+    """Use a magic link: None if unknown, expired or already used. Marks it used atomically
+    (two clicks racing: one wins), creates the member if new and confirms the address."""
+    now = pw.now()
+    row = db.scalar(select(LoginToken).where(LoginToken.token_hash == hash_token(token)))
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        return None
+    claimed = db.execute(
+        update(LoginToken)
+        .where(LoginToken.id == row.id, LoginToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:
+        return None
+    existing = db.scalar(select(Member.id).where(Member.email == row.email))
+    member = get_or_create_member(db, row.email, now=now, source=row.source)
+    if member.confirmed_at is None:
+        member.confirmed_at = now
+    db.flush()
+    return SignIn(member, row.next_url or "/", created=existing is None)
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def create_session(pw: Paywall, db: Session, member: Member) -> str:
+    """A new session row for `member`; returns the raw token for the cookie."""
+    now = pw.now()
+    token = secrets.token_urlsafe(32)
+    db.add(
+        WebSession(
+            token_hash=hash_token(token),
+            member_id=member.id,
+            created_at=now,
+            expires_at=now + SESSION_TTL,
+            last_seen_at=now,
+        )
+    )
+    db.flush()
+    return token
+
+
+def live_session(pw: Paywall, db: Session, token: str) -> WebSession | None:
+    """The session for a cookie token if it exists, is not revoked and has not expired."""
+    if not token or len(token) > 200:
+        return None
+    row = db.scalar(select(WebSession).where(WebSession.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= pw.now():
+        return None
+    return row
+
+
+def revoke_session(pw: Paywall, db: Session, token: str) -> bool:
+    """Sign a browser out everywhere at once; True if a live session was revoked."""
+    result = db.execute(
+        update(WebSession)
+        .where(WebSession.token_hash == hash_token(token), WebSession.revoked_at.is_(None))
+        .values(revoked_at=pw.now())
+    )
+    return result.rowcount == 1
+
+
+def revoke_member_sessions(pw: Paywall, db: Session, member_id: int) -> int:
+    """Sign a member out of every browser (admin action, compromised account)."""
+    result = db.execute(
+        update(WebSession)
+        .where(WebSession.member_id == member_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=pw.now())
+    )
+    return int(result.rowcount)
+
+
+def member_for_token(pw: Paywall, token: str | None) -> Member | None:
+    """The member behind a session cookie value (own DB session; result is detached)."""
+    if not token:
+        return None
+    with pw.sessions() as db:
+        row = live_session(pw, db, token)
+        if row is None:
+            return None
+        member = db.get(Member, row.member_id)
+        now = pw.now()
+        if row.last_seen_at is None or now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
+            row.last_seen_at = now
+            db.commit()
+        return member
+
+
+def current_member(request: Request) -> Member | None:
+    """The signed-in member of this request, or None (looked up once per request)."""
+    cached = request.scope.setdefault("state", {}).get("kp_member", ...)
+    if cached is not ...:
+        return cached
+    pw: Paywall = request.app.state.paywall
+    member = member_for_token(pw, request.cookies.get(COOKIE_NAME))
+    request.scope["state"]["kp_member"] = member
+    return member
+
+
+# ---------------------------------------------------------------- cookies
+
+
+def cookie_secure(pw: Paywall) -> bool:
+    return pw.settings.base_url.lower().startswith("https://")
+
+
+def set_session_cookie(pw: Paywall, response: Response, token: str) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=int(SESSION_TTL.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(pw),
+    )
+
+
+def clear_session_cookie(pw: Paywall, response: Response) -> None:
+    response.delete_cookie(
+        COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=cookie_secure(pw)
+    )
