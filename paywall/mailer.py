@@ -8,7 +8,6 @@ be clicked. `KP_SMTP_HOST` switches to `smtplib` (STARTTLS and login optional).
 from __future__ import annotations
 
 import itertools
-
 import smtplib
 import ssl
 import sys
