@@ -1,14 +1,15 @@
 """Scan and validate `content/`: what each file is (article, course, lesson, page), its URL,
 whether it is published, and every front-matter error at once.
 
-Plain functions over paths and dicts so `kp check` can lint without mkdocs and a later
-incremental build can cache per file.
+Plain functions over paths and dicts so `kp check` can lint without mkdocs and the mkdocs
+plugin can reuse the very same rules.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import posixpath
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ _MESSAGES = {
     "extra_forbidden": "unknown key",
     "missing": "required key is missing",
 }
+_LESSON_NAME = re.compile(r"^\d+-[^/]+\.md$")
+# Section index pages (`articles/index.md`, `courses/index.md`) are ordinary pages.
+_SECTION_INDEXES = ("articles/index.md", "courses/index.md")
 
 
 @dataclass
@@ -43,12 +47,18 @@ class Entry:
     dest_uri: str
     published: bool = True
     course: str | None = None
+    lang: str = "en"
 
     @property
     def url(self) -> str:
         """Directory URL relative to the site root, e.g. `articles/x/` ('' for the home page)."""
         head = posixpath.dirname(self.dest_uri)
         return f"{head}/" if head else ""
+
+    @property
+    def url_path(self) -> str:
+        """Absolute URL path as the paywall sees it, e.g. `/articles/x/`."""
+        return f"/{self.url}"
 
     @property
     def gated(self) -> bool:
@@ -63,6 +73,10 @@ class Course:
     slug: str
     entry: Entry
     lessons: list[Entry] = field(default_factory=list)
+
+    @property
+    def meta(self) -> CourseMeta:
+        return self.entry.meta
 
 
 @dataclass
@@ -84,12 +98,18 @@ class ContentIndex:
             self.published("article"), key=lambda e: (e.meta.date, e.src_uri), reverse=True
         )
 
+    def gated(self) -> list[Entry]:
+        """Published pages whose full text must stay out of `site/`."""
+        return [e for e in self.published() if e.gated]
+
 
 def classify(src_uri: str) -> tuple[Kind | None, str | None]:
     """(kind, course slug) from the path under content/; (None, reason) when misplaced."""
     parts = src_uri.split("/")
     if src_uri == "index.md":
         return "home", None
+    if src_uri in _SECTION_INDEXES:
+        return "page", None
     if parts[0] == "articles" and len(parts) == 2:
         return "article", None
     if parts[0] == "courses":
@@ -127,14 +147,14 @@ def _pydantic_errors(label: str, exc: ValidationError) -> list[ContentError]:
     errors = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or None
-        message = _MESSAGES.get(err["type"], err["msg"])
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
+        message = _MESSAGES.get(err["type"], err["msg"]).removeprefix("Value error, ")
         errors.append(ContentError(label, key, message))
     return errors
 
 
-def validate_extra(extra: dict[str, Any], label: str = "mkdocs.yml") -> tuple[SiteExtra, list]:
+def validate_extra(
+    extra: dict[str, Any], label: str = "mkdocs.yml"
+) -> tuple[SiteExtra, list[ContentError]]:
     """Validate `extra.community` and `extra.paywall`; keys are reported as `extra.…`."""
     try:
         return SiteExtra.model_validate(extra or {}), []
@@ -146,24 +166,23 @@ def validate_extra(extra: dict[str, Any], label: str = "mkdocs.yml") -> tuple[Si
         return SiteExtra(), errors
 
 
-def _check_article(label: str, meta: ArticleMeta, extra: SiteExtra) -> list[ContentError]:
-    if meta.cta in ("default", "none"):
+def _check_cta(label: str, cta: str | None, extra: SiteExtra) -> list[ContentError]:
+    """`cta: <name>` must name a CTA from `extra.community.ctas`."""
+    if cta is None or cta in ("default", "none"):
         return []
     names = sorted(extra.community.ctas) if extra.community else []
-    if meta.cta not in names:
+    if cta not in names:
         known = ", ".join(["default", "none", *names])
-        return [ContentError(label, "cta", f"unknown CTA '{meta.cta}' (known: {known})")]
+        return [ContentError(label, "cta", f"unknown CTA '{cta}' (known: {known})")]
     return []
+
+
+def _check_article(label: str, meta: ArticleMeta, extra: SiteExtra) -> list[ContentError]:
+    return _check_cta(label, meta.cta, extra)
 
 
 def _check_page(label: str, meta: PageMeta, extra: SiteExtra) -> list[ContentError]:
-    if meta.cta is None or meta.cta in ("default", "none"):
-        return []
-    names = sorted(extra.community.ctas) if extra.community else []
-    if meta.cta not in names:
-        known = ", ".join(["default", "none", *names])
-        return [ContentError(label, "cta", f"unknown CTA '{meta.cta}' (known: {known})")]
-    return []
+    return _check_cta(label, meta.cta, extra)
 
 
 def _check_course(label: str, meta: CourseMeta, extra: SiteExtra) -> list[ContentError]:
@@ -171,6 +190,10 @@ def _check_course(label: str, meta: CourseMeta, extra: SiteExtra) -> list[Conten
     if not meta.stripe_price and not meta.lookup_key:
         errors.append(
             ContentError(label, "lookup_key", "a course needs `lookup_key` or `stripe_price`")
+        )
+    if meta.mode == "subscription" and meta.interval is None:
+        errors.append(
+            ContentError(label, "interval", "`mode: subscription` needs `interval: month|year`")
         )
     if meta.interval and meta.mode != "subscription":
         errors.append(ContentError(label, "interval", "only for `mode: subscription`"))
@@ -184,8 +207,12 @@ def _check_course(label: str, meta: CourseMeta, extra: SiteExtra) -> list[Conten
     return errors
 
 
-_CHECKS = {"article": _check_article, "course": _check_course, "page": _check_page,
-           "home": _check_page}
+_CHECKS = {
+    "article": _check_article,
+    "course": _check_course,
+    "page": _check_page,
+    "home": _check_page,
+}
 
 
 def _is_published(kind: Kind, meta: Any, today: dt.date, drafts: bool) -> bool:
@@ -194,6 +221,33 @@ def _is_published(kind: Kind, meta: Any, today: dt.date, drafts: bool) -> bool:
     if meta.draft:
         return False
     return not (kind == "article" and meta.date > today)
+
+
+def _read_entry(
+    docs_dir: Path, src_uri: str, label: str, site_extra: SiteExtra
+) -> tuple[Entry | None, list[ContentError]]:
+    """Parse and validate one file; (None, errors) when it cannot become a page."""
+    kind, detail = classify(src_uri)
+    if kind is None:
+        return None, [ContentError(label, None, f"lesson outside a course: {detail}")]
+    if kind == "lesson" and not _LESSON_NAME.match(posixpath.basename(src_uri)):
+        message = "lesson file names start with their number, e.g. 02-first-members.md"
+        return None, [ContentError(label, None, message)]
+    try:
+        text = (docs_dir / src_uri).read_text(encoding="utf-8")
+        data, _ = split_front_matter(text)
+    except (FrontMatterError, UnicodeDecodeError) as exc:
+        return None, [ContentError(label, None, str(exc))]
+    try:
+        meta = _MODELS[kind].model_validate(data)
+    except ValidationError as exc:
+        return None, _pydantic_errors(label, exc)
+    check = _CHECKS.get(kind)
+    errors = check(label, meta, site_extra) if check else []
+    course = detail if kind in ("course", "lesson") else None
+    entry = Entry(src_uri, kind, meta, dest_uri_for(src_uri, kind, meta), course=course)
+    entry.lang = meta.lang or "en"
+    return entry, errors
 
 
 def build_index(
@@ -210,29 +264,11 @@ def build_index(
     site_extra, errors = validate_extra(extra)
     index = ContentIndex(extra=site_extra, errors=errors)
     for src_uri in sorted(src_uris):
-        label = f"{label_prefix}{src_uri}"
-        kind, detail = classify(src_uri)
-        if kind is None:
-            index.errors.append(ContentError(label, None, f"lesson outside a course: {detail}"))
-            continue
-        try:
-            text = (docs_dir / src_uri).read_text(encoding="utf-8")
-            data, _ = split_front_matter(text)
-        except (FrontMatterError, UnicodeDecodeError) as exc:
-            index.errors.append(ContentError(label, None, str(exc)))
-            continue
-        try:
-            meta = _MODELS[kind].model_validate(data)
-        except ValidationError as exc:
-            index.errors.extend(_pydantic_errors(label, exc))
-            continue
-        check = _CHECKS.get(kind)
-        if check:
-            index.errors.extend(check(label, meta, site_extra))
-        course = detail if kind in ("course", "lesson") else None
-        entry = Entry(src_uri, kind, meta, dest_uri_for(src_uri, kind, meta), course=course)
-        entry.published = _is_published(kind, meta, today, drafts)
-        index.entries[src_uri] = entry
+        entry, entry_errors = _read_entry(docs_dir, src_uri, f"{label_prefix}{src_uri}", site_extra)
+        index.errors.extend(entry_errors)
+        if entry is not None:
+            entry.published = _is_published(entry.kind, entry.meta, today, drafts)
+            index.entries[src_uri] = entry
     _link_courses(index, label_prefix)
     _check_unique_urls(index, label_prefix)
     return index
@@ -257,6 +293,8 @@ def _link_courses(index: ContentIndex, label_prefix: str) -> None:
             )
             entry.published = False
             continue
+        if entry.meta.lang is None:
+            entry.lang = course.entry.lang
         if not course.entry.published:
             entry.published = False
         course.lessons.append(entry)

@@ -1,4 +1,4 @@
-"""Split a Markdown file into YAML front matter and body, reporting YAML errors (mkdocs hides them)."""
+"""Split Markdown into YAML front matter and body, reporting YAML errors mkdocs would hide."""
 
 from __future__ import annotations
 

@@ -9,11 +9,29 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    model_validator,
+)
 
 Lang = Literal["en", "zh"]
 Slug = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
-Amount = Annotated[float | int, Field(ge=0, strict=True)]
+
+
+def _number(value: object) -> object:
+    """Prices are YAML numbers; `price: "49"` or `price: true` is reported, not coerced."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a number like 49 or 49.5")
+    return value
+
+
+# A price in major units (49, 49.5).
+Amount = Annotated[float, BeforeValidator(_number), Field(ge=0)]
 
 
 def _date_only(value: object) -> object:
@@ -59,10 +77,12 @@ class CourseMeta(_Strict):
 
 
 class LessonMeta(_Strict):
+    """A lesson inherits its course's `lang` unless it sets its own."""
+
     title: StrictStr
     summary: StrictStr = ""
     free_preview: StrictBool = False
-    lang: Lang = "en"
+    lang: Lang | None = None
     draft: StrictBool = False
 
 
@@ -81,21 +101,24 @@ class PageMeta(_Strict):
 
 
 class NamedCta(_Strict):
+    """A call to action an article picks with `cta: <name>` instead of the community one."""
+
     title: StrictStr
     text: StrictStr = ""
     button: StrictStr = "Learn more"
-    url: StrictStr
+    url: StrictStr = Field(description="site path like /pricing/ or an absolute URL")
 
 
 class CommunityConfig(_Strict):
+    """`extra.community`: the default CTA at the foot of every free article."""
+
     name: StrictStr
     join_url: StrictStr
-    qr: StrictBool = False
-    qr_image: StrictStr | None = None
+    qr_image: StrictStr | None = Field(default=None, description="image path under docs_dir")
     signup: StrictBool = True
     cta_title: StrictStr | None = None
     cta_text: StrictStr | None = None
-    cta_button: StrictStr = "Join the community"
+    cta_button: StrictStr | None = None
     ctas: dict[str, NamedCta] = Field(default_factory=dict)
 
 
@@ -103,6 +126,12 @@ class TierPrice(_Strict):
     price: Amount
     stripe_price: StrictStr | None = None
     lookup_key: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _needs_stripe_reference(self) -> TierPrice:
+        if not self.stripe_price and not self.lookup_key:
+            raise ValueError("a tier price needs `lookup_key` or `stripe_price`")
+        return self
 
 
 class TierConfig(_Strict):

@@ -6,10 +6,39 @@ from decimal import ROUND_HALF_UP, Decimal
 
 # Stripe's zero-decimal currencies: the amount is already in the smallest unit.
 ZERO_DECIMAL = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
 )
-SYMBOLS = {"usd": "$", "cny": "¥", "jpy": "¥", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$",
-           "hkd": "HK$", "sgd": "S$", "twd": "NT$", "krw": "₩", "inr": "₹"}
+SYMBOLS = {
+    "usd": "$",
+    "cny": "¥",
+    "jpy": "¥",
+    "eur": "€",
+    "gbp": "£",
+    "cad": "CA$",
+    "aud": "A$",
+    "hkd": "HK$",
+    "sgd": "S$",
+    "twd": "NT$",
+    "krw": "₩",
+    "inr": "₹",
+}
 
 
 def to_minor_units(price: float | int | Decimal, currency: str) -> int:

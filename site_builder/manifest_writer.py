@@ -1,0 +1,89 @@
+"""Turn the validated content into the build manifest the paywall reads (`kp.manifest`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kp.manifest import (
+    MEMBER_KEY,
+    Course,
+    GatedPage,
+    Manifest,
+    Tier,
+    normalize_url_path,
+)
+from site_builder.content import ContentIndex, Entry
+from site_builder.views import Catalog
+
+
+def _absolute(url: str) -> str:
+    return normalize_url_path(url)
+
+
+def _requires(entry: Entry, catalog: Catalog) -> list[str]:
+    """Entitlement keys that open a gated page; any one of them is enough."""
+    if entry.kind == "lesson":
+        return catalog.courses[entry.course].requires
+    return [MEMBER_KEY]
+
+
+def gated_pages(index: ContentIndex, catalog: Catalog) -> dict[str, GatedPage]:
+    """Every published gated page keyed by its URL path (`/courses/x/02-y/`)."""
+    pages = {}
+    for entry in sorted(index.gated(), key=lambda e: e.src_uri):
+        url = entry.url_path
+        pages[url] = GatedPage(
+            url=url,
+            title=entry.meta.title,
+            private_file=entry.dest_uri,
+            requires=_requires(entry, catalog),
+            course=entry.course,
+            lang=entry.lang,
+        )
+    return pages
+
+
+def make_manifest(
+    index: ContentIndex,
+    catalog: Catalog,
+    *,
+    site_name: str,
+    site_url: str,
+    shells: dict[str, str],
+    default_lang: str = "en",
+    built_at: dt.datetime | None = None,
+) -> Manifest:
+    """The manifest for one build: products with prices, gated URLs, page shells."""
+    courses = {
+        slug: Course(
+            slug=slug,
+            title=offer.title,
+            url=_absolute(offer.url),
+            summary=offer.summary,
+            mode=offer.mode,
+            price=offer.price,
+            tier=offer.tier.name if offer.tier else None,
+            lessons=[_absolute(lesson.url) for lesson in offer.lessons],
+        )
+        for slug, offer in catalog.courses.items()
+    }
+    tiers = {
+        name: Tier(
+            name=name,
+            title=offer.title,
+            summary=offer.summary,
+            prices=offer.prices,
+            courses=[slug for slug, c in catalog.courses.items() if c.tier and c.tier.name == name],
+        )
+        for name, offer in catalog.tiers.items()
+    }
+    return Manifest(
+        built_at=built_at or dt.datetime.now(dt.UTC),
+        site_name=site_name,
+        site_url=site_url or "",
+        courses=courses,
+        tiers=tiers,
+        gated=gated_pages(index, catalog),
+        shells=shells,
+        default_lang=default_lang,
+    )

@@ -1,0 +1,271 @@
+"""The `kp-content` mkdocs plugin: validates content, turns gated pages into teasers, renders
+their full text into `private/` and writes the manifest the paywall reads.
+
+How paid text is kept out of `site/`: in `on_page_content` (run first, priority 100) a gated
+page's HTML is split; the full HTML is stashed and mkdocs continues with the teaser only, so
+the search index, sitemap, table of contents and every later plugin see nothing else. The
+full page is rendered from the same template and context inside `on_page_context`, without
+firing plugin events, and written to `private/` in `on_post_build`.
+
+Works the same under plain `mkdocs build` and under `kp build` (which additionally stages
+both output directories, runs the leak check and swaps them in atomically).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.nav import Navigation
+from mkdocs.structure.pages import Page
+from mkdocs.structure.toc import TableOfContents
+
+from kp.manifest import write_manifest
+from site_builder import atomic, navigation
+from site_builder.content import ContentIndex, Entry, build_index
+from site_builder.errors import ContentErrors
+from site_builder.manifest_writer import make_manifest
+from site_builder.render import render_shell, render_with_content, set_html_lang
+from site_builder.teaser import Split, mark_teaser_end, split_html, teaser_toc
+from site_builder.views import Catalog, build_catalog, page_view, shell_view
+
+log = logging.getLogger("mkdocs.plugins.kp-content")
+
+SHELL_DIR = "_shell"
+
+
+class ContentPluginConfig(base.Config):
+    """`plugins: - kp-content: {…}` in mkdocs.yml."""
+
+    private_dir = c.Type(str, default="private")
+    """Where full gated pages and the manifest go, relative to mkdocs.yml. Never serve it."""
+    manifest = c.Type(str, default="manifest.json")
+    """Manifest file name inside `private_dir`."""
+    teaser_marker = c.Type(str, default="<!-- more -->")
+    """A line holding only this ends the public teaser of a gated page."""
+    drafts = c.Type(bool, default=False)
+    """Publish `draft: true` pages and articles dated in the future (previews)."""
+    shell_langs = c.ListOfItems(c.Choice(("en", "zh")), default=["en", "zh"])
+    """Languages to write page shells for (`private/_shell/<lang>.html`)."""
+
+
+class ContentPlugin(BasePlugin[ContentPluginConfig]):
+    """Content model, teasers, private pages, manifest. See the module docstring."""
+
+    def __init__(self) -> None:
+        self.index = ContentIndex()
+        self.catalog = Catalog()
+        self.private_path: Path | None = None
+        self._env: jinja2.Environment | None = None
+        self._nav: Navigation | None = None
+        self._files: Files | None = None
+        self._splits: dict[str, Split] = {}
+        self._full_tocs: dict[str, TableOfContents] = {}
+        self._private_pages: dict[str, str] = {}
+
+    # -- configuration ------------------------------------------------------------------
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        project = Path(config.config_file_path or ".").resolve().parent
+        private = Path(self.config.private_dir)
+        self.private_path = private if private.is_absolute() else project / private
+        self._check_private_path(config, project)
+        return config
+
+    def _check_private_path(self, config: MkDocsConfig, project: Path) -> None:
+        """Refuse a private_dir that would publish paid pages or wipe the project."""
+        assert self.private_path is not None
+        site, docs = Path(config.site_dir), Path(config.docs_dir)
+        if atomic.same_or_inside(self.private_path, site):
+            raise PluginError(f"kp-content: private_dir {self.private_path} is inside site_dir")
+        if atomic.same_or_inside(self.private_path, docs):
+            raise PluginError(f"kp-content: private_dir {self.private_path} is inside docs_dir")
+        for protected in (project, docs, site):
+            if atomic.same_or_inside(protected, self.private_path):
+                raise PluginError(
+                    f"kp-content: private_dir {self.private_path} would contain {protected}"
+                )
+
+    # -- content model --------------------------------------------------------------------
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        """Validate every page (all errors at once), drop unpublished ones, set URLs."""
+        docs_dir = Path(config.docs_dir)
+        pages = {f.src_uri: f for f in files.documentation_pages()}
+        self.index = build_index(
+            docs_dir,
+            pages,
+            dict(config.extra),
+            label_prefix=_label_prefix(config),
+            drafts=self.config.drafts,
+        )
+        if self.index.errors:
+            raise ContentErrors(self.index.errors)
+        self.catalog = build_catalog(self.index)
+        for src_uri, file in pages.items():
+            entry = self.index.entries[src_uri]
+            if not entry.published:
+                files.remove(file)
+            elif file.dest_uri != entry.dest_uri:
+                files.remove(file)
+                files.append(_moved(file, entry.dest_uri))
+        self._files = files
+        self._splits.clear()
+        self._full_tocs.clear()
+        self._private_pages.clear()
+        return files
+
+    def on_nav(self, nav: Navigation, config: MkDocsConfig, files: Files) -> Navigation:
+        self._nav = navigation.arrange(nav, self.index)
+        return self._nav
+
+    def _entry(self, page: Page) -> Entry | None:
+        return self.index.entries.get(page.file.src_uri)
+
+    def on_page_markdown(
+        self, markdown: str, page: Page, config: MkDocsConfig, files: Files
+    ) -> str:
+        entry = self._entry(page)
+        if entry is None:
+            return markdown
+        # The meta description comes from the editor's `summary`, never from the body.
+        page.meta.pop("description", None)
+        if entry.meta.summary:
+            page.meta["description"] = entry.meta.summary
+        if entry.gated:
+            return mark_teaser_end(markdown, self.config.teaser_marker)
+        return markdown
+
+    @event_priority(100)
+    def on_page_content(self, html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+        """Gated pages continue as teaser only; the full HTML waits for the private render."""
+        entry = self._entry(page)
+        if entry is None or not entry.gated:
+            return html
+        split = split_html(html)
+        self._splits[entry.src_uri] = split
+        self._full_tocs[entry.src_uri] = page.toc
+        page.toc = teaser_toc(page.toc, split.teaser)
+        return split.teaser
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def on_env(self, env: jinja2.Environment, config: MkDocsConfig, files: Files) -> Any:
+        self._env = env
+        return env
+
+    def on_page_context(
+        self, context: dict[str, Any], page: Page, config: MkDocsConfig, nav: Navigation
+    ) -> dict[str, Any]:
+        entry = self._entry(page)
+        if entry is None:
+            return context
+        split = self._splits.get(entry.src_uri)
+        view = "teaser" if split else "public"
+        context["kp"] = page_view(entry, self.index, self.catalog, view)
+        if split is not None:
+            assert self._env is not None
+            html = render_with_content(
+                self._env,
+                context,
+                page,
+                content=split.full,
+                toc=self._full_tocs[entry.src_uri],
+                kp_view=page_view(entry, self.index, self.catalog, "full"),
+            )
+            self._private_pages[entry.dest_uri] = set_html_lang(html, entry.lang)
+        return context
+
+    def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str:
+        entry = self._entry(page)
+        return set_html_lang(output, entry.lang) if entry else output
+
+    # -- private output ---------------------------------------------------------------------
+
+    def on_post_build(self, config: MkDocsConfig) -> None:
+        """Write private pages, shells and the manifest into a staged dir, then swap it in."""
+        assert self.private_path is not None
+        missing = sorted(
+            e.src_uri for e in self.index.gated() if e.dest_uri not in self._private_pages
+        )
+        if missing:
+            raise PluginError(f"kp-content: no private page rendered for {', '.join(missing)}")
+        staged = atomic.staging_dir(self.private_path)
+        try:
+            for dest_uri, html in self._private_pages.items():
+                _write(staged / dest_uri, html)
+            shells = self._write_shells(config, staged)
+            manifest = make_manifest(
+                self.index,
+                self.catalog,
+                site_name=config.site_name,
+                site_url=config.site_url or "",
+                shells=shells,
+                default_lang=config.theme.get("language") or "en",
+            )
+            write_manifest(manifest, staged / self.config.manifest)
+            atomic.replace_dir(staged, self.private_path)
+        except BaseException:
+            atomic.discard(staged)
+            raise
+        log.info(
+            "kp-content: %d gated page(s), %d shell(s) written to %s",
+            len(self._private_pages),
+            len(shells),
+            self.private_path,
+        )
+
+    def _write_shells(self, config: MkDocsConfig, staged: Path) -> dict[str, str]:
+        assert self._env is not None and self._nav is not None and self._files is not None
+        root = urlsplit(config.site_url or "").path or "/"
+        shells = {}
+        for lang in self.config.shell_langs:
+            html = render_shell(
+                self._env,
+                config,
+                self._nav,
+                list(self._files.documentation_pages()),
+                lang=lang,
+                kp_view=shell_view(lang, self.index, self.catalog),
+                root_path=root if root.endswith("/") else f"{root}/",
+            )
+            relative = f"{SHELL_DIR}/{lang}.html"
+            _write(staged / relative, html)
+            shells[lang] = relative
+        return shells
+
+
+def _label_prefix(config: MkDocsConfig) -> str:
+    """How errors name files: `content/…` relative to mkdocs.yml when possible."""
+    docs = Path(config.docs_dir).resolve()
+    project = Path(config.config_file_path or ".").resolve().parent
+    try:
+        return f"{docs.relative_to(project).as_posix()}/"
+    except ValueError:
+        return f"{docs.as_posix()}/"
+
+
+def _moved(file: File, dest_uri: str) -> File:
+    """The same source file with a new output path (and so a new URL)."""
+    return File(
+        file.src_uri,
+        file.src_dir,
+        file.dest_dir,
+        file.use_directory_urls,
+        dest_uri=dest_uri,
+        inclusion=file.inclusion,
+    )
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8", errors="xmlcharrefreplace"))

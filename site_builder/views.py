@@ -1,0 +1,243 @@
+"""What the templates see as `kp`: plain, read-only objects built from the validated content.
+
+Templates stay free of business rules (which lessons are locked, what a course costs, which
+CTA an article gets); they only lay out what these objects say. URLs here are site-relative
+(`courses/x/`, for the `url` filter) except `url_path` (`/courses/x/`, what forms post back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from kp.manifest import Price, course_key, tier_key
+from site_builder.catalog import course_price, tier_prices
+from site_builder.content import ContentIndex, Course, Entry
+from site_builder.i18n import format_date, strings
+from site_builder.models import CommunityConfig, SiteExtra
+
+View = Literal["public", "teaser", "full", "shell"]
+
+
+@dataclass(frozen=True)
+class Link:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class LessonLink:
+    """A lesson in a course's lesson list; `locked` ones get the lock icon."""
+
+    number: int
+    title: str
+    url: str
+    summary: str
+    free_preview: bool
+
+    @property
+    def locked(self) -> bool:
+        return not self.free_preview
+
+
+@dataclass(frozen=True)
+class TierOffer:
+    name: str
+    title: str
+    summary: str
+    currency: str
+    prices: dict[str, Price]
+    courses: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True)
+class CourseOffer:
+    slug: str
+    title: str
+    summary: str
+    url: str
+    lang: str
+    mode: str
+    price: Price
+    tier: TierOffer | None
+    lessons: tuple[LessonLink, ...]
+
+    @property
+    def requires(self) -> list[str]:
+        """Entitlement keys that open the course's gated lessons (any one is enough)."""
+        keys = [course_key(self.slug)]
+        if self.tier:
+            keys.append(tier_key(self.tier.name))
+        return keys
+
+
+@dataclass(frozen=True)
+class Cta:
+    """The call to action at the foot of a page: the community one or a named one."""
+
+    kind: Literal["community", "named"]
+    name: str
+    title: str
+    text: str
+    button: str
+    url: str
+    qr_image: str | None = None
+    signup: bool = False
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything for sale, in content order: courses by slug and membership tiers by name."""
+
+    courses: dict[str, CourseOffer] = field(default_factory=dict)
+    tiers: dict[str, TierOffer] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PageView:
+    """The `kp` template variable for one rendered page."""
+
+    kind: str
+    lang: str
+    t: dict[str, str]
+    url_path: str
+    view: View
+    catalog: Catalog
+    community: CommunityConfig | None = None
+    date: str | None = None
+    date_iso: str | None = None
+    cta: Cta | None = None
+    course: CourseOffer | None = None
+    lesson: LessonLink | None = None
+    members_only: bool = False
+
+    @property
+    def teaser(self) -> bool:
+        return self.view == "teaser"
+
+
+def site_relative(url: str) -> str:
+    """`/pricing/` → `pricing/` so the `url` filter makes it relative; absolute URLs unchanged."""
+    if url.startswith("/") and not url.startswith("//"):
+        return url.lstrip("/") or "."
+    return url
+
+
+def build_catalog(index: ContentIndex) -> Catalog:
+    """Offers for every published course and configured tier."""
+    tiers = {
+        name: TierOffer(
+            name=name,
+            title=tier.title,
+            summary=tier.summary,
+            currency=tier.currency.lower(),
+            prices=dict(tier_prices(tier)),
+            courses=tuple(
+                Link(c.meta.title, c.entry.url)
+                for c in index.courses.values()
+                if c.meta.tier == name
+            ),
+        )
+        for name, tier in index.extra.paywall.tiers.items()
+    }
+    courses = {
+        slug: _course_offer(course, tiers.get(course.meta.tier or ""))
+        for slug, course in index.courses.items()
+    }
+    return Catalog(courses=courses, tiers=tiers)
+
+
+def _course_offer(course: Course, tier: TierOffer | None) -> CourseOffer:
+    meta = course.meta
+    lessons = tuple(
+        LessonLink(
+            number=number,
+            title=lesson.meta.title,
+            url=lesson.url,
+            summary=lesson.meta.summary,
+            free_preview=lesson.meta.free_preview,
+        )
+        for number, lesson in enumerate(course.lessons, start=1)
+    )
+    return CourseOffer(
+        slug=course.slug,
+        title=meta.title,
+        summary=meta.summary,
+        url=course.entry.url,
+        lang=course.entry.lang,
+        mode=meta.mode,
+        price=course_price(meta),
+        tier=tier,
+        lessons=lessons,
+    )
+
+
+def resolve_cta(entry: Entry, extra: SiteExtra) -> Cta | None:
+    """Which CTA ends the page: articles get the community one unless `cta:` says otherwise;
+    pages only when they ask for one; courses and lessons have their own offer box."""
+    choice = entry.meta.cta if entry.kind in ("article", "page", "home") else None
+    community = extra.community
+    if choice in (None, "none") or community is None:
+        return None
+    t = strings(entry.lang)
+    if choice == "default":
+        return Cta(
+            kind="community",
+            name="default",
+            title=community.cta_title or t["join_title"].format(name=community.name),
+            text=community.cta_text or t["join_text"],
+            button=community.cta_button or t["join_button"],
+            url=site_relative(community.join_url),
+            qr_image=community.qr_image,
+            signup=community.signup,
+        )
+    named = community.ctas[choice]
+    return Cta(
+        kind="named",
+        name=choice,
+        title=named.title,
+        text=named.text,
+        button=named.button,
+        url=site_relative(named.url),
+    )
+
+
+def page_view(
+    entry: Entry, index: ContentIndex, catalog: Catalog, view: View = "public"
+) -> PageView:
+    """The `kp` variable for a content page in the given view (public/teaser/full)."""
+    course = catalog.courses.get(entry.course or "")
+    lesson = None
+    if course and entry.kind == "lesson":
+        lesson = next((item for item in course.lessons if item.url == entry.url), None)
+    date = date_iso = None
+    if entry.kind == "article":
+        date, date_iso = format_date(entry.meta.date, entry.lang), entry.meta.date.isoformat()
+    return PageView(
+        kind=entry.kind,
+        lang=entry.lang,
+        t=strings(entry.lang),
+        url_path=entry.url_path,
+        view=view,
+        catalog=catalog,
+        community=index.extra.community,
+        date=date,
+        date_iso=date_iso,
+        cta=None if view == "teaser" else resolve_cta(entry, index.extra),
+        course=course,
+        lesson=lesson,
+        members_only=entry.kind == "article" and entry.meta.access == "members",
+    )
+
+
+def shell_view(lang: str, index: ContentIndex, catalog: Catalog) -> PageView:
+    """The `kp` variable for a page shell the paywall fills (account, sign-in results…)."""
+    return PageView(
+        kind="shell",
+        lang=lang,
+        t=strings(lang),
+        url_path="/account/",
+        view="shell",
+        catalog=catalog,
+        community=index.extra.community,
+    )
