@@ -110,13 +110,16 @@ def set_state(
     actor: str,
     stripe_object_id: str = "",
     stamp: int = 0,
+    authoritative: bool = False,
     reactivate: bool = False,
 ) -> Entitlement | None:
     """Create or update the (member, key, source, stripe object) row to `desired`.
 
-    Returns the row, or None when the update was skipped because it is older than the state
-    already applied (`stamp` < `source_updated_at`) or would re-activate a revoked row
-    without `reactivate`. Writes one audit row when something changed.
+    `stamp` is the Stripe timestamp of the state (event `created`). The update is skipped
+    (None returned) when it is older than the state already applied, or equally old but an
+    earlier lifecycle stage (see `STATUS_PRECEDENCE`), unless `authoritative` (the state was
+    just re-read from Stripe, so it is the current truth). A revoked row is only re-activated
+    with `reactivate` (an admin's grant). Writes one audit row when something changed.
     """
     validate_key(key)
     if source not in SOURCES:
@@ -147,7 +150,7 @@ def set_state(
     if created:
         _audit_change(db, row, None, now=now, actor=actor)
         return row
-    if stamp < row.source_updated_at:
+    if not authoritative and _is_stale(row, desired.status, stamp):
         return None
     if row.status == "revoked" and desired.status != "revoked" and not reactivate:
         return None
@@ -217,6 +220,17 @@ def revoke_all(
 ) -> int:
     """Revoke each row; the number actually changed."""
     return sum(revoke(db, row, now=now, actor=actor, reason=reason) for row in rows)
+
+
+# On a timestamp tie (Stripe timestamps are whole seconds) the later stage of the lifecycle
+# wins: pending → active → expired → revoked.
+STATUS_PRECEDENCE = {"pending": 0, "active": 1, "expired": 2, "revoked": 3}
+
+
+def _is_stale(row: Entitlement, status: str, stamp: int) -> bool:
+    if stamp != row.source_updated_at:
+        return stamp < row.source_updated_at
+    return stamp != 0 and STATUS_PRECEDENCE[status] < STATUS_PRECEDENCE[row.status]
 
 
 def _locked_row(

@@ -132,8 +132,8 @@ class StripeEvent(Base):
     object_id: Mapped[str] = mapped_column(String(255), default="", comment="data.object.id")
     related_id: Mapped[str | None] = mapped_column(
         String(255),
-        comment="payment intent of a charge/dispute/session: lets a late purchase event see "
-        "that its payment was already refunded or disputed",
+        comment="payment intent or subscription the object belongs to: lets a late event "
+        "see what already happened to the same payment or subscription",
     )
     received_at: Mapped[dt.datetime]
     processed_at: Mapped[dt.datetime | None]

@@ -68,8 +68,8 @@ def upgrade() -> None:
             sa.String(length=255),
             nullable=True,
             comment=(
-                "payment intent of a charge/dispute/session: lets a late purchase event see "
-                "that its payment was already refunded or disputed"
+                "payment intent or subscription the object belongs to: lets a late event "
+                "see what already happened to the same payment or subscription"
             ),
         ),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
