@@ -494,4 +494,100 @@ def count_rows(pw: Paywall) -> Any:
     return count
 
 
+@pytest.fixture
+def grant_access(pw: Paywall) -> Any:
+    """`grant_access(email, key, source=..., valid_until=..., stripe_status=...)`: a member
+    (created if new) holding an active entitlement, written through `paywall.entitlements`."""
+    from paywall.entitlements import Desired, set_state
+    from paywall.members import get_or_create_member
+
+    def give(
+        email_address: str,
+        key: str,
+        source: str = "complimentary",
+        *,
+        valid_until: dt.datetime | None = None,
+        stripe_status: str | None = None,
+        stripe_object_id: str = "",
+        customer_id: str | None = None,
+    ) -> int:
+        with pw.sessions() as session:
+            member = get_or_create_member(session, email_address, now=pw.now())
+            if customer_id:
+                member.stripe_customer_id = customer_id
+            set_state(
+                session,
+                member,
+                key,
+                source,
+                Desired(status="active", valid_until=valid_until, stripe_status=stripe_status),
+                now=pw.now(),
+                actor="test",
+                stripe_object_id=stripe_object_id,
+                reactivate=True,
+            )
+            session.commit()
+            return member.id
+
+    return give
+
+
+@dataclass
+class RawResponse:
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def raw_request(
+    base: str, raw_path: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> RawResponse:
+    """Send a request line byte for byte (no client-side normalization of `..`, `%2e`, `\\`,
+    NUL) and parse the answer: what an attacker's hand-made request looks like."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    lines = [f"{method} {raw_path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parsed = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        parsed[name.strip().lower()] = value.strip()
+    if parsed.get("transfer-encoding") == "chunked":
+        body = _unchunk(body)
+    return RawResponse(int(status_line.split()[1]), parsed, body)
+
+
+def _unchunk(body: bytes) -> bytes:
+    out, rest = b"", body
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out, rest = out + rest[:size], rest[size + 2 :]
+    return out
+
+
+@pytest.fixture
+def raw_get(app_server: AppServer) -> Any:
+    """`raw_get("/%2e%2e/x", headers)` against the running app, bypassing httpx's URL cleanup."""
+
+    def get(raw_path: str, headers: dict[str, str] | None = None) -> RawResponse:
+        return raw_request(app_server.url, raw_path, headers=headers)
+
+    return get
+
+
 # ======================== Engineer B (web + auth) section — end ========================
+
