@@ -74,7 +74,7 @@ def verify_event(pw: Paywall, payload: bytes, signature: str | None) -> dict[str
             payload, signature, secret.get_secret_value(), tolerance=TOLERANCE_SECONDS
         )
     except stripe.SignatureVerificationError as exc:
-        raise InvalidWebhook(f"bad Stripe-Signature: {_first_line(exc)}") from None
+        raise InvalidWebhook(f"signature check failed ({_first_line(exc)})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidWebhook(f"payload is not JSON: {_first_line(exc)}") from None
     return _event_shape(json.loads(payload))
@@ -136,7 +136,7 @@ def process_event(pw: Paywall, event: dict[str, Any], *, replay: bool = False) -
             .where(StripeEvent.id == event_id)
             .values(processed_at=now, outcome=outcome[:4000])
         )
-    log.info(kv("webhook.processed", event=event_id, type=event_type, outcome=outcome))
+    log.info(kv("webhook.processed", event_id=event_id, type=event_type, outcome=outcome))
     _send_purchase_mails(pw, ctx.mails)
     return Processed("processed", event_id, event_type, outcome)
 
@@ -166,7 +166,7 @@ def _already_recorded(pw: Paywall, event_id: str) -> bool:
 
 
 def _duplicate(event_id: str, event_type: str) -> Processed:
-    log.info(kv("webhook.duplicate", event=event_id, type=event_type))
+    log.info(kv("webhook.duplicate", event_id=event_id, type=event_type))
     return Processed("duplicate", event_id, event_type, "already processed")
 
 
@@ -198,7 +198,9 @@ def fetch_fresh(pw: Paywall, event: dict[str, Any]) -> Fresh:
         if event_type == "charge.dispute.created" and so.object_id(obj.get("charge")):
             fresh.charge = so.as_dict(client.charges.retrieve(str(so.object_id(obj["charge"]))))
     except stripe.StripeError as exc:
-        log.warning(kv("webhook.stripe_unreachable", event=event.get("id"), error=_first_line(exc)))
+        log.warning(
+            kv("webhook.stripe_unreachable", event_id=event.get("id"), error=_first_line(exc))
+        )
         return Fresh()
     return fresh
 

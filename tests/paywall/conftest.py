@@ -591,3 +591,185 @@ def raw_get(app_server: AppServer) -> Any:
 
 # ======================== Engineer B (web + auth) section — end ========================
 
+
+# ===================== Engineer A (payments) section — start ==========================
+# Signed Stripe events built by hand (exact Stripe shapes and signatures), delivery over
+# real HTTP, and the local Stripe test server for checkout / portal / sync tests.
+
+import json as _json  # noqa: E402
+import time as _time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+from stripe_local.signing import signature_header  # noqa: E402
+
+WEBHOOK_SECRET = "whsec_test_payments_0123456789"
+
+
+class StripeEvents:
+    """Factory of Stripe event payloads (API shapes of the current version: subscription
+    periods on items, invoice subscription under `parent`). Ids are unique per factory;
+    `created` defaults to a clock that ticks one second per event, so the order they are
+    made in is the order Stripe would have produced them."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self.now = int(_time.time()) - 600
+
+    def _id(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}_test{self._n:06d}{secrets.token_hex(4)}"
+
+    def event(self, type_: str, obj: dict[str, Any], created: int | None = None) -> dict[str, Any]:
+        if created is None:
+            self.now += 1
+            created = self.now
+        return {
+            "id": self._id("evt"),
+            "object": "event",
+            "api_version": "2026-10-28.endive",
+            "created": created,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "type": type_,
+            "data": {"object": obj},
+        }
+
+    def checkout_session(
+        self,
+        *,
+        email: str | None = "buyer@example.com",
+        product: str | None = "course:demo",
+        mode: str = "payment",
+        payment_status: str = "paid",
+        payment_intent: str | None = None,
+        subscription: str | None = None,
+        customer: str | None = None,
+        member_id: int | None = None,
+        type_: str = "checkout.session.completed",
+        session_id: str | None = None,
+        created: int | None = None,
+    ) -> dict[str, Any]:
+        meta = {"kp_product": product} if product else {}
+        if member_id is not None:
+            meta["kp_member_id"] = str(member_id)
+        obj = {
+            "id": session_id or self._id("cs"),
+            "object": "checkout.session",
+            "mode": mode,
+            "status": "complete",
+            "payment_status": payment_status,
+            "payment_intent": payment_intent
+            if payment_intent is not None or mode != "payment"
+            else self._id("pi"),
+            "subscription": subscription,
+            "customer": customer or self._id("cus"),
+            "customer_details": {"email": email} if email else None,
+            "customer_email": None,
+            "client_reference_id": str(member_id) if member_id is not None else None,
+            "metadata": meta,
+            "amount_total": 4900,
+            "currency": "usd",
+        }
+        return self.event(type_, obj, created)
+
+    def subscription(
+        self,
+        type_: str,
+        *,
+        sub_id: str,
+        customer: str,
+        status: str = "active",
+        period_end: int | None = None,
+        product: str | None = "tier:pro",
+        cancel_at_period_end: bool = False,
+        ended_at: int | None = None,
+        created: int | None = None,
+    ) -> dict[str, Any]:
+        start = self.now - 60
+        end = period_end if period_end is not None else start + 30 * 86400
+        obj = {
+            "id": sub_id,
+            "object": "subscription",
+            "customer": customer,
+            "status": status,
+            "start_date": start,
+            "created": start,
+            "cancel_at_period_end": cancel_at_period_end,
+            "canceled_at": ended_at,
+            "ended_at": ended_at,
+            "metadata": {"kp_product": product} if product else {},
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": self._id("si"),
+                        "object": "subscription_item",
+                        "current_period_start": start,
+                        "current_period_end": end,
+                        "price": {"id": "price_pro_month", "lookup_key": "pro-month"},
+                    }
+                ],
+            },
+        }
+        return self.event(type_, obj, created)
+
+    def charge_refunded(
+        self, *, payment_intent: str, amount: int = 4900, refunded: int = 4900
+    ) -> dict[str, Any]:
+        obj = {
+            "id": self._id("ch"),
+            "object": "charge",
+            "payment_intent": payment_intent,
+            "amount": amount,
+            "amount_refunded": refunded,
+            "refunded": refunded >= amount,
+        }
+        return self.event("charge.refunded", obj)
+
+    def dispute(self, *, payment_intent: str, reason: str = "fraudulent") -> dict[str, Any]:
+        obj = {
+            "id": self._id("dp"),
+            "object": "dispute",
+            "charge": self._id("ch"),
+            "payment_intent": payment_intent,
+            "reason": reason,
+            "status": "needs_response",
+        }
+        return self.event("charge.dispute.created", obj)
+
+
+@pytest.fixture
+def stripe_events() -> StripeEvents:
+    return StripeEvents()
+
+
+def signed(
+    event: dict[str, Any] | str | bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """Body and headers exactly as Stripe sends them."""
+    if isinstance(event, dict):
+        body = _json.dumps(event, separators=(",", ":")).encode()
+    else:
+        body = event.encode() if isinstance(event, str) else event
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Stripe-Signature": signature_header(body, secret, timestamp),
+        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+    }
+    return body, headers
+
+
+@pytest.fixture
+def deliver() -> Callable[..., httpx.Response]:
+    """`deliver(base_url, event)`: POST a signed event to /api/stripe/webhook (no Origin
+    header, like Stripe). Extra keyword arguments go to `signed`."""
+
+    def post(base: str, event: dict[str, Any] | str | bytes, **kwargs: Any) -> httpx.Response:
+        body, headers = signed(event, **kwargs)
+        with httpx.Client(timeout=30) as client:
+            return client.post(f"{base}/api/stripe/webhook", content=body, headers=headers)
+
+    return post
+
+
+# ====================== Engineer A (payments) section — end ============================
