@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from paywall.serving import UnsafePath, content_type, contained_file, parse_url_path
+from paywall.serving import UnsafePath, contained_file, content_type, parse_url_path
 
 
 @pytest.mark.parametrize(
