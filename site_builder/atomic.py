@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -19,7 +18,13 @@ RETIRED_MARK = ".old-"
 def staging_dir(target: Path) -> Path:
     """A fresh empty directory next to `target`, e.g. `.site.build-x1y2` beside `site/`."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}{STAGING_MARK}", dir=target.parent))
+    while True:
+        staged = target.with_name(f".{target.name}{STAGING_MARK}{uuid.uuid4().hex[:12]}")
+        try:
+            staged.mkdir()  # mode from the umask, like the directory it replaces
+        except FileExistsError:
+            continue
+        return staged
 
 
 def replace_dir(staged: Path, target: Path) -> None:

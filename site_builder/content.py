@@ -148,6 +148,8 @@ def _pydantic_errors(label: str, exc: ValidationError) -> list[ContentError]:
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or None
         message = _MESSAGES.get(err["type"], err["msg"]).removeprefix("Value error, ")
+        if err["type"].startswith(("date_", "datetime_")):
+            message = f"expected a date like 2026-05-01, got {err['input']!r}"
         errors.append(ContentError(label, key, message))
     return errors
 
@@ -263,19 +265,23 @@ def build_index(
     today = today or dt.date.today()
     site_extra, errors = validate_extra(extra)
     index = ContentIndex(extra=site_extra, errors=errors)
+    invalid: set[str] = set()
     for src_uri in sorted(src_uris):
         entry, entry_errors = _read_entry(docs_dir, src_uri, f"{label_prefix}{src_uri}", site_extra)
         index.errors.extend(entry_errors)
-        if entry is not None:
+        if entry is None:
+            invalid.add(src_uri)
+        else:
             entry.published = _is_published(entry.kind, entry.meta, today, drafts)
             index.entries[src_uri] = entry
-    _link_courses(index, label_prefix)
+    _link_courses(index, label_prefix, invalid)
     _check_unique_urls(index, label_prefix)
     return index
 
 
-def _link_courses(index: ContentIndex, label_prefix: str) -> None:
-    """Attach lessons to their course (ordered by file name); orphans are errors."""
+def _link_courses(index: ContentIndex, label_prefix: str, invalid: set[str]) -> None:
+    """Attach lessons to their course (ordered by file name); orphans are errors, but a
+    lesson whose course index.md exists with errors of its own is not reported again."""
     for entry in index.entries.values():
         if entry.kind == "course":
             index.courses[entry.course] = Course(entry.course, entry)
@@ -283,6 +289,9 @@ def _link_courses(index: ContentIndex, label_prefix: str) -> None:
         if entry.kind != "lesson":
             continue
         course = index.courses.get(entry.course)
+        if course is None and f"courses/{entry.course}/index.md" in invalid:
+            entry.published = False
+            continue
         if course is None:
             index.errors.append(
                 ContentError(

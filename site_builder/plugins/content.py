@@ -75,10 +75,8 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
     # -- configuration ------------------------------------------------------------------
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
-        project = Path(config.config_file_path or ".").resolve().parent
-        private = Path(self.config.private_dir)
-        self.private_path = private if private.is_absolute() else project / private
-        self._check_private_path(config, project)
+        self.private_path = resolve_private_dir(config, self.config)
+        self._check_private_path(config, _project_dir(config))
         return config
 
     def _check_private_path(self, config: MkDocsConfig, project: Path) -> None:
@@ -105,7 +103,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
             docs_dir,
             pages,
             dict(config.extra),
-            label_prefix=_label_prefix(config),
+            label_prefix=label_prefix(config),
             drafts=self.config.drafts,
         )
         if self.index.errors:
@@ -125,8 +123,11 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         return files
 
     def on_nav(self, nav: Navigation, config: MkDocsConfig, files: Files) -> Navigation:
-        self._nav = navigation.arrange(nav, self.index)
-        return self._nav
+        """Arrange the automatic navigation; an explicit `nav:` is kept as written."""
+        if config.nav is None:
+            nav = navigation.arrange(nav, self.index, config.theme.get("language") or "en")
+        self._nav = nav
+        return nav
 
     def _entry(self, page: Page) -> Entry | None:
         return self.index.entries.get(page.file.src_uri)
@@ -244,10 +245,21 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         return shells
 
 
-def _label_prefix(config: MkDocsConfig) -> str:
+def _project_dir(config: MkDocsConfig) -> Path:
+    """The directory holding mkdocs.yml; relative plugin paths start there."""
+    return Path(config.config_file_path or "mkdocs.yml").resolve().parent
+
+
+def resolve_private_dir(config: MkDocsConfig, plugin_config: ContentPluginConfig) -> Path:
+    """`private_dir` as an absolute path (relative ones are relative to mkdocs.yml)."""
+    private = Path(plugin_config.private_dir)
+    return private if private.is_absolute() else _project_dir(config) / private
+
+
+def label_prefix(config: MkDocsConfig) -> str:
     """How errors name files: `content/…` relative to mkdocs.yml when possible."""
     docs = Path(config.docs_dir).resolve()
-    project = Path(config.config_file_path or ".").resolve().parent
+    project = _project_dir(config)
     try:
         return f"{docs.relative_to(project).as_posix()}/"
     except ValueError:

@@ -1,0 +1,176 @@
+"""`kp build`: mkdocs build into staging dirs, leak check, then an atomic swap.
+
+Both outputs (`site/` and `private/`) are built into hidden siblings of their targets. Only a
+build that succeeded AND passed the leak check replaces them, so a failed build leaves the
+last good site byte-for-byte untouched and the paywall never sees a half-written tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mkdocs.commands.build import build as mkdocs_build
+from mkdocs.config import load_config
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import Abort, ConfigurationError
+
+from kp.manifest import read_manifest
+from site_builder import atomic
+from site_builder.leaks import Leak, find_leaks
+from site_builder.plugins.content import ContentPlugin, resolve_private_dir
+
+
+class BuildFailed(Exception):
+    """The build did not produce a publishable site; `problems` says every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass
+class BuildResult:
+    site_dir: Path
+    private_dir: Path
+    pages: int
+    gated: int
+    courses: int
+    shells: int
+    seconds: float
+    files_checked: int
+    kept: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"Built {self.pages} pages ({self.gated} gated, {self.courses} courses, "
+            f"{self.shells} page shells) in {self.seconds:.1f}s; leak check passed "
+            f"on {self.files_checked} files.\n"
+            f"  public:  {self.site_dir}\n  private: {self.private_dir} (never serve it directly)"
+        )
+
+
+def _content_plugin(config: MkDocsConfig) -> ContentPlugin:
+    for plugin in config.plugins.values():
+        if isinstance(plugin, ContentPlugin):
+            return plugin
+    raise BuildFailed([f"{config.config_file_path}: `plugins` must include `kp-content`"])
+
+
+@contextmanager
+def _collect_errors() -> Iterator[list[str]]:
+    """mkdocs reports build errors through its logger before raising `Abort`; keep them."""
+    messages: list[str] = []
+
+    class Collector(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collector(level=logging.ERROR)
+    logger = logging.getLogger("mkdocs")
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def load_site_config(config_file: Path) -> MkDocsConfig:
+    """mkdocs.yml validated by mkdocs; configuration errors become `BuildFailed`."""
+    if not config_file.is_file():
+        raise BuildFailed([f"{config_file}: no such file (pass --config PATH to mkdocs.yml)"])
+    try:
+        return load_config(str(config_file))
+    except (ConfigurationError, Abort) as exc:
+        raise BuildFailed([f"{config_file}: {exc}"]) from exc
+
+
+def _carry_over(old: Path, new: Path) -> list[str]:
+    """`--no-clean`: copy files of the previous site that this build did not produce."""
+    kept = []
+    if not old.is_dir():
+        return kept
+    for path in sorted(old.rglob("*")):
+        relative = path.relative_to(old)
+        target = new / relative
+        if path.is_file() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            kept.append(relative.as_posix())
+    return kept
+
+
+def build_site(
+    config_file: Path,
+    *,
+    drafts: bool = False,
+    clean: bool = True,
+    site_dir: Path | None = None,
+    private_dir: Path | None = None,
+) -> BuildResult:
+    """Build, check for leaks, swap in. Raises `BuildFailed` listing every problem."""
+    started = time.monotonic()
+    config = load_site_config(config_file)
+    plugin = _content_plugin(config)
+    site_target = (site_dir or Path(config.site_dir)).resolve()
+    private_target = (private_dir or resolve_private_dir(config, plugin.config)).resolve()
+    if clean:
+        for leftover in atomic.leftovers(site_target) + atomic.leftovers(private_target):
+            atomic.discard(leftover)
+    staged_site = atomic.staging_dir(site_target)
+    staged_private = atomic.staging_dir(private_target)
+    try:
+        config.site_dir = str(staged_site)
+        plugin.config.private_dir = str(staged_private)
+        plugin.config.drafts = drafts
+        _run_mkdocs(config)
+        kept = [] if clean else _carry_over(site_target, staged_site)
+        manifest = read_manifest(staged_private / plugin.config.manifest)
+        leaks = find_leaks(staged_site, staged_private, manifest)
+        if leaks:
+            raise BuildFailed(_leak_report(leaks))
+        files_checked = sum(1 for p in staged_site.rglob("*") if p.is_file())
+        atomic.replace_dir(staged_site, site_target)
+        atomic.replace_dir(staged_private, private_target)
+    finally:
+        atomic.discard(staged_site)
+        atomic.discard(staged_private)
+    index = plugin.index
+    return BuildResult(
+        site_dir=site_target,
+        private_dir=private_target,
+        pages=len(index.published()),
+        gated=len(manifest.gated),
+        courses=len(manifest.courses),
+        shells=len(manifest.shells),
+        seconds=time.monotonic() - started,
+        files_checked=files_checked,
+        kept=kept,
+    )
+
+
+def _run_mkdocs(config: MkDocsConfig) -> None:
+    """What `mkdocs build` does (startup/shutdown events included), errors collected."""
+    with _collect_errors() as errors:
+        config.plugins.on_startup(command="build", dirty=False)
+        try:
+            mkdocs_build(config)
+        except Abort as exc:
+            raise BuildFailed(errors or [str(exc)]) from exc
+        except Exception as exc:  # a theme or plugin bug: still a failed build, not a traceback
+            raise BuildFailed([*errors, f"{type(exc).__name__}: {exc}"]) from exc
+        finally:
+            config.plugins.on_shutdown()
+
+
+def _leak_report(leaks: list[Leak]) -> list[str]:
+    return [
+        f"leak check failed: paid text found in the public site ({len(leaks)} place(s)); "
+        "nothing was published",
+        *(f"  {leak}" for leak in leaks),
+    ]

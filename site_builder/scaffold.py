@@ -1,0 +1,141 @@
+"""`kp new article|course|lesson`: start a file with valid front matter and a sensible slug.
+
+Files are created exclusively (never overwritten). The front matter is validated with the
+same models as the build before anything is written, so a scaffold always builds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from site_builder.frontmatter import render_front_matter
+from site_builder.models import ArticleMeta, CourseMeta, LessonMeta
+from site_builder.slugs import slugify
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_LESSON_NUMBER = re.compile(r"^(\d+)-")
+
+
+class ScaffoldError(Exception):
+    """Why nothing was created (existing file, unknown course, unusable slug)."""
+
+
+def _slug(title: str, slug: str | None) -> str:
+    if slug is not None:
+        if not _SLUG.match(slug):
+            raise ScaffoldError(f"--slug '{slug}': use lower-case letters, digits and hyphens")
+        return slug
+    derived = slugify(title)
+    if not derived:
+        raise ScaffoldError(f"cannot make a URL slug from '{title}'; pass --slug")
+    return derived
+
+
+def _create(path: Path, model: type[BaseModel], meta: dict[str, Any], body: str) -> Path:
+    """Validate the front matter, then write the file only if it does not exist yet."""
+    model.model_validate(meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("x", encoding="utf-8") as fh:
+            fh.write(render_front_matter(meta) + "\n" + body)
+    except FileExistsError:
+        raise ScaffoldError(f"{path} already exists; choose another title or --slug") from None
+    return path
+
+
+def new_article(
+    docs_dir: Path,
+    title: str,
+    *,
+    lang: str = "en",
+    slug: str | None = None,
+    today: dt.date | None = None,
+) -> Path:
+    """`articles/<slug>.md`, dated today, ending with the community CTA by default."""
+    meta = {
+        "title": title,
+        "date": today or dt.date.today(),
+        "lang": lang,
+        "summary": "",
+        "tags": [],
+    }
+    body = (
+        "One or two sentences that tell the reader what they will be able to do after "
+        "reading.\n\n## First section\n\nWrite here.\n"
+    )
+    return _create(docs_dir / "articles" / f"{_slug(title, slug)}.md", ArticleMeta, meta, body)
+
+
+def new_course(
+    docs_dir: Path,
+    title: str,
+    *,
+    lang: str = "en",
+    slug: str | None = None,
+    price: float = 49,
+    currency: str = "usd",
+    mode: str = "payment",
+    interval: str | None = None,
+    tier: str | None = None,
+) -> Path:
+    """`courses/<slug>/index.md`: the landing page, priced, with a Stripe lookup key."""
+    slug = _slug(title, slug)
+    meta: dict[str, Any] = {
+        "title": title,
+        "summary": "",
+        "lang": lang,
+        "price": int(price) if float(price).is_integer() else price,
+        "currency": currency,
+        "mode": mode,
+        "lookup_key": slug,
+    }
+    if mode == "subscription":
+        meta["interval"] = interval or "month"
+    if tier:
+        meta["tier"] = tier
+    body = "## What you will learn\n\n- \n\n## Who it is for\n\nWrite here.\n"
+    return _create(docs_dir / "courses" / slug / "index.md", CourseMeta, meta, body)
+
+
+def next_lesson_number(course_dir: Path) -> int:
+    numbers = [
+        int(match.group(1))
+        for path in course_dir.glob("*.md")
+        if (match := _LESSON_NUMBER.match(path.name))
+    ]
+    return max(numbers, default=0) + 1
+
+
+def new_lesson(
+    docs_dir: Path,
+    title: str,
+    *,
+    course: str,
+    lang: str | None = None,
+    slug: str | None = None,
+    free_preview: bool = False,
+) -> Path:
+    """`courses/<course>/NN-<slug>.md`, numbered after the last lesson, teaser marker in place."""
+    course_dir = docs_dir / "courses" / course
+    if not (course_dir / "index.md").is_file():
+        known = sorted(p.parent.name for p in (docs_dir / "courses").glob("*/index.md"))
+        listing = ", ".join(known) or "none yet; create one with `kp new course`"
+        raise ScaffoldError(f"no course '{course}' in {docs_dir / 'courses'} (courses: {listing})")
+    number = next_lesson_number(course_dir)
+    meta: dict[str, Any] = {"title": title, "summary": ""}
+    if free_preview:
+        meta["free_preview"] = True
+    if lang:
+        meta["lang"] = lang
+    body = (
+        "The public teaser: one or two paragraphs everyone can read.\n\n"
+        "<!-- more -->\n\n"
+        "## The paid part\n\nOnly members who bought the course can read from here on.\n"
+    )
+    path = course_dir / f"{number:02d}-{_slug(title, slug)}.md"
+    return _create(path, LessonMeta, meta, body)
