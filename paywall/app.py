@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kp.settings import Settings, load_settings
-from paywall import account, routes_auth
+from paywall import account, routes_auth, routes_stripe
 from paywall.context import Paywall
 from paywall.logging import get_logger, kv
 from paywall.mailer import mailer_from_settings
@@ -92,22 +92,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("Internal server error", status_code=500)
 
 
-def stripe_routes() -> list[Route]:
-    """Engineer A's endpoints (checkout, webhook, billing portal, success page).
-
-    Transitional: while `paywall/routes_stripe.py` is being written in parallel the app
-    still starts, without those routes.
-    """
-    try:
-        import paywall.routes_stripe as routes_stripe
-    except ModuleNotFoundError as exc:
-        if exc.name != "paywall.routes_stripe":
-            raise
-        log.warning(kv("app.stripe_routes_missing"))
-        return []
-    return list(routes_stripe.routes)
-
-
 def build_paywall(settings: Settings | None) -> Paywall:
     """The zero-config runtime: settings from the environment, mail to the outbox or SMTP."""
     settings = settings or load_settings()
@@ -141,7 +125,7 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         *routes_auth.routes,
         *account.routes,
-        *stripe_routes(),
+        *routes_stripe.routes,
         Route("/{path:path}", serve_site, methods=["GET", "HEAD"]),
     ]
     https = pw.settings.base_url.lower().startswith("https://")
