@@ -14,18 +14,19 @@ import sys
 from typing import Any, TextIO
 
 _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # query/form/cookie values of secret-looking names: token=..., kp_session=..., password=...
+    # specific shapes first, so the generic name=value rule cannot leave half of one behind
+    (re.compile(r"\bt=\d+,v1=[0-9a-f]+(,v\d=[0-9a-f]+)*"), "[redacted-signature]"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]+"), r"\1 [redacted]"),
+    (re.compile(r"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9]+"), r"\1_\2_[redacted]"),
+    (re.compile(r"\bwhsec_[A-Za-z0-9]+"), "whsec_[redacted]"),
+    # query/form/cookie/header values of secret-looking names: token=..., password: ...
     (
         re.compile(
-            r"(?i)\b(token|kp_session|session|password|passwd|secret|secret_key|api_key|authorization"
-            r"|cookie|stripe-signature)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s&;,]+)"
+            r"(?i)\b(token|kp_session|session|password|passwd|secret|secret_key|api_key"
+            r"|authorization|cookie|stripe-signature)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s&;,]+)"
         ),
         r"\1\2[redacted]",
     ),
-    (re.compile(r"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9]+"), r"\1_\2_[redacted]"),
-    (re.compile(r"\bwhsec_[A-Za-z0-9]+"), "whsec_[redacted]"),
-    (re.compile(r"\bt=\d+,v1=[0-9a-f]+"), "[redacted-signature]"),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._\-]+"), "Bearer [redacted]"),
 ]
 _EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
 
