@@ -4,7 +4,8 @@ For every gated page in the manifest, the paid part of its private page (between
 `PAID_START`/`PAID_END` comments) is cut into sentences and lines long enough to be
 distinctive. Every file under `site/` is then searched: its raw bytes, its decoded text with
 tags stripped and entities unescaped, the strings inside JSON (the search index escapes
-non-ASCII), and the decompressed content of `.gz` files (sitemap.xml.gz). Sentences that also
+some characters, the Chinese search index separates words with zero-width spaces), and the
+decompressed content of `.gz` files (sitemap.xml.gz). Sentences that also
 appear in the page's public teaser are not counted.
 
 `kp build` runs this on the staged output before swapping it in; `kp check` runs it on the
@@ -40,6 +41,8 @@ _BLOCK_BREAK = "\x00"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WHITESPACE = re.compile(r"\s+")
+# Zero-width characters: the search plugin segments Chinese with U+200B between words.
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
 _WHITESPACE_BYTES = re.compile(rb"\s+")
 _PAID_MARKERS = (PAID_START.encode(), PAID_END.encode())
 
@@ -66,7 +69,8 @@ class Leak:
 
 
 def collapse(text: str) -> str:
-    return _WHITESPACE.sub(" ", text).strip()
+    """Comparable text: zero-width characters dropped, whitespace runs made one space."""
+    return _WHITESPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
 
 
 def html_to_lines(markup: str) -> list[str]:

@@ -132,10 +132,13 @@ def new_lesson(
         meta["free_preview"] = True
     if lang:
         meta["lang"] = lang
-    body = (
-        "The public teaser: one or two paragraphs everyone can read.\n\n"
-        "<!-- more -->\n\n"
-        "## The paid part\n\nOnly members who bought the course can read from here on.\n"
-    )
+    if free_preview:
+        body = "A free preview: everyone can read this whole lesson.\n"
+    else:
+        body = (
+            "The public teaser: one or two paragraphs everyone can read.\n\n"
+            "<!-- more -->\n\n"
+            "## The paid part\n\nOnly members who bought the course can read from here on.\n"
+        )
     path = course_dir / f"{number:02d}-{_slug(title, slug)}.md"
     return _create(path, LessonMeta, meta, body)

@@ -1,0 +1,97 @@
+"""`kp new article|course|lesson`: valid front matter, slugs (pinyin), no overwriting."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import yaml
+
+from kp.manifest import read_manifest
+from site_builder.content import build_index, markdown_sources
+from site_builder.frontmatter import split_front_matter
+
+
+def _errors(mini) -> list[str]:
+    docs = mini.root / "content"
+    extra = yaml.safe_load(mini.config.read_text(encoding="utf-8"))["extra"]
+    index = build_index(docs, markdown_sources(docs), extra)
+    return [str(e) for e in index.errors]
+
+
+def _meta(path):
+    return split_front_matter(path.read_text(encoding="utf-8"))[0]
+
+
+def test_new_article_is_valid_and_dated_today(mini, kp_cli):
+    result = kp_cli("new", "article", "Build a Community!", "--config", str(mini.config))
+    assert result.exit_code == 0, result.output
+    path = mini.root / "content/articles/build-a-community.md"
+    assert "Created" in result.output and "build-a-community.md" in result.output
+    meta = _meta(path)
+    assert meta["title"] == "Build a Community!" and meta["date"] == dt.date.today()
+    assert meta["lang"] == "en"
+    assert _errors(mini) == []
+
+
+def test_chinese_title_gets_pinyin_slug(mini, kp_cli):
+    result = kp_cli("new", "article", "社群运营入门", "--lang", "zh", "--config", str(mini.config))
+    assert result.exit_code == 0, result.output
+    path = mini.root / "content/articles/she-qun-yun-ying-ru-men.md"
+    assert _meta(path)["title"] == "社群运营入门" and _meta(path)["lang"] == "zh"
+    assert _errors(mini) == []
+    mini.build()
+    assert (mini.root / "site/articles/she-qun-yun-ying-ru-men/index.html").is_file()
+
+
+def test_refuses_to_overwrite(mini, kp_cli):
+    path = mini.root / "content/articles/hello.md"
+    before = path.read_bytes()
+    result = kp_cli("new", "article", "Hello", "--config", str(mini.config))
+    assert result.exit_code == 1
+    assert "already exists" in result.output and "Nothing created." in result.output
+    assert path.read_bytes() == before
+
+
+def test_explicit_slug_is_checked(mini, kp_cli):
+    ok = kp_cli("new", "article", "你好", "--slug", "ni-hao-2026", "--config", str(mini.config))
+    assert ok.exit_code == 0 and (mini.root / "content/articles/ni-hao-2026.md").is_file()
+    bad = kp_cli("new", "article", "X", "--slug", "Not A Slug", "--config", str(mini.config))
+    assert bad.exit_code == 1 and "--slug 'Not A Slug'" in bad.output
+
+
+def test_new_course_and_numbered_lessons(mini, kp_cli):
+    config = str(mini.config)
+    course = kp_cli(
+        "new", "course", "私域流量课", "--mode", "subscription", "--tier", "pro",
+        "--price", "9.9", "--lang", "zh", "--config", config,
+    )  # fmt: skip
+    assert course.exit_code == 0, course.output
+    index = mini.root / "content/courses/si-yu-liu-liang-ke/index.md"
+    meta = _meta(index)
+    assert meta["price"] == 9.9 and meta["interval"] == "month"
+    assert meta["lookup_key"] == "si-yu-liu-liang-ke" and meta["tier"] == "pro"
+
+    first = kp_cli(
+        "new", "lesson", "第一课", "--course", "si-yu-liu-liang-ke", "--free-preview",
+        "--config", config,
+    )  # fmt: skip
+    second = kp_cli(
+        "new", "lesson", "Second lesson", "--course", "si-yu-liu-liang-ke", "--config", config
+    )
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    lessons = sorted(p.name for p in index.parent.glob("0*.md"))
+    assert lessons == ["01-di-yi-ke.md", "02-second-lesson.md"]
+    assert _meta(index.parent / "01-di-yi-ke.md")["free_preview"] is True
+    assert "<!-- more -->" in (index.parent / "02-second-lesson.md").read_text()
+    assert _errors(mini) == []
+    result = mini.build()
+    gated = read_manifest(mini.root / "private/manifest.json").gated
+    assert "/courses/si-yu-liu-liang-ke/02-second-lesson/" in gated
+    assert "/courses/si-yu-liu-liang-ke/01-di-yi-ke/" not in gated
+    assert result.gated == 2
+
+
+def test_lesson_needs_existing_course(mini, kp_cli):
+    result = kp_cli("new", "lesson", "Lost", "--course", "nope", "--config", str(mini.config))
+    assert result.exit_code == 1
+    assert "no course 'nope'" in result.output and "courses: c" in result.output
