@@ -21,7 +21,7 @@ from stripe_local import cards
 from stripe_local.errors import StripeError
 from stripe_local.resources.billing import end_subscription, schedule_cancel
 from stripe_local.resources.checkout import complete_session
-from stripe_local.resources.payments import refund
+from stripe_local.resources.payments import dispute, refund, refundable_charge
 from stripe_local.resources.webhook_endpoints import set_default_endpoint
 from stripe_local.store import Store
 from stripe_local.timeline import advance, advance_to
@@ -30,8 +30,9 @@ from stripe_local.webhooks import Dispatcher
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-def refund_params(store: Store, target: str, amount: int | None) -> dict[str, Any]:
-    """What to refund for a PaymentIntent, Charge, Checkout Session or Invoice id."""
+def payment_params(store: Store, target: str, amount: int | None) -> dict[str, Any]:
+    """The payment a PaymentIntent, Charge, Checkout Session or Invoice id stands for, as
+    refund parameters (`payment_intent` or `charge`)."""
     params: dict[str, Any] = {"amount": amount}
     if target.startswith("ch_"):
         params["charge"] = target
@@ -93,6 +94,7 @@ class Control:
             "/_local/advance": self.advance,
             "/_local/pay/{session_id}": self.pay,
             "/_local/refund": self.refund,
+            "/_local/dispute": self.dispute,
             "/_local/subscriptions/{sub_id}/cancel": self.cancel_subscription,
             "/_local/customers/{customer_id}/card": self.set_card,
             "/_local/hold": self.hold,
@@ -166,7 +168,17 @@ class Control:
         amount = _int(body, "amount")
 
         def run(store: Store) -> dict[str, Any]:
-            return refund(store, refund_params(store, target, amount))
+            return refund(store, payment_params(store, target, amount))
+
+        return await self._run(run)
+
+    async def dispute(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        target = str(body.get("target") or "")
+        reason = str(body.get("reason") or "fraudulent")
+
+        def run(store: Store) -> dict[str, Any]:
+            charge, _ = refundable_charge(store, payment_params(store, target, None))
+            return dispute(store, charge, reason)
 
         return await self._run(run)
 

@@ -25,6 +25,7 @@ FIELD_KINDS = {
     "payment_intent": "payment_intent",
     "latest_charge": "charge",
     "charge": "charge",
+    "dispute": "dispute",
     "coupon": "coupon",
     "promotion_code": "promotion_code",
 }

@@ -150,6 +150,10 @@ class LocalStripe:
         """Refund a PaymentIntent, Charge, Checkout Session or Invoice (in full by default)."""
         return self._control("/refund", {"target": target, "amount": amount})
 
+    def dispute(self, target: str, reason: str = "fraudulent") -> dict[str, Any]:
+        """Open a dispute on the payment (`charge.dispute.created`), as a bank would."""
+        return self._control("/dispute", {"target": target, "reason": reason})
+
     def cancel_subscription(self, sub_id: str, at_period_end: bool = True) -> dict[str, Any]:
         return self._control(f"/subscriptions/{sub_id}/cancel", {"at_period_end": at_period_end})
 

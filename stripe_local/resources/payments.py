@@ -276,6 +276,63 @@ def refund(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     return created
 
 
+# -- disputes ---------------------------------------------------------------------------------
+
+DISPUTE_REASONS = (
+    "bank_cannot_process",
+    "credit_not_processed",
+    "customer_initiated",
+    "debit_not_authorized",
+    "duplicate",
+    "fraudulent",
+    "general",
+    "incorrect_account_details",
+    "insufficient_funds",
+    "product_not_received",
+    "product_unacceptable",
+    "subscription_canceled",
+    "unrecognized",
+)
+
+
+def dispute(store: Store, charge: dict[str, Any], reason: str = "fraudulent") -> dict[str, Any]:
+    """The card holder disputes a charge; emits `charge.dispute.created`.
+    (Stripe does this when the bank reports it; here a test asks for it.)"""
+    if charge["status"] != "succeeded":
+        raise StripeError(f"Charge {charge['id']} did not succeed; it cannot be disputed.")
+    if charge["disputed"]:
+        raise StripeError(f"Charge {charge['id']} is already disputed.")
+    if reason not in DISPUTE_REASONS:
+        raise StripeError(f"Invalid dispute reason: {reason}", param="reason")
+    now = store.now()
+    created = store.insert(
+        {
+            "id": new_id("dp_"),
+            "object": "dispute",
+            "amount": charge["amount"] - charge["amount_refunded"],
+            "balance_transactions": [],
+            "charge": charge["id"],
+            "created": now,
+            "currency": charge["currency"],
+            "evidence_details": {
+                "due_by": now + 7 * 86_400,
+                "has_evidence": False,
+                "past_due": False,
+                "submission_count": 0,
+            },
+            "is_charge_refundable": False,
+            "livemode": False,
+            "metadata": {},
+            "payment_intent": charge["payment_intent"],
+            "reason": reason,
+            "status": "needs_response",
+        }
+    )
+    charge["disputed"] = True
+    store.emit("charge.dispute.created", created)
+    return created
+
+
 def create_refund(store: Store, params: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     return refund(store, params)
 
@@ -316,6 +373,13 @@ ROUTES = [
         CHARGE_LIST,
     ),
     ApiRoute("POST", "/v1/refunds", create_refund, REFUND_CREATE),
+    ApiRoute("GET", "/v1/disputes/{id}", retrieve("dispute"), Obj({})),
+    ApiRoute(
+        "GET",
+        "/v1/disputes",
+        lister("dispute", "/v1/disputes", ("charge", "payment_intent")),
+        REFUND_LIST,
+    ),
     ApiRoute("GET", "/v1/refunds/{id}", retrieve("refund"), Obj({})),
     ApiRoute(
         "GET",
