@@ -23,7 +23,11 @@ from mkdocs.exceptions import Abort, ConfigurationError
 from kp.manifest import read_manifest
 from site_builder import atomic
 from site_builder.leaks import Leak, find_leaks
-from site_builder.plugins.content import ContentPlugin, resolve_private_dir
+from site_builder.plugins.content import (
+    ContentPlugin,
+    resolve_private_dir,
+    unsafe_private_dir,
+)
 
 
 class BuildFailed(Exception):
@@ -84,10 +88,12 @@ def load_site_config(config_file: Path) -> MkDocsConfig:
     """mkdocs.yml validated by mkdocs; configuration errors become `BuildFailed`."""
     if not config_file.is_file():
         raise BuildFailed([f"{config_file}: no such file (pass --config PATH to mkdocs.yml)"])
-    try:
-        return load_config(str(config_file))
-    except (ConfigurationError, Abort) as exc:
-        raise BuildFailed([f"{config_file}: {exc}"]) from exc
+    with _collect_errors() as errors:  # mkdocs logs the reasons, then raises Abort
+        try:
+            return load_config(str(config_file))
+        except (ConfigurationError, Abort) as exc:
+            reasons = errors or [str(exc)]
+            raise BuildFailed([f"{config_file}: {reason}" for reason in reasons]) from exc
 
 
 def _carry_over(old: Path, new: Path) -> list[str]:
@@ -119,6 +125,13 @@ def build_site(
     plugin = _content_plugin(config)
     site_target = (site_dir or Path(config.site_dir)).resolve()
     private_target = (private_dir or resolve_private_dir(config, plugin.config)).resolve()
+    problem = unsafe_private_dir(private_target, config, site_target)
+    if problem:
+        raise BuildFailed([f"{config_file}: {problem}"])
+    if atomic.same_or_inside(site_target, Path(config.docs_dir)) or atomic.same_or_inside(
+        Path(config.config_file_path).parent, site_target
+    ):
+        raise BuildFailed([f"{config_file}: site_dir {site_target} overlaps the project"])
     if clean:
         for leftover in atomic.leftovers(site_target) + atomic.leftovers(private_target):
             atomic.discard(leftover)

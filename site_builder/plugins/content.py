@@ -76,22 +76,10 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self.private_path = resolve_private_dir(config, self.config)
-        self._check_private_path(config, _project_dir(config))
+        problem = unsafe_private_dir(self.private_path, config)
+        if problem:
+            raise PluginError(f"kp-content: {problem}")
         return config
-
-    def _check_private_path(self, config: MkDocsConfig, project: Path) -> None:
-        """Refuse a private_dir that would publish paid pages or wipe the project."""
-        assert self.private_path is not None
-        site, docs = Path(config.site_dir), Path(config.docs_dir)
-        if atomic.same_or_inside(self.private_path, site):
-            raise PluginError(f"kp-content: private_dir {self.private_path} is inside site_dir")
-        if atomic.same_or_inside(self.private_path, docs):
-            raise PluginError(f"kp-content: private_dir {self.private_path} is inside docs_dir")
-        for protected in (project, docs, site):
-            if atomic.same_or_inside(protected, self.private_path):
-                raise PluginError(
-                    f"kp-content: private_dir {self.private_path} would contain {protected}"
-                )
 
     # -- content model --------------------------------------------------------------------
 
@@ -254,6 +242,23 @@ def resolve_private_dir(config: MkDocsConfig, plugin_config: ContentPluginConfig
     """`private_dir` as an absolute path (relative ones are relative to mkdocs.yml)."""
     private = Path(plugin_config.private_dir)
     return private if private.is_absolute() else _project_dir(config) / private
+
+
+def unsafe_private_dir(
+    private: Path, config: MkDocsConfig, site_dir: Path | None = None
+) -> str | None:
+    """Why `private` must not be used (it would publish paid pages or replace the project
+    when swapped in), or None when it is a safe place."""
+    site = site_dir or Path(config.site_dir)
+    docs, project = Path(config.docs_dir), _project_dir(config)
+    if atomic.same_or_inside(private, site):
+        return f"private_dir {private} is inside site_dir {site}: paid pages would be public"
+    if atomic.same_or_inside(private, docs):
+        return f"private_dir {private} is inside docs_dir {docs}"
+    for protected in (project, docs, site):
+        if atomic.same_or_inside(protected, private):
+            return f"private_dir {private} would contain {protected}"
+    return None
 
 
 def label_prefix(config: MkDocsConfig) -> str:

@@ -182,6 +182,8 @@ def test_header_sign_in_link_and_script(example_build):
 
 
 def test_page_language_and_description(example_build):
+    lesson = example_build.page("/courses/paid-community-ops/02-onboarding/")
+    assert '<html lang="zh"' in lesson, "lessons inherit their course's language"
     zh = example_build.page("/articles/community-convention-zh/")
     assert zh.lstrip().startswith("<!doctype html>") and '<html lang="zh"' in zh
     articles = _articles(example_build.project)

@@ -1,0 +1,145 @@
+"""What gets published where: drafts, future dates, members-only articles, output dirs."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from kp.manifest import read_manifest
+from site_builder.build import BuildFailed
+
+
+def _search_locations(mini) -> set[str]:
+    index = json.loads((mini.root / "site/search/search_index.json").read_text("utf-8"))
+    return {doc["location"].split("#")[0] for doc in index["docs"]}
+
+
+def test_drafts_and_future_articles_are_left_out_unless_drafts(mini, kp_cli):
+    mini.write("articles/draft.md", "---\ntitle: Draft\ndate: 2026-01-01\ndraft: true\n---\nD.\n")
+    mini.write("articles/future.md", "---\ntitle: Future\ndate: 2099-01-01\n---\nF.\n")
+    mini.write("courses/c/03-wip.md", "---\ntitle: WIP\ndraft: true\n---\nW.\n")
+
+    result = kp_cli("build", "--config", str(mini.config))
+    assert result.exit_code == 0, result.output
+    site = mini.root / "site"
+    assert not (site / "articles/draft").exists() and not (site / "articles/future").exists()
+    assert not (site / "courses/c/03-wip").exists()
+    assert "Draft" not in (site / "index.html").read_text("utf-8")
+    assert {"articles/draft/", "articles/future/"}.isdisjoint(_search_locations(mini))
+    manifest = read_manifest(mini.root / "private/manifest.json")
+    assert "/courses/c/03-wip/" not in manifest.courses["c"].lessons
+
+    preview = kp_cli("build", "--drafts", "--config", str(mini.config))
+    assert preview.exit_code == 0, preview.output
+    assert (site / "articles/draft/index.html").is_file()
+    assert (site / "articles/future/index.html").is_file()
+    manifest = read_manifest(mini.root / "private/manifest.json")
+    assert "/courses/c/03-wip/" in manifest.gated
+
+
+def test_draft_course_hides_its_lessons(mini):
+    course = (mini.root / "content/courses/c/index.md").read_text("utf-8")
+    mini.write("courses/c/index.md", course.replace("tier: pro", "tier: pro\ndraft: true"))
+    mini.build()
+    manifest = read_manifest(mini.root / "private/manifest.json")
+    assert manifest.courses == {} and manifest.gated == {}
+    assert not (mini.root / "site/courses").exists()
+
+
+def test_members_only_article(mini):
+    mini.write(
+        "articles/inner.md",
+        "---\ntitle: Inner circle\ndate: 2026-01-05\naccess: members\n---\n\n"
+        "Open words for everyone.\n\n<!-- more -->\n\nWords reserved for our members only.\n",
+    )
+    mini.build()
+    manifest = read_manifest(mini.root / "private/manifest.json")
+    page = manifest.gated["/articles/inner/"]
+    assert page.requires == ["member"] and page.course is None
+    teaser = (mini.root / "site/articles/inner/index.html").read_text("utf-8")
+    full = (mini.root / "private/articles/inner/index.html").read_text("utf-8")
+    assert "Open words for everyone." in teaser and "reserved for our members" not in teaser
+    assert 'class="kp-paywall"' in teaser and "This article is for members" in teaser
+    assert 'action="/api/login"' in teaser and 'action="/api/checkout"' not in teaser
+    assert "reserved for our members" in full and "kp-paywall" not in full
+    assert 'class="kp-cta kp-cta--community"' in full, "members reading get the CTA too"
+
+
+def test_gated_lesson_without_marker_shows_first_paragraph(mini):
+    mini.write(
+        "courses/c/03-nomarker.md",
+        "---\ntitle: No marker\n---\n\n## Setup {#setup}\n\nFirst paragraph is public.\n\n"
+        "## Deeper {#deeper}\n\nSecond paragraph stays behind the paywall.\n",
+    )
+    mini.build()
+    teaser = (mini.root / "site/courses/c/03-nomarker/index.html").read_text("utf-8")
+    assert "First paragraph is public." in teaser
+    assert "Second paragraph" not in teaser and 'href="#deeper"' not in teaser
+    assert 'href="#setup"' in teaser, "toc keeps the headings of the teaser"
+
+
+def test_no_clean_keeps_extra_files_and_clean_removes_them(mini, kp_cli):
+    mini.build()
+    (mini.root / "site/CNAME").write_text("example.com\n")
+    kept = kp_cli("build", "--no-clean", "--config", str(mini.config))
+    assert kept.exit_code == 0 and "kept 1 file(s)" in kept.output
+    assert (mini.root / "site/CNAME").read_text() == "example.com\n"
+    cleaned = kp_cli("build", "--config", str(mini.config))
+    assert cleaned.exit_code == 0
+    assert not (mini.root / "site/CNAME").exists()
+
+
+def test_clean_removes_leftovers_of_interrupted_builds(mini):
+    stale = mini.root / ".site.build-deadbeef"
+    stale.mkdir()
+    (stale / "index.html").write_text("half a build")
+    mini.build()
+    assert not stale.exists()
+
+
+def test_output_dirs_from_environment(mini, kp_cli, tmp_path):
+    env = {"KP_SITE_DIR": str(tmp_path / "pub"), "KP_PRIVATE_DIR": str(tmp_path / "paid")}
+    result = kp_cli("build", "--config", str(mini.config), env=env)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "pub/index.html").is_file()
+    assert (tmp_path / "paid/manifest.json").is_file()
+    assert not (mini.root / "site").exists()
+
+
+@pytest.mark.parametrize("private_dir", ["site/private", "content/private", "."])
+def test_unsafe_private_dir_is_refused(mini, private_dir):
+    mini.configure(plugins=["search", {"kp-content": {"private_dir": private_dir}}])
+    with pytest.raises(BuildFailed) as failed:
+        mini.build()
+    assert "private_dir" in str(failed.value)
+    assert (mini.root / "content/index.md").is_file()
+
+
+def test_navigation_newest_first_and_pages_on_top_level(mini):
+    mini.write("articles/older.md", "---\ntitle: Older post\ndate: 2025-05-01\n---\nO.\n")
+    mini.write("articles/newer.md", "---\ntitle: Newer post\ndate: 2026-03-01\n---\nN.\n")
+    mini.write("pages/about.md", "---\ntitle: About us\n---\nA.\n")
+    mini.build()
+    html = (mini.root / "site/index.html").read_text("utf-8")
+    nav = html[html.index('class="md-nav md-nav--primary"') :]
+    order = [nav.index(t) for t in ("Newer post", "Hello", "Older post")]
+    assert order == sorted(order)
+    assert nav.index("The Course") < nav.index("About us")
+    assert (mini.root / "site/about/index.html").is_file(), "pages/about.md → /about/"
+    assert re.search(r'href="about/"', nav)
+
+
+def test_explicit_nav_is_kept(mini):
+    mini.configure(nav=["index.md", {"Only": "articles/hello.md"}, "courses/c/index.md"])
+    mini.build()
+    html = (mini.root / "site/index.html").read_text("utf-8")
+    nav = html[html.index('class="md-nav md-nav--primary"') :]
+    assert "Only" in nav and "Intro" not in nav
+
+
+def test_site_dir_over_the_project_is_refused(mini, kp_cli):
+    result = kp_cli("build", "--config", str(mini.config), env={"KP_SITE_DIR": str(mini.root)})
+    assert result.exit_code == 1 and "site_dir" in result.output
+    assert (mini.root / "content/index.md").is_file() and (mini.root / "mkdocs.yml").is_file()
