@@ -105,6 +105,14 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
+def second_receiver() -> Iterator[Receiver]:
+    hook = Receiver(secret="")
+    with serving(hook.app()) as server:
+        hook.server = server
+        yield hook
+
+
+@pytest.fixture
 def local(receiver: Receiver) -> Iterator[LocalStripe]:
     with LocalStripe(
         webhook_url=receiver.url, webhook_secret=receiver.secret, retry_backoff=(0.01,)
