@@ -33,6 +33,7 @@ from kp.manifest import write_manifest
 from site_builder import atomic, navigation
 from site_builder.content import ContentIndex, Entry, build_index
 from site_builder.errors import ContentErrors
+from site_builder.feed import FEED_FILE, render_feed
 from site_builder.manifest_writer import make_manifest
 from site_builder.render import render_shell, render_with_content, set_html_lang
 from site_builder.teaser import Split, mark_teaser_end, split_html, teaser_toc
@@ -56,6 +57,8 @@ class ContentPluginConfig(base.Config):
     """Publish `draft: true` pages and articles dated in the future (previews)."""
     shell_langs = c.ListOfItems(c.Choice(("en", "zh")), default=["en", "zh"])
     """Languages to write page shells for (`private/_shell/<lang>.html`)."""
+    feed = c.Type(bool, default=True)
+    """Write `feed.xml` (RSS: titles and summaries of free articles; needs `site_url`)."""
 
 
 class ContentPlugin(BasePlugin[ContentPluginConfig]):
@@ -181,7 +184,26 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
     # -- private output ---------------------------------------------------------------------
 
     def on_post_build(self, config: MkDocsConfig) -> None:
-        """Write private pages, shells and the manifest into a staged dir, then swap it in."""
+        """Write the feed, then private pages, shells and the manifest (staged, swapped in)."""
+        self._write_feed(config)
+        self._write_private(config)
+
+    def _write_feed(self, config: MkDocsConfig) -> None:
+        if not self.config.feed:
+            return
+        if not config.site_url:
+            log.info("kp-content: no site_url, so no feed.xml (feed links must be absolute)")
+            return
+        xml = render_feed(
+            self.index,
+            site_name=config.site_name,
+            site_url=config.site_url,
+            description=config.site_description or "",
+            lang=config.theme.get("language") or "en",
+        )
+        _write(Path(config.site_dir) / FEED_FILE, xml)
+
+    def _write_private(self, config: MkDocsConfig) -> None:
         assert self.private_path is not None
         missing = sorted(
             e.src_uri for e in self.index.gated() if e.dest_uri not in self._private_pages

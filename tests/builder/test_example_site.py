@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import yaml
@@ -219,3 +220,18 @@ def test_plain_mkdocs_build_produces_site_and_private(project_copy):
     assert len(manifest.gated) >= 4
     for page in manifest.gated.values():
         assert (project_copy / "private" / page.private_file).is_file()
+
+
+def test_rss_feed_lists_free_articles_with_summaries_only(example_build):
+    feed = ET.parse(example_build.site / "feed.xml").getroot()  # noqa: S314 (our own output)
+    items = feed.findall("./channel/item")
+    articles = _articles(example_build.project)
+    assert len(items) == len(articles)
+    dates = [meta["date"] for meta in articles.values()]
+    assert items[0].findtext("pubDate").endswith(f"{max(dates).year} 00:00:00 +0000")
+    for item in items:
+        slug = item.findtext("link").rstrip("/").rsplit("/", 1)[-1]
+        assert item.findtext("link") == f"http://127.0.0.1:8000/articles/{slug}/"
+        assert item.findtext("description") == articles[slug]["summary"]
+    page = example_build.page("/articles/why-free-content-comes-first/")
+    assert 'type="application/rss+xml"' in page and 'href="../../feed.xml"' in page
