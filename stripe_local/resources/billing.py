@@ -276,6 +276,9 @@ def end_subscription(store: Store, sub: dict[str, Any], at: int, reason: str | N
     sub["canceled_at"] = sub["canceled_at"] or at
     if reason or sub["cancellation_details"]["reason"] is None:
         sub["cancellation_details"]["reason"] = reason or "cancellation_requested"
+    for invoice in store.all("invoice"):
+        if _subscription_of(store, invoice) is sub and invoice["status"] == "open":
+            invoice["next_payment_attempt"] = None  # no more automatic retries
     store.emit("customer.subscription.deleted", sub)
 
 

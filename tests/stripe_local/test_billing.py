@@ -287,3 +287,26 @@ def test_repeating_coupon_covers_its_months(local, client, checkout) -> None:
     local.advance(95 * DAY)
     totals = [i.total for i in reversed(client.v1.invoices.list({"subscription": sub.id}).data)]
     assert totals == [810, 810, 900, 900]
+
+
+def test_clock_hooks(local, client, checkout) -> None:
+    sub = _paid_subscription(local, client, checkout)
+    target = sub.current_period_end + 5
+    assert local.set_time(target) == target
+    assert local.now() >= target
+    assert client.v1.subscriptions.retrieve(sub.id).current_period_start == sub.current_period_end
+    with pytest.raises(LocalStripeError, match="cannot go backwards"):
+        local.set_time(target - 1000)
+    with pytest.raises(LocalStripeError, match="non-negative"):
+        local.advance(-1)
+
+
+def test_canceling_a_past_due_subscription_stops_retries(local, client, checkout) -> None:
+    sub = _paid_subscription(local, client, checkout)
+    local.set_card(sub.customer, "4000000000000341")
+    local.advance(sub.current_period_end - local.now() + 1)
+    open_invoice = client.v1.subscriptions.retrieve(sub.id).latest_invoice
+    local.cancel_subscription(sub.id, at_period_end=False)
+    assert client.v1.invoices.retrieve(open_invoice).next_payment_attempt is None
+    local.advance(20 * DAY)
+    assert client.v1.invoices.retrieve(open_invoice).attempt_count == 1
