@@ -1,4 +1,4 @@
-"""Front-matter and `mkdocs.yml extra` schemas (see notes in README: content model).
+"""Front-matter and `mkdocs.yml extra` schemas (the content model of DESIGN.md).
 
 Unknown keys are errors (`extra="forbid"`); booleans and strings are strict so `draft: "no"`
 or `title: 2024` is reported instead of silently coerced.

@@ -65,6 +65,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
     """Content model, teasers, private pages, manifest. See the module docstring."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.index = ContentIndex()
         self.catalog = Catalog()
         self.private_path: Path | None = None
