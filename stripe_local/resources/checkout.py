@@ -265,7 +265,7 @@ def create_session(store: Store, params: dict[str, Any], ctx: Ctx) -> dict[str, 
             },
             "customer": params.get("customer"),
             "customer_creation": (
-                params.get("customer_creation") or "if_required"
+                (params.get("customer_creation") or "if_required")
                 if mode == "payment" and not params.get("customer")
                 else None
             ),
@@ -555,7 +555,8 @@ def _collect_payment(
 def _start_subscription(
     store: Store, session: dict[str, Any], customer: dict[str, Any] | None
 ) -> None:
-    assert customer is not None  # subscription mode always has a customer
+    if customer is None:  # `_customer_for` always makes one in subscription mode
+        raise RuntimeError(f"subscription session {session['id']} has no customer")
     private = store.private_of(session["id"])
     lines = [(store.get("price", price_id), quantity) for _, price_id, quantity in private["lines"]]
     discount = None
