@@ -183,8 +183,8 @@ def grant(
     valid_until: dt.datetime | None = None,
     note: str | None = None,
 ) -> Entitlement:
-    """Give access (idempotent: granting the same thing again changes nothing). An admin
-    grant re-activates a revoked row of the same identity."""
+    """Give access (idempotent: granting the same thing again changes nothing). A grant is
+    a deliberate decision: it re-activates a revoked row of the same identity."""
     row = set_state(
         db,
         member,
@@ -194,9 +194,11 @@ def grant(
         now=now,
         actor=actor,
         stripe_object_id=stripe_object_id,
+        authoritative=True,
         reactivate=True,
     )
-    assert row is not None  # stamp 0 and reactivate=True never skip
+    if row is None:  # pragma: no cover - authoritative + reactivate never skip
+        raise RuntimeError(f"grant of {key} to member {member.id} was skipped")
     return row
 
 
