@@ -174,7 +174,7 @@ def success_view(
 ) -> SuccessView:
     """Classify a retrieved Checkout Session for the page (works before the webhook)."""
     key = so.metadata(session).get(so.META_PRODUCT)
-    email = so.session_email(session)
+    email = (so.session_email(session) or "").strip().lower() or None
     url = landing_url(pw.manifest(), key) if key else "/account/"
     if session.get("status") == "open":
         return SuccessView("open", email, key, url)

@@ -261,11 +261,16 @@ def subscription_desired(sub: dict[str, Any], grace_days: int, now: dt.datetime)
     status = str(sub.get("status") or "")
     period_end = so.subscription_period_end(sub)
     started = so.timestamp(sub.get("start_date")) or so.timestamp(sub.get("created"))
+    if started is not None and started > now:
+        started = now  # Stripe's clock may run ahead of ours: never start access later
     cancel_note = "cancels at period end" if sub.get("cancel_at_period_end") else ""
     if status in so.SUB_GRANTING:
         return Desired("active", started, period_end, status, cancel_note)
     if status in so.SUB_GRACE:
-        grace_end = period_end + dt.timedelta(days=grace_days) if period_end else None
+        # Stripe moves the period forward when it bills the renewal, paid or not: the grace
+        # runs from the start of the unpaid period, not from its end a month later.
+        unpaid_since = so.subscription_period_start(sub) or period_end
+        grace_end = unpaid_since + dt.timedelta(days=grace_days) if unpaid_since else None
         return Desired("active", started, grace_end, status, f"past due, {grace_days}d grace")
     if status in so.SUB_PENDING:
         return Desired("pending", started, period_end, status, "waiting for the first payment")

@@ -71,6 +71,21 @@ def subscription_period_end(sub: dict[str, Any]) -> dt.datetime | None:
     return max(ends) if ends else None
 
 
+def subscription_period_start(sub: dict[str, Any]) -> dt.datetime | None:
+    """Start of the current period (for a past_due subscription: when the unpaid period
+    began), wherever this API version puts it."""
+    found = timestamp(sub.get("current_period_start"))
+    if found is not None:
+        return found
+    starts = [
+        timestamp(item.get("current_period_start"))
+        for item in (sub.get("items") or {}).get("data") or []
+        if isinstance(item, dict)
+    ]
+    starts = [start for start in starts if start is not None]
+    return max(starts) if starts else None
+
+
 def subscription_prices(sub: dict[str, Any]) -> list[tuple[str | None, str | None]]:
     """(price id, lookup key) of each subscription item."""
     found = []

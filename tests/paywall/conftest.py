@@ -680,13 +680,15 @@ class StripeEvents:
         customer: str,
         status: str = "active",
         period_end: int | None = None,
+        period_start: int | None = None,
         product: str | None = "tier:pro",
         cancel_at_period_end: bool = False,
         ended_at: int | None = None,
         created: int | None = None,
     ) -> dict[str, Any]:
         start = self.now - 60
-        end = period_end if period_end is not None else start + 30 * 86400
+        current_start = period_start if period_start is not None else start
+        end = period_end if period_end is not None else current_start + 30 * 86400
         obj = {
             "id": sub_id,
             "object": "subscription",
@@ -704,7 +706,7 @@ class StripeEvents:
                     {
                         "id": self._id("si"),
                         "object": "subscription_item",
-                        "current_period_start": start,
+                        "current_period_start": current_start,
                         "current_period_end": end,
                         "price": {"id": "price_pro_month", "lookup_key": "pro-month"},
                     }
@@ -770,6 +772,29 @@ def deliver() -> Callable[..., httpx.Response]:
             return client.post(f"{base}/api/stripe/webhook", content=body, headers=headers)
 
     return post
+
+
+@pytest.fixture
+def local_stripe(base_url: str) -> Iterator[Any]:
+    """The local Stripe test server, delivering signed webhooks to the app's endpoint
+    (`base_url` is known before the app starts). Delivery is synchronous: after `pay()`,
+    `refund()`… returns, the app has processed the resulting events."""
+    from stripe_local.server import LocalStripe
+
+    with LocalStripe(
+        webhook_url=f"{base_url}/api/stripe/webhook", webhook_secret=WEBHOOK_SECRET
+    ) as ls:
+        yield ls
+
+
+@pytest.fixture
+def stripe_settings(local_stripe: Any) -> dict[str, Any]:
+    """Settings that point the official SDK at `local_stripe`; use as `settings_overrides`."""
+    return {
+        "STRIPE_SECRET_KEY": local_stripe.api_key,
+        "STRIPE_API_BASE": local_stripe.url,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
 
 
 # ====================== Engineer A (payments) section — end ============================

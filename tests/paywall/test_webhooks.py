@@ -269,9 +269,12 @@ def test_reversed_subscription_activation_ends_active(app_server, stripe_events,
 
 
 def test_subscription_period_and_past_due_grace(app_server, stripe_events, deliver):
-    pw, clock = app_server.pw, app_server.clock
+    """Stripe moves the period forward when it bills a renewal, paid or not: a past_due
+    subscription keeps access for the grace days from the start of the unpaid period."""
+    pw = app_server.pw
     customer, sub = "cus_grace", "sub_grace"
-    period_end = int(clock().timestamp()) + 10 * 86400
+    renewed_at = int(time.time()) - 3600
+    period_end = renewed_at + 30 * 86400
     for event in (
         stripe_events.checkout_session(
             email="grace@example.com",
@@ -285,25 +288,30 @@ def test_subscription_period_and_past_due_grace(app_server, stripe_events, deliv
             sub_id=sub,
             customer=customer,
             status="past_due",
+            period_start=renewed_at,
             period_end=period_end,
         ),
     ):
         assert deliver(app_server.url, event).status_code == 200
-    end = dt.datetime.fromtimestamp(period_end, dt.UTC)
-    grace = dt.timedelta(days=pw.settings.grace_days)
-    assert keys_of(pw, "grace@example.com", end + grace - dt.timedelta(seconds=1)) == {"tier:pro"}
-    assert keys_of(pw, "grace@example.com", end + grace) == set()
-    # Paid again: active until the period end, no grace any more.
+    grace_end = dt.datetime.fromtimestamp(renewed_at, dt.UTC) + dt.timedelta(
+        days=pw.settings.grace_days
+    )
+    second = dt.timedelta(seconds=1)
+    assert keys_of(pw, "grace@example.com", grace_end - second) == {"tier:pro"}
+    assert keys_of(pw, "grace@example.com", grace_end) == set()
+    # Paid after all: active until the period end (cancels then), no grace any more.
     paid = stripe_events.subscription(
         "customer.subscription.updated",
         sub_id=sub,
         customer=customer,
         status="active",
+        period_start=renewed_at,
         period_end=period_end,
         cancel_at_period_end=True,
     )
     assert deliver(app_server.url, paid).status_code == 200
-    assert keys_of(pw, "grace@example.com", end - dt.timedelta(seconds=1)) == {"tier:pro"}
+    end = dt.datetime.fromtimestamp(period_end, dt.UTC)
+    assert keys_of(pw, "grace@example.com", end - second) == {"tier:pro"}
     assert keys_of(pw, "grace@example.com", end) == set()
 
 
