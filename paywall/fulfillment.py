@@ -24,6 +24,7 @@ from paywall.entitlements import (
     STATUS_PRECEDENCE,
     Desired,
     InvalidKey,
+    active_keys,
     by_stripe_object,
     revoke_all,
     set_state,
@@ -77,6 +78,7 @@ class EventContext:
     fresh: Fresh
     now: dt.datetime
     actor: str
+    replay: bool = False
     mails: list[PurchaseMail] = field(default_factory=list)
 
     @property
@@ -124,9 +126,23 @@ def on_checkout_session(ctx: EventContext) -> str:
         outcome, became_active = _checkout_subscription(ctx, session, member, key)
     else:
         outcome, became_active = _checkout_payment(ctx, session, member, key)
-    if became_active and not session.get("client_reference_id"):
+    if not session.get("client_reference_id") and _announce(ctx, member, key, became_active):
         ctx.mails.append(PurchaseMail(member.email, landing_url(ctx.manifest, key), member.lang))
     return f"member={member.id} {outcome}"
+
+
+def _announce(ctx: EventContext, member: Member, key: str, became_active: bool) -> bool:
+    """Whether an anonymous buyer gets the "purchase confirmed" sign-in mail now: when this
+    event opened access, or when it is the session's paid event and access is open already
+    (a subscription's own events may have arrived first). Each session has exactly one
+    such event, so one mail; a replay only mails if it opened access."""
+    if became_active:
+        return True
+    if ctx.replay or ctx.type == "checkout.session.async_payment_failed":
+        return False
+    if ctx.obj.get("payment_status") not in PAID_STATUSES:
+        return False
+    return key in active_keys(ctx.db, member.id, ctx.now)
 
 
 def _checkout_payment(

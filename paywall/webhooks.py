@@ -129,7 +129,9 @@ def process_event(pw: Paywall, event: dict[str, Any], *, replay: bool = False) -
         )
         if not recorded and not replay:
             return _duplicate(event_id, event_type)
-        ctx = EventContext(pw=pw, db=db, event=event, fresh=fresh, now=now, actor=actor)
+        ctx = EventContext(
+            pw=pw, db=db, event=event, fresh=fresh, now=now, actor=actor, replay=replay
+        )
         outcome = dispatch(ctx)
         db.execute(
             update(StripeEvent)

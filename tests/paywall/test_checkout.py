@@ -125,6 +125,22 @@ def test_subscription_renews_then_cancel_ends_access(shop, local_stripe):
     assert PRO_CANARY not in browser.get(PRO_LESSON).text
 
 
+def test_anonymous_subscriber_gets_one_sign_in_mail(shop, local_stripe):
+    """Stripe sends customer.subscription.created before checkout.session.completed: the
+    member is created from the customer's e-mail, and the buyer still gets exactly one
+    "purchase confirmed" mail."""
+    browser = shop.client()
+    cs = start_checkout(browser, tier="pro", interval="year")
+    redirect = local_stripe.pay(cs, email="newpro@example.com")
+    types = [t for _, t, _ in local_stripe.deliveries]
+    assert types.index("customer.subscription.created") < types.index("checkout.session.completed")
+    mails = shop.mailer.to("newpro@example.com")
+    assert len(mails) == 1 and "purchase" in mails[0].subject.lower()
+    assert "check your e-mail" in browser.get(redirect.removeprefix(shop.url)).text
+    assert browser.get(shop.outbox.link("newpro@example.com")).status_code == 303
+    assert PRO_CANARY in browser.get(PRO_LESSON).text
+
+
 def test_failed_renewal_keeps_a_grace_period(shop, local_stripe):
     browser = shop.client()
     shop.login(browser, "late@example.com")
