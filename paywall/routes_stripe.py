@@ -153,7 +153,9 @@ async def stripe_webhook(request: Request) -> Response:
         log.error(kv("webhook.not_configured", hint="set STRIPE_WEBHOOK_SECRET"))
         return JSONResponse({"error": "webhook secret not configured"}, status_code=503)
     except SQLAlchemyError as exc:
-        log.error(kv("webhook.store_failed", error=type(exc).__name__, detail=str(exc)[:200]))
+        # The driver's message only: SQLAlchemy's str() appends the statement's parameters.
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0][:200]
+        log.error(kv("webhook.store_failed", error=type(exc).__name__, detail=reason))
         return JSONResponse({"error": "could not store the event; retry later"}, status_code=503)
     except Exception as exc:  # a bug must still answer 5xx (Stripe retries), never 2xx
         log.exception(kv("webhook.failed", error=type(exc).__name__))

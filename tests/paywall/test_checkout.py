@@ -169,6 +169,24 @@ def test_immediate_cancel_and_reverse_delivery_converge(shop, local_stripe):
     assert PRO_CANARY not in browser.get(PRO_LESSON).text
 
 
+@pytest.mark.parametrize(
+    ("percent", "payment_status"), [(50, "paid"), (100, "no_payment_required")]
+)
+def test_promotion_codes(shop, local_stripe, percent, payment_status):
+    """Checkout allows promotion codes; a 100% code needs no payment and still unlocks."""
+    client = local_stripe.client()
+    coupon = client.v1.coupons.create({"percent_off": percent, "duration": "once"})
+    client.v1.promotion_codes.create(
+        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": f"FRIEND{percent}"}
+    )
+    browser = shop.client()
+    shop.login(browser, f"promo{percent}@example.com")
+    cs = start_checkout(browser, course="demo")
+    local_stripe.pay(cs, promotion_code=f"FRIEND{percent}")
+    assert client.v1.checkout.sessions.retrieve(cs).payment_status == payment_status
+    assert CANARY in browser.get(LESSON).text
+
+
 def test_dispute_revokes_and_flags_the_member(shop, local_stripe):
     browser = shop.client()
     shop.login(browser, "chargeback@example.com")
