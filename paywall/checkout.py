@@ -18,7 +18,7 @@ from kp.manifest import Manifest, Price, course_key, tier_key
 from paywall import stripe_objects as so
 from paywall.context import Paywall
 from paywall.entitlements import is_entitled
-from paywall.fulfillment import PAID_STATUSES, landing_url
+from paywall.event_context import PAID_STATUSES, landing_url
 from paywall.members import find_member, find_member_by_customer
 from paywall.models import Member
 

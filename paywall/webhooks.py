@@ -23,13 +23,8 @@ from sqlalchemy import select, update
 
 from paywall import stripe_objects as so
 from paywall.context import Paywall, StripeNotConfigured
-from paywall.fulfillment import (
-    SUBSCRIPTION_EVENTS,
-    EventContext,
-    Fresh,
-    PurchaseMail,
-    dispatch,
-)
+from paywall.event_context import SUBSCRIPTION_EVENTS, EventContext, Fresh, PurchaseMail
+from paywall.fulfillment import dispatch
 from paywall.logging import get_logger, kv, mask_email
 from paywall.members import find_member_by_customer
 from paywall.models import StripeEvent
