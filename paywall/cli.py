@@ -51,6 +51,23 @@ def banner(settings: Settings, host: str, port: int) -> str:
     )
 
 
+def apply_migrations(settings: Settings) -> None:
+    """Migrate before starting, so an unreachable database is one clear line, not a traceback
+    (the app's lifespan applies them too, for deployments that skip the CLI)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from paywall.migrate import upgrade
+
+    try:
+        revision = upgrade(settings)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise click.ClickException(
+            f"cannot apply database migrations to {describe_database(settings)}: {detail}"
+        ) from exc
+    click.echo(f"  schema:   at revision {revision}", err=True)
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -70,6 +87,7 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
         settings = load_settings()
     configure_logging(settings.log_level)
     click.echo(banner(settings, host, port), err=True)
+    apply_migrations(settings)
     common = {
         "host": host,
         "port": port,

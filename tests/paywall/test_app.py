@@ -149,3 +149,22 @@ def test_kp_serve_works_with_zero_configuration(built_site: Path) -> None:
     token_lines = [ln for ln in output.splitlines() if "level=" in ln and "token=" in ln]
     assert all("token=[redacted]" in ln for ln in token_lines)
     assert "http.request method=POST path=/api/login status=200" in output
+
+
+def test_kp_serve_with_unreachable_database_fails_with_one_clear_line(tmp_path: Path) -> None:
+    port = free_port()
+    env = clean_env(tmp_path)
+    env["KP_DATABASE_URL"] = f"postgresql://postgres:hunter2@127.0.0.1:{free_port()}/nodb"
+    kp = Path(sys.executable).parent / "kp"
+    result = subprocess.run(
+        [str(kp), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Error: cannot apply database migrations to postgresql" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout

@@ -169,9 +169,7 @@ def test_missing_teaser_still_answers_200_with_paywall(app_server) -> None:
     assert "kp-paywall" in r.text and CANARY not in r.text
 
 
-def test_private_files_not_named_by_the_manifest_are_never_served(
-    app_server, grant_access
-) -> None:
+def test_private_files_not_named_by_the_manifest_are_never_served(app_server, grant_access) -> None:
     grant_access("all@example.com", "course:demo")
     c = app_server.client()
     app_server.login(c, "all@example.com")
@@ -211,9 +209,18 @@ def test_new_build_is_picked_up_without_restart(app_server) -> None:
     manifest = read_manifest(path)
     gated = dict(manifest.gated)
     gated["/articles/hello/"] = GatedPage(
-        url="/articles/hello/", title="Hello", private_file="members/index.html",
+        url="/articles/hello/",
+        title="Hello",
+        private_file="members/index.html",
         requires=["course:demo"],
     )
     write_manifest(manifest.model_copy(update={"gated": gated}), path)
     r = app_server.client().get("/articles/hello/")
+    assert r.headers["cache-control"] == "private, no-store"
+
+
+def test_head_on_gated_page_has_same_status_and_no_body(app_server) -> None:
+    r = app_server.client().head(PAID)
+    assert r.status_code == 200
+    assert r.content == b""
     assert r.headers["cache-control"] == "private, no-store"
