@@ -1,5 +1,6 @@
-"""Scan and validate `content/`: what each file is (article, course, lesson, page), its URL,
-whether it is published, and every front-matter error at once.
+"""Scan and validate `content/`: what each file is (article, course, lesson, page), its
+language and translations, its URL, whether it is published, and every front-matter error
+at once.
 
 Plain functions over paths and dicts so `kp check` can lint without mkdocs and the mkdocs
 plugin can reuse the very same rules.
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from kp.i18n import DEFAULT_LANG
 from site_builder.errors import ContentError
 from site_builder.frontmatter import FrontMatterError, split_front_matter
 from site_builder.models import (
@@ -25,6 +27,13 @@ from site_builder.models import (
     LessonMeta,
     PageMeta,
     SiteExtra,
+)
+from site_builder.page_langs import (
+    lang_prefix,
+    resolve_lang,
+    split_lang_suffix,
+    url_path,
+    url_segment,
 )
 
 Kind = Literal["home", "article", "course", "lesson", "page"]
@@ -35,6 +44,11 @@ _MESSAGES = {
 _LESSON_NAME = re.compile(r"^\d+-[^/]+\.md$")
 # Section index pages (`articles/index.md`, `courses/index.md`) are ordinary pages.
 _SECTION_INDEXES = ("articles/index.md", "courses/index.md")
+# What may have a `.zh.md` translation. A course is one product with one language (its
+# lessons, prices and entitlements are shared), so courses and lessons are not translated.
+TRANSLATABLE: tuple[Kind, ...] = ("home", "article", "page")
+# The template that lists every tier (themes/kp-pricing.html).
+PRICING_TEMPLATE = "kp-pricing.html"
 
 
 @dataclass
@@ -47,7 +61,14 @@ class Entry:
     dest_uri: str
     published: bool = True
     course: str | None = None
-    lang: str = "en"
+    lang: str = DEFAULT_LANG
+    base_uri: str = ""
+    """The path without language suffix: files sharing it translate each other."""
+    suffix_lang: str | None = None
+    """The language named by the file name (`x.zh.md`), if any."""
+
+    def __post_init__(self) -> None:
+        self.base_uri = self.base_uri or self.src_uri
 
     @property
     def url(self) -> str:
@@ -87,6 +108,23 @@ class ContentIndex:
     courses: dict[str, Course] = field(default_factory=dict)
     extra: SiteExtra = field(default_factory=SiteExtra)
     errors: list[ContentError] = field(default_factory=list)
+    default_lang: str = DEFAULT_LANG
+
+    def translations(self, entry: Entry) -> dict[str, Entry]:
+        """Published versions of `entry` by language, itself included."""
+        return {
+            e.lang: e for e in self.entries.values() if e.published and e.base_uri == entry.base_uri
+        }
+
+    def home(self, lang: str) -> Entry | None:
+        """The home page in `lang`, else the default language's home page."""
+        homes = {e.lang: e for e in self.published("home")}
+        return homes.get(lang) or homes.get(self.default_lang) or next(iter(homes.values()), None)
+
+    def langs(self) -> list[str]:
+        """Languages with published pages, the default language first."""
+        found = {e.lang for e in self.published()} | {self.default_lang}
+        return sorted(found, key=lambda lang: (lang != self.default_lang, lang))
 
     def published(self, kind: Kind | None = None) -> list[Entry]:
         return [
@@ -121,17 +159,25 @@ def classify(src_uri: str) -> tuple[Kind | None, str | None]:
     return "page", None
 
 
-def dest_uri_for(src_uri: str, kind: Kind, meta: Any) -> str:
-    """Output path (directory URLs): pages/about.md → about/index.html, slug overrides articles."""
+def dest_uri_for(src_uri: str, kind: Kind, meta: Any, *, prefix: str = "", slug: str = "") -> str:
+    """Output path (directory URLs): pages/about.md → about/index.html; an article's `slug`
+    replaces its file name; non-ASCII names become pinyin slugs; `prefix` is `zh/` for a
+    translation into a non-default language. `src_uri` is without language suffix."""
     stem = posixpath.splitext(posixpath.basename(src_uri))[0]
     parent = posixpath.dirname(src_uri)
-    if kind == "article" and meta.slug:
-        stem = meta.slug
+    if kind == "article" and (slug or meta.slug):
+        stem = slug or meta.slug
     if kind == "page" and parent == "pages":
         parent = ""
     if stem == "index":
-        return posixpath.join(parent, "index.html")
-    return posixpath.join(parent, stem, "index.html")
+        return prefix + url_path(posixpath.join(parent, "index.html"))
+    return prefix + url_path(posixpath.join(parent, stem, "index.html"))
+
+
+def _unusable_name(src_uri: str) -> str | None:
+    """A path segment that yields no URL at all (e.g. only punctuation or emoji)."""
+    parts = posixpath.splitext(src_uri)[0].split("/")
+    return next((part for part in parts if not url_segment(part)), None)
 
 
 _MODELS: dict[Kind, type[BaseModel]] = {
@@ -177,6 +223,36 @@ def _check_cta(label: str, cta: str | None, extra: SiteExtra) -> list[ContentErr
         known = ", ".join(["default", "none", *names])
         return [ContentError(label, "cta", f"unknown CTA '{cta}' (known: {known})")]
     return []
+
+
+def _check_cta_language(
+    label: str, choice: str | None, lang: str, default_lang: str, extra: SiteExtra
+) -> list[ContentError]:
+    """A page in another language than the site's must not end with site-language copy:
+    the CTA text configured in mkdocs.yml needs a version in the page's language."""
+    community = extra.community
+    if lang == default_lang or community is None or choice in (None, "none"):
+        return []
+    if choice == "default":
+        text = community.translations.get(lang)
+        missing = [
+            key
+            for key in ("cta_title", "cta_text", "cta_button")
+            if getattr(community, key) and (text is None or getattr(text, key) is None)
+        ]
+        if not missing:
+            return []
+        where = f"extra.community.translations.{lang}"
+        message = f"this '{lang}' page ends with the community CTA, whose {', '.join(missing)}"
+        return [ContentError(label, "cta", f"{message} has no '{lang}' version: add {where}")]
+    named = community.ctas.get(choice)
+    if named is None or lang in named.translations:
+        return []  # an unknown name is reported by _check_cta
+    where = f"extra.community.ctas.{choice}.translations.{lang}"
+    message = f"CTA '{choice}' has no '{lang}' text for this '{lang}' page"
+    return [
+        ContentError(label, "cta", f"{message}: add {where} (title, text, button) in mkdocs.yml")
+    ]
 
 
 def _check_article(label: str, meta: ArticleMeta, extra: SiteExtra) -> list[ContentError]:
@@ -226,14 +302,25 @@ def _is_published(kind: Kind, meta: Any, today: dt.date, drafts: bool) -> bool:
 
 
 def _read_entry(
-    docs_dir: Path, src_uri: str, label: str, site_extra: SiteExtra
+    docs_dir: Path, src_uri: str, label: str, site_extra: SiteExtra, default_lang: str
 ) -> tuple[Entry | None, list[ContentError]]:
     """Parse and validate one file; (None, errors) when it cannot become a page."""
-    kind, detail = classify(src_uri)
+    base_uri, suffix = split_lang_suffix(src_uri)
+    kind, detail = classify(base_uri)
     if kind is None:
         return None, [ContentError(label, None, f"lesson outside a course: {detail}")]
+    if suffix and kind not in TRANSLATABLE:
+        message = (
+            f"a {kind} cannot have a .{suffix}.md translation: a course is sold in one "
+            f"language; write it in that language with `lang: {suffix}` in the course index.md"
+        )
+        return None, [ContentError(label, None, message)]
     if kind == "lesson" and not _LESSON_NAME.match(posixpath.basename(src_uri)):
         message = "lesson file names start with their number, e.g. 02-first-members.md"
+        return None, [ContentError(label, None, message)]
+    unusable = _unusable_name(base_uri)
+    if unusable is not None:
+        message = f"cannot make a URL from the name '{unusable}': rename it (or set `slug:`)"
         return None, [ContentError(label, None, message)]
     try:
         text = (docs_dir / src_uri).read_text(encoding="utf-8")
@@ -246,9 +333,23 @@ def _read_entry(
         return None, _pydantic_errors(label, exc)
     check = _CHECKS.get(kind)
     errors = check(label, meta, site_extra) if check else []
-    course = detail if kind in ("course", "lesson") else None
-    entry = Entry(src_uri, kind, meta, dest_uri_for(src_uri, kind, meta), course=course)
-    entry.lang = meta.lang or "en"
+    lang, problem = resolve_lang(meta.lang, suffix, default_lang)
+    if problem:
+        errors.append(ContentError(label, "lang", problem))
+    if kind in ("article", "page", "home"):
+        errors += _check_cta_language(label, meta.cta, lang, default_lang, site_extra)
+    prefix = lang_prefix(lang, default_lang) if suffix else ""
+    course = url_segment(detail) if kind in ("course", "lesson") and detail else None
+    entry = Entry(
+        src_uri,
+        kind,
+        meta,
+        dest_uri_for(base_uri, kind, meta, prefix=prefix),
+        course=course,
+        lang=lang,
+        base_uri=base_uri,
+        suffix_lang=suffix,
+    )
     return entry, errors
 
 
@@ -260,14 +361,20 @@ def build_index(
     label_prefix: str = "content/",
     today: dt.date | None = None,
     drafts: bool = False,
+    default_lang: str = DEFAULT_LANG,
 ) -> ContentIndex:
-    """Read and validate every Markdown file; collect all errors instead of stopping at one."""
+    """Read and validate every Markdown file; collect all errors instead of stopping at one.
+
+    `default_lang` is the site's language: pages without `lang:` or suffix are in it, and
+    its translations live at the root while the others live under `/<lang>/`.
+    """
     today = today or dt.date.today()
     site_extra, errors = validate_extra(extra)
-    index = ContentIndex(extra=site_extra, errors=errors)
+    index = ContentIndex(extra=site_extra, errors=errors, default_lang=default_lang)
     invalid: set[str] = set()
     for src_uri in sorted(src_uris):
-        entry, entry_errors = _read_entry(docs_dir, src_uri, f"{label_prefix}{src_uri}", site_extra)
+        label = f"{label_prefix}{src_uri}"
+        entry, entry_errors = _read_entry(docs_dir, src_uri, label, site_extra, default_lang)
         index.errors.extend(entry_errors)
         if entry is None:
             invalid.add(src_uri)
@@ -275,8 +382,69 @@ def build_index(
             entry.published = _is_published(entry.kind, entry.meta, today, drafts)
             index.entries[src_uri] = entry
     _link_courses(index, label_prefix, invalid)
+    _inherit_translation_slugs(index)
+    _check_translation_groups(index, label_prefix)
     _check_unique_urls(index, label_prefix)
+    _check_tier_languages(index)
     return index
+
+
+def _check_tier_languages(index: ContentIndex, label: str = "mkdocs.yml") -> None:
+    """A tier's title shows on the course pages of its courses and on pricing pages: pages
+    in another language than the site's need it in theirs, so a Chinese page never offers
+    an English-named membership."""
+    needs: dict[str, set[str]] = {}
+    for entry in index.published():
+        if entry.lang == index.default_lang:
+            continue
+        if entry.kind in ("course", "lesson"):
+            course = index.courses.get(entry.course or "")
+            if course is not None and course.meta.tier:
+                needs.setdefault(course.meta.tier, set()).add(entry.lang)
+        elif entry.kind in ("page", "home") and entry.meta.template == PRICING_TEMPLATE:
+            for name in index.extra.paywall.tiers:
+                needs.setdefault(name, set()).add(entry.lang)
+    for name, langs in sorted(needs.items()):
+        tier = index.extra.paywall.tiers.get(name)
+        for lang in sorted(langs - set(tier.translations) if tier else ()):
+            index.errors.append(
+                ContentError(
+                    label,
+                    f"extra.paywall.tiers.{name}.translations.{lang}",
+                    f"'{lang}' pages show this tier: give its title (and summary) in '{lang}'",
+                )
+            )
+
+
+def _inherit_translation_slugs(index: ContentIndex) -> None:
+    """A translated article without its own `slug` keeps the original's URL under `/<lang>/`
+    (`slug: pricing` in x.md puts x.zh.md at /zh/articles/pricing/)."""
+    originals = {e.src_uri: e for e in index.entries.values() if e.suffix_lang is None}
+    for entry in index.entries.values():
+        original = originals.get(entry.base_uri)
+        if entry.kind != "article" or entry.suffix_lang is None or entry.meta.slug:
+            continue
+        if original is not None and original.kind == "article" and original.meta.slug:
+            prefix = lang_prefix(entry.lang, index.default_lang)
+            entry.dest_uri = dest_uri_for(
+                entry.base_uri, entry.kind, entry.meta, prefix=prefix, slug=original.meta.slug
+            )
+
+
+def _check_translation_groups(index: ContentIndex, label_prefix: str) -> None:
+    """One version per language: `x.md` with `lang: zh` next to `x.zh.md` is ambiguous."""
+    seen: dict[tuple[str, str], Entry] = {}
+    for entry in sorted(index.entries.values(), key=lambda e: e.src_uri):
+        other = seen.setdefault((entry.base_uri, entry.lang), entry)
+        if other is not entry:
+            index.errors.append(
+                ContentError(
+                    f"{label_prefix}{entry.src_uri}",
+                    "lang",
+                    f"{label_prefix}{other.src_uri} is already the '{entry.lang}' version of "
+                    f"this page; a translation needs another language",
+                )
+            )
 
 
 def _link_courses(index: ContentIndex, label_prefix: str, invalid: set[str]) -> None:
@@ -289,15 +457,16 @@ def _link_courses(index: ContentIndex, label_prefix: str, invalid: set[str]) -> 
         if entry.kind != "lesson":
             continue
         course = index.courses.get(entry.course)
-        if course is None and f"courses/{entry.course}/index.md" in invalid:
+        if course is None and f"{posixpath.dirname(entry.src_uri)}/index.md" in invalid:
             entry.published = False
             continue
         if course is None:
+            folder = posixpath.dirname(entry.src_uri)
             index.errors.append(
                 ContentError(
                     f"{label_prefix}{entry.src_uri}",
                     None,
-                    f"lesson outside a course: courses/{entry.course}/index.md is missing",
+                    f"lesson outside a course: {folder}/index.md is missing",
                 )
             )
             entry.published = False

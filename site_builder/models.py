@@ -1,7 +1,8 @@
 """Front-matter and `mkdocs.yml extra` schemas (the content model of DESIGN.md).
 
 Unknown keys are errors (`extra="forbid"`); booleans and strings are strict so `draft: "no"`
-or `title: 2024` is reported instead of silently coerced.
+or `title: 2024` is reported instead of silently coerced. `lang` left out means "from the file
+name suffix (`x.zh.md`), else the site's language" (see page_langs.py).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class ArticleMeta(_Strict):
     date: Date
     tags: list[StrictStr] = Field(default_factory=list)
     summary: StrictStr = ""
-    lang: Lang = "en"
+    lang: Lang | None = None
     draft: StrictBool = False
     cta: StrictStr = "default"
     access: Literal["public", "members"] = "public"
@@ -72,7 +73,7 @@ class CourseMeta(_Strict):
     stripe_price: StrictStr | None = None
     lookup_key: StrictStr | None = None
     tier: StrictStr | None = None
-    lang: Lang = "en"
+    lang: Lang | None = None
     draft: StrictBool = False
 
 
@@ -91,7 +92,7 @@ class PageMeta(_Strict):
 
     title: StrictStr
     summary: StrictStr = ""
-    lang: Lang = "en"
+    lang: Lang | None = None
     cta: StrictStr | None = None
     draft: StrictBool = False
     template: StrictStr | None = None
@@ -100,13 +101,36 @@ class PageMeta(_Strict):
     )
 
 
-class NamedCta(_Strict):
-    """A call to action an article picks with `cta: <name>` instead of the community one."""
+class CtaText(_Strict):
+    """A named CTA's copy in another language (`translations: {zh: {...}}`)."""
 
     title: StrictStr
     text: StrictStr = ""
-    button: StrictStr = "Learn more"
+    button: StrictStr | None = None
+    url: StrictStr | None = Field(default=None, description="default: the CTA's own url")
+
+
+class NamedCta(_Strict):
+    """A call to action an article picks with `cta: <name>` instead of the community one.
+    Its copy is in the site's language; pages in another language need `translations`."""
+
+    title: StrictStr
+    text: StrictStr = ""
+    button: StrictStr | None = Field(default=None, description="default: 'Learn more'")
     url: StrictStr = Field(description="site path like /pricing/ or an absolute URL")
+    translations: dict[Lang, CtaText] = Field(default_factory=dict)
+
+
+class CommunityText(_Strict):
+    """The community's name, links and CTA overrides in another language; unset keys fall
+    back to the site-language ones (a name or a group link may well be the same)."""
+
+    name: StrictStr | None = None
+    join_url: StrictStr | None = None
+    qr_image: StrictStr | None = None
+    cta_title: StrictStr | None = None
+    cta_text: StrictStr | None = None
+    cta_button: StrictStr | None = None
 
 
 class CommunityConfig(_Strict):
@@ -120,6 +144,15 @@ class CommunityConfig(_Strict):
     cta_text: StrictStr | None = None
     cta_button: StrictStr | None = None
     ctas: dict[str, NamedCta] = Field(default_factory=dict)
+    translations: dict[Lang, CommunityText] = Field(default_factory=dict)
+
+    def in_lang(self, lang: str) -> CommunityConfig:
+        """This config with `translations[lang]` applied (itself when there is none)."""
+        text = self.translations.get(lang)
+        if text is None:
+            return self
+        overrides = {k: v for k, v in text.model_dump().items() if v is not None}
+        return self.model_copy(update=overrides)
 
 
 class TierPrice(_Strict):
@@ -134,11 +167,24 @@ class TierPrice(_Strict):
         return self
 
 
+class TierText(_Strict):
+    title: StrictStr
+    summary: StrictStr = ""
+
+
 class TierConfig(_Strict):
+    """A membership tier. Its title and summary are in the site's language; a bilingual
+    site gives the others in `translations` (checked: readers never see a mix)."""
+
     title: StrictStr
     summary: StrictStr = ""
     currency: Annotated[StrictStr, Field(pattern=r"^[a-zA-Z]{3}$")]
     prices: dict[Literal["month", "year"], TierPrice]
+    translations: dict[Lang, TierText] = Field(default_factory=dict)
+
+    def text(self, lang: str) -> TierText:
+        """Title and summary for readers of `lang` (the site-language ones if untranslated)."""
+        return self.translations.get(lang) or TierText(title=self.title, summary=self.summary)
 
 
 class PaywallConfig(_Strict):

@@ -1,92 +1,119 @@
-"""The automatic navigation, arranged for a publication rather than a docs tree.
+"""The automatic navigation, arranged for a publication and per language.
 
 mkdocs derives navigation from folders: `Articles` in file-name order, `Courses › Community
 launch`, and a `Pages` folder. Readers expect the newest article first, articles grouped by
 language, course sections named after the course, and about/join/pricing at the top level.
-An explicit `nav:` in mkdocs.yml is left exactly as written.
+
+A bilingual site gets one navigation per language, like mkdocs-static-i18n builds: a page
+and its translations are one item, shown in the navigation's language when that version
+exists (else in the default language), with section titles in the navigation's language.
+Every page is rendered with the navigation of its own language, so its sidebar, breadcrumbs
+and previous/next links stay in that language. An explicit `nav:` in mkdocs.yml is left
+exactly as written (for every language).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from mkdocs.structure import StructureItem
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
-from site_builder.content import ContentIndex
-
-SECTION_TITLES = {
-    "articles": {"en": "Articles", "zh": "中文文章"},
-    "courses": {"en": "Courses", "zh": "课程"},
-}
+from kp.i18n import t
+from site_builder.content import ContentIndex, Entry
 
 
-def arrange(nav: Navigation, index: ContentIndex, site_lang: str = "en") -> Navigation:
-    """Home, articles per language (newest first), courses, then the other pages."""
-    by_src = {page.file.src_uri: page for page in nav.pages}
-    placed: set[str] = set()
+@dataclass
+class _Builder:
+    """Collects one language's items; `take` hands out each page once."""
 
-    def take(src_uri: str) -> Page | None:
-        page = by_src.get(src_uri)
-        if page is not None:
-            placed.add(src_uri)
-        return page
+    by_src: dict[str, Page]
+    placed: set[str] = field(default_factory=set)
 
+    def take(self, src_uri: str) -> Page | None:
+        page = self.by_src.get(src_uri)
+        if page is not None and src_uri not in self.placed:
+            self.placed.add(src_uri)
+            return page
+        return None
+
+
+def version_for(index: ContentIndex, entry: Entry, lang: str) -> Entry:
+    """The version of `entry` a reader of `lang` sees: theirs, else the default language's,
+    else the entry itself (a page that exists in one language only)."""
+    versions = index.translations(entry)
+    return versions.get(lang) or versions.get(index.default_lang) or entry
+
+
+def _one_per_group(index: ContentIndex, entries: list[Entry], lang: str) -> list[Entry]:
+    """`entries` with each translation group replaced by its version for `lang`, in order."""
+    chosen: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.base_uri not in chosen:
+            chosen[entry.base_uri] = version_for(index, entry, lang)
+    return list(chosen.values())
+
+
+def arrange(nav: Navigation, index: ContentIndex, lang: str) -> Navigation:
+    """Home, articles per language (newest first), courses, then the other pages, for readers
+    of `lang`. Pages are not modified; `adopt` links them to the navigation of their language."""
+    builder = _Builder({page.file.src_uri: page for page in nav.pages})
     items: list[StructureItem] = []
-    home = take("index.md")
-    if home is not None:
-        items.append(home)
-    items.extend(_article_sections(index, take, site_lang))
-    courses = _course_sections(index, take)
+    home = index.home(lang)
+    home_page = builder.take(home.src_uri) if home else None
+    if home_page is not None:
+        items.append(home_page)
+    items.extend(_article_sections(index, builder.take, lang))
+    courses = _course_sections(index, builder.take)
     if courses:
-        items.append(_section(SECTION_TITLES["courses"].get(site_lang, "Courses"), courses))
-    for entry in index.published():
-        if entry.kind == "page":
-            page = take(entry.src_uri)
-            if page is not None:
-                items.append(page)
-    items.extend(page for src, page in by_src.items() if src not in placed)
-    for item in items:
-        item.parent = None
-    pages = _flatten(items)
-    _link_previous_next(pages)
-    return Navigation(items, pages)
+        items.append(Section(t(lang, "nav.courses"), courses))
+    pages = [e for e in index.published() if e.kind == "page"]
+    for entry in _one_per_group(index, pages, lang):
+        page = builder.take(entry.src_uri)
+        if page is not None:
+            items.append(page)
+    languages = {e.src_uri: e.lang for e in index.published()}
+    items.extend(
+        page
+        for src, page in builder.by_src.items()
+        if src not in builder.placed and languages.get(src, index.default_lang) == lang
+    )
+    result = Navigation(items, _flatten(items))
+    result.homepage = home_page
+    return result
 
 
 def _article_sections(
-    index: ContentIndex, take: Callable[[str], Page | None], site_lang: str
+    index: ContentIndex, take: Callable[[str], Page | None], lang: str
 ) -> list[StructureItem]:
-    articles = index.articles_newest_first()
-    langs = sorted({e.lang for e in articles}, key=lambda lang: (lang != site_lang, lang))
-    sections = []
-    for lang in langs:
-        pages = [p for e in articles if e.lang == lang and (p := take(e.src_uri)) is not None]
+    articles = _one_per_group(index, index.articles_newest_first(), lang)
+    langs = sorted({e.lang for e in articles}, key=lambda other: (other != lang, other))
+    sections: list[StructureItem] = []
+    for section_lang in langs:
+        pages = [p for e in articles if e.lang == section_lang and (p := take(e.src_uri))]
         if not pages:
             continue
-        title = SECTION_TITLES["articles"].get(lang if len(langs) > 1 else site_lang, "Articles")
-        sections.append(_section(title, pages))
+        if section_lang == lang or len(langs) == 1:
+            title = t(lang, "nav.articles")
+        else:
+            title = t(section_lang, "nav.articles_in_language")
+        sections.append(Section(title, pages))
     return sections
 
 
 def _course_sections(
     index: ContentIndex, take: Callable[[str], Page | None]
 ) -> list[StructureItem]:
-    sections = []
+    sections: list[StructureItem] = []
     for course in index.courses.values():
         landing = take(course.entry.src_uri)
         lessons = [p for lesson in course.lessons if (p := take(lesson.src_uri)) is not None]
-        children = ([landing] if landing else []) + lessons
+        children: list[StructureItem] = ([landing] if landing else []) + lessons
         if children:
-            sections.append(_section(course.meta.title, children))
+            sections.append(Section(course.meta.title, children))
     return sections
-
-
-def _section(title: str, children: list[StructureItem]) -> Section:
-    section = Section(title, children)
-    for child in children:
-        child.parent = section
-    return section
 
 
 def _flatten(items: list[StructureItem]) -> list[Page]:
@@ -99,7 +126,39 @@ def _flatten(items: list[StructureItem]) -> list[Page]:
     return pages
 
 
-def _link_previous_next(pages: list[Page]) -> None:
+def adopt(nav: Navigation, owns: Callable[[Page], bool]) -> None:
+    """Give the pages `owns` selects their parent section and previous/next links in `nav`.
+
+    A page can appear in several languages' navigations (a Chinese-only article is listed in
+    the English one too), but it is rendered with one: its own language's.
+    """
+    _set_parents(nav.items, None, owns)
+    pages = nav.pages
     for number, page in enumerate(pages):
-        page.previous_page = pages[number - 1] if number > 0 else None
-        page.next_page = pages[number + 1] if number + 1 < len(pages) else None
+        if owns(page):
+            page.previous_page = pages[number - 1] if number > 0 else None
+            page.next_page = pages[number + 1] if number + 1 < len(pages) else None
+
+
+def _set_parents(
+    items: list[StructureItem], parent: Section | None, owns: Callable[[Page], bool]
+) -> None:
+    for item in items:
+        if isinstance(item, Section):
+            item.parent = parent
+            _set_parents(item.children, item, owns)
+        elif isinstance(item, Page) and owns(item):
+            item.parent = parent
+
+
+def arrange_all(nav: Navigation, index: ContentIndex) -> dict[str, Navigation]:
+    """One arranged navigation per language of the site; pages adopt their language's."""
+    navs = {lang: arrange(nav, index, lang) for lang in index.langs()}
+    languages = {e.src_uri: e.lang for e in index.entries.values()}
+    for lang, lang_nav in navs.items():
+        adopt(lang_nav, lambda page, lang=lang: _lang_of(page, languages, index) == lang)
+    return navs
+
+
+def _lang_of(page: Page, languages: dict[str, str], index: ContentIndex) -> str:
+    return languages.get(page.file.src_uri, index.default_lang)

@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kp.i18n import format_date, strings
 from kp.manifest import Price, course_key, tier_key
+from site_builder.alternates import Alternate, HrefLang, hreflang, switcher
 from site_builder.catalog import course_price, tier_prices
 from site_builder.content import ContentIndex, Course, Entry
-from site_builder.i18n import format_date, strings
+from site_builder.feed import FeedLink
 from site_builder.models import CommunityConfig, SiteExtra
 
 View = Literal["public", "teaser", "full", "shell"]
@@ -110,6 +112,12 @@ class PageView:
     course: CourseOffer | None = None
     lesson: LessonLink | None = None
     members_only: bool = False
+    alternates: tuple[Alternate, ...] = ()
+    """The language switcher (empty on a single-language site)."""
+    hreflang: tuple[HrefLang, ...] = ()
+    """`<link rel="alternate" hreflang>` of a translated page."""
+    feeds: tuple[FeedLink, ...] = ()
+    """RSS feeds, the page's language first."""
 
     @property
     def teaser(self) -> bool:
@@ -123,13 +131,15 @@ def site_relative(url: str) -> str:
     return url
 
 
-def build_catalog(index: ContentIndex) -> Catalog:
-    """Offers for every published course and configured tier."""
+def build_catalog(index: ContentIndex, lang: str | None = None) -> Catalog:
+    """Offers for every published course and configured tier, tier titles in `lang` (the
+    site's language by default; the manifest uses that one)."""
+    lang = lang or index.default_lang
     tiers = {
         name: TierOffer(
             name=name,
-            title=tier.title,
-            summary=tier.summary,
+            title=tier.text(lang).title,
+            summary=tier.text(lang).summary,
             currency=tier.currency.lower(),
             prices=dict(tier_prices(tier)),
             courses=tuple(
@@ -174,11 +184,12 @@ def _course_offer(course: Course, tier: TierOffer | None) -> CourseOffer:
 
 def resolve_cta(entry: Entry, extra: SiteExtra) -> Cta | None:
     """Which CTA ends the page: articles get the community one unless `cta:` says otherwise;
-    pages only when they ask for one; courses and lessons have their own offer box."""
+    pages only when they ask for one; courses and lessons have their own offer box. The copy
+    is in the page's language (theme strings, or the config's `translations`)."""
     choice = entry.meta.cta if entry.kind in ("article", "page", "home") else None
-    community = extra.community
-    if choice in (None, "none") or community is None:
+    if choice in (None, "none") or extra.community is None:
         return None
+    community = extra.community.in_lang(entry.lang)
     t = strings(entry.lang)
     if choice == "default":
         return Cta(
@@ -192,18 +203,29 @@ def resolve_cta(entry: Entry, extra: SiteExtra) -> Cta | None:
             signup=community.signup,
         )
     named = community.ctas[choice]
+    text = named.translations.get(entry.lang)
     return Cta(
         kind="named",
         name=choice,
-        title=named.title,
-        text=named.text,
-        button=named.button,
-        url=site_relative(named.url),
+        title=text.title if text else named.title,
+        text=text.text if text else named.text,
+        button=(text.button if text else named.button) or t["learn_more"],
+        url=site_relative((text.url if text else None) or named.url),
     )
 
 
+def _feeds_first(feeds: tuple[FeedLink, ...], lang: str) -> tuple[FeedLink, ...]:
+    return tuple(sorted(feeds, key=lambda feed: feed.lang != lang))
+
+
 def page_view(
-    entry: Entry, index: ContentIndex, catalog: Catalog, view: View = "public"
+    entry: Entry,
+    index: ContentIndex,
+    catalog: Catalog,
+    view: View = "public",
+    *,
+    site_url: str = "",
+    feeds: tuple[FeedLink, ...] = (),
 ) -> PageView:
     """The `kp` variable for a content page in the given view (public/teaser/full)."""
     course = catalog.courses.get(entry.course or "")
@@ -227,11 +249,17 @@ def page_view(
         course=course,
         lesson=lesson,
         members_only=entry.kind == "article" and entry.meta.access == "members",
+        alternates=switcher(index, entry.lang, entry),
+        hreflang=hreflang(index, entry, site_url),
+        feeds=_feeds_first(feeds, entry.lang),
     )
 
 
-def shell_view(lang: str, index: ContentIndex, catalog: Catalog) -> PageView:
-    """The `kp` variable for a page shell the paywall fills (account, sign-in results…)."""
+def shell_view(
+    lang: str, index: ContentIndex, catalog: Catalog, *, feeds: tuple[FeedLink, ...] = ()
+) -> PageView:
+    """The `kp` variable for a page shell the paywall fills (account, sign-in results…);
+    its switcher leads to each language's home page."""
     return PageView(
         kind="shell",
         lang=lang,
@@ -240,4 +268,6 @@ def shell_view(lang: str, index: ContentIndex, catalog: Catalog) -> PageView:
         view="shell",
         catalog=catalog,
         community=index.extra.community,
+        alternates=switcher(index, lang),
+        feeds=_feeds_first(feeds, lang),
     )

@@ -7,6 +7,10 @@ the search index, sitemap, table of contents and every later plugin see nothing 
 full page is rendered from the same template and context inside `on_page_context`, without
 firing plugin events, and written to `private/` in `on_post_build`.
 
+Languages: every page has one (see page_langs.py); it picks the page's interface strings,
+`<html lang>`, navigation, language switcher and `hreflang` alternates. The plugin also writes
+one RSS feed per language and sitemaps with alternates (feed.py, sitemap.py).
+
 Works the same under plain `mkdocs build` and under `kp build` (which additionally stages
 both output directories, runs the leak check and swaps them in atomically).
 """
@@ -29,13 +33,15 @@ from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import TableOfContents
 
+from kp.i18n import normalize_lang
 from kp.manifest import write_manifest
 from site_builder import atomic, navigation
 from site_builder.content import ContentIndex, Entry, build_index
 from site_builder.errors import ContentErrors
-from site_builder.feed import FEED_FILE, render_feed
+from site_builder.feed import FeedLink, feed_links, render_feed
 from site_builder.manifest_writer import make_manifest
 from site_builder.render import render_shell, render_with_content, set_html_lang
+from site_builder.sitemap import render_sitemap, sitemap_path
 from site_builder.teaser import Split, mark_teaser_end, split_html, teaser_toc
 from site_builder.views import Catalog, build_catalog, page_view, shell_view
 
@@ -58,7 +64,8 @@ class ContentPluginConfig(base.Config):
     shell_langs = c.ListOfItems(c.Choice(("en", "zh")), default=["en", "zh"])
     """Languages to write page shells for (`private/_shell/<lang>.html`)."""
     feed = c.Type(bool, default=True)
-    """Write `feed.xml` (RSS: titles and summaries of free articles; needs `site_url`)."""
+    """Write RSS feeds, `feed.xml` and `<lang>/feed.xml` per other language (titles and
+    summaries of free articles; needs `site_url`)."""
 
 
 class ContentPlugin(BasePlugin[ContentPluginConfig]):
@@ -68,9 +75,12 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         super().__init__()
         self.index = ContentIndex()
         self.catalog = Catalog()
+        self._catalogs: dict[str, Catalog] = {}
         self.private_path: Path | None = None
         self._env: jinja2.Environment | None = None
         self._nav: Navigation | None = None
+        self._navs: dict[str, Navigation] = {}
+        self._feeds: tuple[FeedLink, ...] = ()
         self._files: Files | None = None
         self._splits: dict[str, Split] = {}
         self._full_tocs: dict[str, TableOfContents] = {}
@@ -97,10 +107,12 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
             dict(config.extra),
             label_prefix=label_prefix(config),
             drafts=self.config.drafts,
+            default_lang=site_lang(config),
         )
         if self.index.errors:
             raise ContentErrors(self.index.errors)
         self.catalog = build_catalog(self.index)
+        self._catalogs = {lang: build_catalog(self.index, lang) for lang in self.index.langs()}
         for src_uri, file in pages.items():
             entry = self.index.entries[src_uri]
             if not entry.published:
@@ -109,17 +121,34 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
                 files.remove(file)
                 files.append(_moved(file, entry.dest_uri))
         self._files = files
+        self._feeds = self._feed_links(config)
         self._splits.clear()
         self._full_tocs.clear()
         self._private_pages.clear()
         return files
 
     def on_nav(self, nav: Navigation, config: MkDocsConfig, files: Files) -> Navigation:
-        """Arrange the automatic navigation; an explicit `nav:` is kept as written."""
+        """Arrange one navigation per language; an explicit `nav:` is kept as written."""
         if config.nav is None:
-            nav = navigation.arrange(nav, self.index, config.theme.get("language") or "en")
+            self._navs = navigation.arrange_all(nav, self.index)
+            nav = self._navs[self.index.default_lang]
+        else:
+            self._navs = {lang: nav for lang in self.index.langs()}
         self._nav = nav
         return nav
+
+    def _catalog_for(self, lang: str) -> Catalog:
+        """What is for sale, with tier titles in `lang`."""
+        return self._catalogs.get(lang, self.catalog)
+
+    def _nav_for(self, lang: str) -> Navigation:
+        assert self._nav is not None
+        return self._navs.get(lang, self._nav)
+
+    def _feed_links(self, config: MkDocsConfig) -> tuple[FeedLink, ...]:
+        if not self.config.feed or not config.site_url:
+            return ()
+        return tuple(feed_links(self.index, config.site_name))
 
     def _entry(self, page: Page) -> Entry | None:
         return self.index.entries.get(page.file.src_uri)
@@ -163,8 +192,11 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         if entry is None:
             return context
         split = self._splits.get(entry.src_uri)
+        links = {"site_url": config.site_url or "", "feeds": self._feeds}
+        context["nav"] = self._nav_for(entry.lang)
         view = "teaser" if split else "public"
-        context["kp"] = page_view(entry, self.index, self.catalog, view)
+        catalog = self._catalog_for(entry.lang)
+        context["kp"] = page_view(entry, self.index, catalog, view, **links)
         if split is not None:
             assert self._env is not None
             html = render_with_content(
@@ -173,7 +205,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
                 page,
                 content=split.full,
                 toc=self._full_tocs[entry.src_uri],
-                kp_view=page_view(entry, self.index, self.catalog, "full"),
+                kp_view=page_view(entry, self.index, catalog, "full", **links),
             )
             self._private_pages[entry.dest_uri] = set_html_lang(html, entry.lang)
         return context
@@ -182,27 +214,46 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         entry = self._entry(page)
         return set_html_lang(output, entry.lang) if entry else output
 
-    # -- private output ---------------------------------------------------------------------
+    def on_template_context(
+        self, context: dict[str, Any], template_name: str, config: MkDocsConfig
+    ) -> dict[str, Any]:
+        """`sitemap.xml` (themes/sitemap.xml) prints our sitemap with hreflang alternates."""
+        if template_name == "sitemap.xml":
+            context["kp_sitemap"] = render_sitemap(self.index, config.site_url or "")
+        return context
+
+    # -- feeds, sitemaps, private output ----------------------------------------------------
 
     def on_post_build(self, config: MkDocsConfig) -> None:
-        """Write the feed, then private pages, shells and the manifest (staged, swapped in)."""
-        self._write_feed(config)
+        """Write feeds and per-language sitemaps, then private pages, shells and the
+        manifest (staged, swapped in)."""
+        self._write_feeds(config)
+        self._write_language_sitemaps(config)
         self._write_private(config)
 
-    def _write_feed(self, config: MkDocsConfig) -> None:
-        if not self.config.feed:
-            return
-        if not config.site_url:
+    def _write_feeds(self, config: MkDocsConfig) -> None:
+        if self.config.feed and not config.site_url:
             log.info("kp-content: no site_url, so no feed.xml (feed links must be absolute)")
+        for feed in self._feeds:
+            home = self.index.home(feed.lang)
+            summary = home.meta.summary if home is not None and home.lang == feed.lang else ""
+            xml = render_feed(
+                self.index,
+                lang=feed.lang,
+                site_name=config.site_name,
+                site_url=config.site_url,
+                description=summary or config.site_description or "",
+                others=list(self._feeds),
+            )
+            _write(Path(config.site_dir) / feed.path, xml)
+
+    def _write_language_sitemaps(self, config: MkDocsConfig) -> None:
+        langs = self.index.langs()
+        if len(langs) < 2:
             return
-        xml = render_feed(
-            self.index,
-            site_name=config.site_name,
-            site_url=config.site_url,
-            description=config.site_description or "",
-            lang=config.theme.get("language") or "en",
-        )
-        _write(Path(config.site_dir) / FEED_FILE, xml)
+        for lang in langs:
+            xml = render_sitemap(self.index, config.site_url or "", lang)
+            _write(Path(config.site_dir) / sitemap_path(lang), xml)
 
     def _write_private(self, config: MkDocsConfig) -> None:
         assert self.private_path is not None
@@ -222,7 +273,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
                 site_name=config.site_name,
                 site_url=config.site_url or "",
                 shells=shells,
-                default_lang=config.theme.get("language") or "en",
+                default_lang=self.index.default_lang,
             )
             write_manifest(manifest, staged / self.config.manifest)
             atomic.replace_dir(staged, self.private_path)
@@ -244,16 +295,21 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
             html = render_shell(
                 self._env,
                 config,
-                self._nav,
+                self._nav_for(lang),
                 list(self._files.documentation_pages()),
                 lang=lang,
-                kp_view=shell_view(lang, self.index, self.catalog),
+                kp_view=shell_view(lang, self.index, self._catalog_for(lang), feeds=self._feeds),
                 root_path=root if root.endswith("/") else f"{root}/",
             )
             relative = f"{SHELL_DIR}/{lang}.html"
             _write(staged / relative, html)
             shells[lang] = relative
         return shells
+
+
+def site_lang(config: MkDocsConfig) -> str:
+    """The site's default content language, from `theme.language` ('zh-Hans' → 'zh')."""
+    return normalize_lang(config.theme.get("language"))
 
 
 def _project_dir(config: MkDocsConfig) -> Path:

@@ -107,10 +107,15 @@ def test_manifest_products_gated_pages_and_shells(example_build):
 
 
 def _articles(project: Path) -> dict[str, dict]:
+    """Front matter of every article by URL path; `x.zh.md` is published at /zh/articles/x/."""
     articles = {}
     for path in sorted((project / "content" / "articles").glob("*.md")):
         meta, _ = split_front_matter(path.read_text(encoding="utf-8"))
-        articles[meta.get("slug") or path.stem] = meta
+        stem, _, suffix = path.stem.partition(".")
+        if suffix:
+            articles[f"/{suffix}/articles/{meta.get('slug') or stem}/"] = {**meta, "lang": suffix}
+        else:
+            articles[f"/articles/{meta.get('slug') or stem}/"] = {"lang": "en", **meta}
     return articles
 
 
@@ -125,28 +130,29 @@ def test_cta_ends_every_free_article_unless_none(example_build):
     community = yaml.safe_load(
         re.sub(r"!!python/\S+", "", (example_build.project / "mkdocs.yml").read_text())
     )["extra"]["community"]
-    for slug, meta in articles.items():
-        body = _body(example_build.page(f"/articles/{slug}/"))
+    for url, meta in articles.items():
+        body = _body(example_build.page(url))
         choice = meta.get("cta", "default")
         if choice == "none":
-            assert "kp-cta" not in body, slug
+            assert "kp-cta" not in body, url
             continue
-        assert len(re.findall(r'class="kp-cta kp-cta--', body)) == 1, slug
+        assert len(re.findall(r'class="kp-cta kp-cta--', body)) == 1, url
         cta = body[body.index('class="kp-cta ') :]
         # At the foot: nothing of the article follows the CTA.
         assert "<h2" not in cta and "</aside>" in cta
         if choice == "default":
             assert community["join_url"] in cta
             assert 'action="/api/login"' in cta and 'name="email"' in cta
-            assert f'name="next" value="/articles/{slug}/"' in cta
+            assert f'name="next" value="{url}"' in cta
+            assert f'name="lang" value="{meta["lang"]}"' in cta
 
 
 def test_named_cta_is_rendered(example_build):
     articles = _articles(example_build.project)
-    named = [slug for slug, meta in articles.items() if meta.get("cta") == "course"]
+    named = [url for url, meta in articles.items() if meta.get("cta") == "course"]
     assert named, "the example content has an article with `cta: course`"
-    for slug in named:
-        body = _body(example_build.page(f"/articles/{slug}/"))
+    for url in named:
+        body = _body(example_build.page(url))
         assert 'data-kp-cta="course"' in body
         assert "Ready for a structured path?" in body
         assert 'href="../../pricing/"' in body
@@ -188,7 +194,7 @@ def test_page_language_and_description(example_build):
     zh = example_build.page("/articles/community-convention-zh/")
     assert zh.lstrip().startswith("<!doctype html>") and '<html lang="zh"' in zh
     articles = _articles(example_build.project)
-    summary = articles["community-convention-zh"]["summary"]
+    summary = articles["/articles/community-convention-zh/"]["summary"]
     assert f'<meta name="description" content="{summary}">' in zh
     for canary in example_build.paid[:3]:
         teaser = example_build.page(canary.url)
@@ -222,16 +228,23 @@ def test_plain_mkdocs_build_produces_site_and_private(project_copy):
         assert (project_copy / "private" / page.private_file).is_file()
 
 
-def test_rss_feed_lists_free_articles_with_summaries_only(example_build):
-    feed = ET.parse(example_build.site / "feed.xml").getroot()  # noqa: S314 (our own output)
-    items = feed.findall("./channel/item")
+def test_rss_feeds_list_free_articles_with_summaries_only(example_build):
+    """One feed per language (feed.xml: English, zh/feed.xml: Chinese), newest first."""
     articles = _articles(example_build.project)
-    assert len(items) == len(articles)
-    dates = [meta["date"] for meta in articles.values()]
-    assert items[0].findtext("pubDate").endswith(f"{max(dates).year} 00:00:00 +0000")
-    for item in items:
-        slug = item.findtext("link").rstrip("/").rsplit("/", 1)[-1]
-        assert item.findtext("link") == f"http://127.0.0.1:8000/articles/{slug}/"
-        assert item.findtext("description") == articles[slug]["summary"]
+    seen = []
+    for lang, path in (("en", "feed.xml"), ("zh", "zh/feed.xml")):
+        feed = ET.parse(example_build.site / path).getroot()  # noqa: S314 (our own output)
+        assert feed.findtext("./channel/language") == lang
+        items = feed.findall("./channel/item")
+        expected = {url: m for url, m in articles.items() if m["lang"] == lang}
+        assert len(items) == len(expected) > 0
+        dates = [meta["date"] for meta in expected.values()]
+        assert items[0].findtext("pubDate").endswith(f"{max(dates).year} 00:00:00 +0000")
+        for item in items:
+            url = item.findtext("link").removeprefix("http://127.0.0.1:8000")
+            assert url in expected, url
+            assert item.findtext("description") == expected[url]["summary"]
+            seen.append(url)
+    assert sorted(seen) == sorted(articles)
     page = example_build.page("/articles/why-free-content-comes-first/")
-    assert 'type="application/rss+xml"' in page and 'href="../../feed.xml"' in page
+    assert 'type="application/rss+xml" hreflang="en"' in page and 'href="../../feed.xml"' in page

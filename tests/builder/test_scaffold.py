@@ -83,8 +83,17 @@ def test_new_course_and_numbered_lessons(mini, kp_cli):
     assert lessons == ["01-di-yi-ke.md", "02-second-lesson.md"]
     assert _meta(index.parent / "01-di-yi-ke.md")["free_preview"] is True
     assert "<!-- more -->" in (index.parent / "02-second-lesson.md").read_text()
+    # A Chinese course offers the tier on Chinese pages: the tier needs a Chinese title.
+    assert _errors(mini) == [
+        "mkdocs.yml: key 'extra.paywall.tiers.pro.translations.zh': 'zh' pages show this "
+        "tier: give its title (and summary) in 'zh'"
+    ]
+    extra = yaml.safe_load(mini.config.read_text(encoding="utf-8"))["extra"]
+    extra["paywall"]["tiers"]["pro"]["translations"] = {"zh": {"title": "专业会员"}}
+    mini.configure(extra=extra)
     assert _errors(mini) == []
     result = mini.build()
+    assert "专业会员" in (mini.root / "site/courses/si-yu-liu-liang-ke/index.html").read_text()
     gated = read_manifest(mini.root / "private/manifest.json").gated
     assert "/courses/si-yu-liu-liang-ke/02-second-lesson/" in gated
     assert "/courses/si-yu-liu-liang-ke/01-di-yi-ke/" not in gated
