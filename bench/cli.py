@@ -1,0 +1,209 @@
+"""`python -m bench` (or `make bench`): build speed and paywall throughput in one table.
+
+    python -m bench                          # sizes 200 and 1000, every tool, paywall
+    python -m bench --sizes 1000,5000 --only kp,hugo --repeat 3
+    python -m bench --only paywall --duration 10
+
+Writes bench/results/<UTC time>.json and .txt (git-ignored) and prints the same table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from bench import corpus as corpus_mod
+from bench import paywall_load, site_builds
+from bench.report import paywall_table, site_table
+
+BENCH_DIR = Path(__file__).resolve().parent
+ALL_PARTS = (*site_builds.SITE_TOOLS, "paywall")
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="200,1000",
+        help="article counts (default 200,1000; the issue's third size is 5000)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timed runs per tool; the median is shown (default 3)"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(ALL_PARTS),
+        help=f"comma-separated subset of {', '.join(ALL_PARTS)}",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="corpus seed (default 7)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=900,
+        help="seconds before one build run is killed (default 900)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10, help="seconds per paywall scenario (default 10)"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=16, help="concurrent connections of the load generator"
+    )
+    parser.add_argument(
+        "--generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator (auto: wrk if installed)",
+    )
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        help="paywall databases (postgresql is skipped when unreachable)",
+    )
+    parser.add_argument(
+        "--paywall-size",
+        type=int,
+        default=None,
+        help="corpus the paywall serves (default: the smallest of --sizes)",
+    )
+    parser.add_argument("--corpus-dir", type=Path, default=BENCH_DIR / "corpus")
+    parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
+    args = parser.parse_args(argv)
+    try:
+        args.sizes = [int(size) for size in _csv(args.sizes)]
+    except ValueError:
+        parser.error(f"--sizes: expected numbers like 200,1000 (got {args.sizes!r})")
+    args.only = _csv(args.only)
+    unknown = sorted(set(args.only) - set(ALL_PARTS))
+    if unknown:
+        parser.error(f"--only: unknown {', '.join(unknown)} (choose from {', '.join(ALL_PARTS)})")
+    if args.repeat < 1:
+        parser.error("--repeat: at least 1")
+    if any(size < 2 for size in args.sizes) or not args.sizes:
+        parser.error("--sizes: every size must be at least 2")
+    args.databases = _csv(args.databases)
+    bad = sorted(set(args.databases) - {"sqlite", "postgresql"})
+    if bad:
+        parser.error(f"--databases: unknown {', '.join(bad)} (sqlite, postgresql)")
+    return args
+
+
+def _progress(line: str) -> None:
+    print(line, flush=True)
+
+
+def prepare_corpus(args: argparse.Namespace, size: int) -> corpus_mod.Corpus:
+    corpus = corpus_mod.generate(args.corpus_dir / str(size), size, seed=args.seed)
+    corpus_mod.validate(corpus)
+    return corpus
+
+
+def run_sites(args: argparse.Namespace) -> list[site_builds.Measurement]:
+    tools = [tool for tool in site_builds.SITE_TOOLS if tool in args.only]
+    measurements = []
+    for size in args.sizes:
+        corpus = prepare_corpus(args, size)
+        _progress(
+            f"corpus {size}: {corpus.pages} pages ({corpus.articles} articles, "
+            f"{corpus.courses} courses, {corpus.lessons} lessons)"
+        )
+        for tool in tools:
+            measurements.append(
+                site_builds.measure_tool(
+                    tool, corpus, repeat=args.repeat, timeout=args.timeout, progress=_progress
+                )
+            )
+    return measurements
+
+
+def run_paywall(args: argparse.Namespace) -> tuple[list[paywall_load.ScenarioResult], list[str]]:
+    size = args.paywall_size or min(args.sizes)
+    corpus = prepare_corpus(args, size)
+    notes = []
+    if not (corpus.root / "private" / "manifest.json").is_file() or "kp" not in args.only:
+        _progress(f"paywall: building corpus {size} with kp build")
+        run = site_builds.measure_tool(
+            "kp", corpus, repeat=1, timeout=args.timeout, progress=_progress
+        )
+        if run.skipped:
+            raise SystemExit(f"bench: cannot build the paywall's site: {run.skipped}")
+    results = []
+    for kind in args.databases:
+        if kind == "postgresql" and not paywall_load.postgres_reachable():
+            notes.append("PostgreSQL: skipped, nothing answers at 127.0.0.1:5432")
+            _progress(f"  {notes[-1]}")
+            continue
+        results += paywall_load.measure_database(
+            kind,
+            corpus,
+            duration=args.duration,
+            connections=args.connections,
+            generator=args.generator,
+            scenarios=paywall_load.SCENARIOS,
+            progress=_progress,
+        )
+    return results, notes
+
+
+def _environment() -> dict[str, object]:
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "hugo": site_builds.hugo_executable(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = dt.datetime.now(dt.UTC)
+    measurements = run_sites(args) if set(args.only) & set(site_builds.SITE_TOOLS) else []
+    paywall, notes = run_paywall(args) if "paywall" in args.only else ([], [])
+    text = "\n\n".join(
+        part
+        for part in (
+            site_table(measurements) if measurements else "",
+            paywall_table(paywall, notes) if "paywall" in args.only else "",
+        )
+        if part
+    )
+    print("\n" + text)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    record = {
+        "started": started.isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+        "environment": _environment(),
+        "builds": [
+            {
+                "tool": m.tool,
+                "articles": m.size,
+                "pages": m.pages,
+                "seconds_median": m.seconds,
+                "cpu_seconds_median": m.cpu_seconds,
+                "pages_per_second": m.pages_per_second,
+                "peak_rss_mb": m.peak_rss_mb,
+                "runs": [run.seconds for run in m.runs],
+                "skipped": m.skipped,
+            }
+            for m in measurements
+        ],
+        "paywall": [
+            {"database": r.database, "scenario": r.scenario, **asdict(r.load), "rps": r.load.rps}
+            for r in paywall
+        ],
+        "notes": notes,
+    }
+    (args.results_dir / f"{stamp}.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    (args.results_dir / f"{stamp}.txt").write_text(text + "\n", encoding="utf-8")
+    print(f"\nresults: {args.results_dir / stamp}.json")
+    return 0

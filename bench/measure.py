@@ -1,0 +1,126 @@
+"""Run one command and measure it: wall seconds and peak resident memory.
+
+CPU seconds (user + system, the process and the children it waited for) are reported too:
+on a machine shared with other work, wall time varies with the load and CPU time much less.
+
+Peak RSS is the larger of two readings: the kernel's own maximum for the process tree
+(`os.wait4` rusage, the biggest single process, exact) and, when psutil is installed, the
+largest SUM over the process and its children sampled every 20 ms — the one that matters
+when a build runs worker processes side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import psutil
+except ImportError:  # optional: without it only the kernel's per-process maximum is read
+    psutil = None
+
+SAMPLE_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_rss_mb: float
+    cpu_seconds: float
+    """User + system CPU of the process tree: comparable even when the machine is busy."""
+    returncode: int
+    timed_out: bool
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+class _TreeSampler(threading.Thread):
+    """Polls the summed RSS of a process and its descendants until told to stop."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        if psutil is None:
+            return
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self.done.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                total = 0
+                for proc in procs:
+                    try:
+                        total += proc.memory_info().rss
+                    except psutil.Error:
+                        continue
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                return
+            self.done.wait(SAMPLE_SECONDS)
+
+
+def run_measured(
+    cmd: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900.0,
+) -> Run:
+    """Run `cmd` to completion (or kill its process group after `timeout` seconds)."""
+    log = cwd / ".bench-run.log"
+    with log.open("wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(part) for part in cmd],
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        sampler = _TreeSampler(proc.pid)
+        sampler.start()
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+            sampler.done.set()
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        sampler.join()
+    kernel_peak = usage.ru_maxrss * 1024  # Linux reports kilobytes
+    output = log.read_text(encoding="utf-8", errors="replace")
+    log.unlink()
+    return Run(
+        seconds=seconds,
+        peak_rss_mb=max(kernel_peak, sampler.peak) / 1e6,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        returncode=proc.returncode,
+        timed_out=timed_out.is_set(),
+        output=output,
+    )

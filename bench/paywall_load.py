@@ -1,0 +1,307 @@
+"""The paywall half of the benchmark: `kp serve` under bounded load over loopback.
+
+Scenarios, each for `duration` seconds against a real `kp serve` process (one uvicorn
+worker, as `kp serve` runs by default), on SQLite and on PostgreSQL when 127.0.0.1:5432
+answers:
+- `gated`: a paid lesson with a valid session of a member entitled to it (checked first: the
+  answer holds the paid text, and the same URL without the cookie does not);
+- `public`: a free article (a static page);
+- `webhook`: distinct, correctly signed `checkout.session.completed` events, each granting a
+  course to a buyer (members are created, entitlements written, purchase mails queued).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.corpus import PAID_MARKER, Corpus
+from bench.loadgen import LoadResult, Request, run_load
+from bench.site_builds import clean_env, kp_executable
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+WEBHOOK_SECRET = "whsec_bench_" + "0" * 24
+SCENARIOS = ("gated", "public", "webhook")
+EVENTS_PER_SECOND_BUDGET = 3000
+"""Distinct webhook events prepared per second of load (more than a worker can process)."""
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    database: str
+    scenario: str
+    load: LoadResult
+
+
+def postgres_reachable() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(**PG, dbname="postgres", connect_timeout=2).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _database(kind: str, var_dir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{var_dir / 'bench.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"kp_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(**PG, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+    finally:
+        with psycopg.connect(**PG, dbname="postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _free_port() -> int:
+    from kp.asgi_thread import free_port
+
+    return free_port()
+
+
+def _server_env(corpus: Corpus, var_dir: Path, database_url: str, port: int) -> dict[str, str]:
+    env = clean_env()
+    env.update(
+        {
+            "KP_PROJECT_DIR": str(corpus.root),
+            "KP_SITE_DIR": str(corpus.root / "site"),
+            "KP_PRIVATE_DIR": str(corpus.root / "private"),
+            "KP_VAR_DIR": str(var_dir),
+            "KP_DATABASE_URL": database_url,
+            "KP_SECRET_KEY": secrets.token_hex(32),
+            "KP_BASE_URL": f"http://127.0.0.1:{port}",
+            "KP_LOG_LEVEL": "WARNING",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+    )
+    for unset in ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "KP_SMTP_HOST"):
+        env.pop(unset, None)
+    return env
+
+
+def _settings(env: dict[str, str]):  # -> kp.settings.Settings
+    from kp.settings import load_settings
+
+    keys = ("KP_PROJECT_DIR", "KP_SITE_DIR", "KP_PRIVATE_DIR", "KP_VAR_DIR", "KP_DATABASE_URL")
+    values: dict[str, object] = {key: env[key] for key in keys}
+    values.update(KP_SECRET_KEY=env["KP_SECRET_KEY"], KP_BASE_URL=env["KP_BASE_URL"])
+    return load_settings(_env_file=None, **values)
+
+
+def _session_for_entitled_member(env: dict[str, str], requires: list[str]) -> str:
+    """Migrate, create a member holding the lesson's entitlement, return a session token."""
+    from paywall.auth import create_session
+    from paywall.context import Paywall
+    from paywall.entitlements import Desired, set_state
+    from paywall.mailer import OutboxMailer
+    from paywall.members import get_or_create_member
+    from paywall.migrate import upgrade
+
+    settings = _settings(env)
+    upgrade(settings)
+    pw = Paywall(
+        settings=settings, mailer=OutboxMailer(settings.var_path / "outbox", "b@x", console=None)
+    )
+    try:
+        with pw.sessions() as db:
+            now = pw.now()
+            member = get_or_create_member(db, "reader@bench.example", now=now)
+            set_state(
+                db,
+                member,
+                requires[0],
+                "complimentary",
+                Desired(),
+                now=now,
+                actor="bench",
+                reactivate=True,
+            )
+            token = create_session(pw, db, member)
+            db.commit()
+            return token
+    finally:
+        pw.engine.dispose()
+
+
+@contextlib.contextmanager
+def _kp_serve(env: dict[str, str], port: int) -> Iterator[str]:
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [kp_executable(), "serve", "--port", str(port)],
+        cwd=env["KP_PROJECT_DIR"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise RuntimeError(f"kp serve exited ({proc.returncode}): {err[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"kp serve did not answer {url}/healthz within 30s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def stripe_signature(body: bytes, secret: str, timestamp: int) -> str:
+    """The `Stripe-Signature` header Stripe sends (v1 = HMAC-SHA256 of "t.body")."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def webhook_requests(count: int, course: str) -> list[Request]:
+    """`count` distinct signed checkout.session.completed events for `course`; 50 buyers,
+    so most events extend an existing member (like a real shop), some create one."""
+    now = int(time.time())
+    requests = []
+    for n in range(count):
+        event = {
+            "id": f"evt_bench_{n:07d}_{secrets.token_hex(4)}",
+            "object": "event",
+            "api_version": "2026-10-28.endive",
+            "created": now,
+            "livemode": False,
+            "type": "checkout.session.completed",
+            "data": {
+                "object": {
+                    "id": f"cs_bench_{n:07d}",
+                    "object": "checkout.session",
+                    "mode": "payment",
+                    "status": "complete",
+                    "payment_status": "paid",
+                    "payment_intent": f"pi_bench_{n:07d}",
+                    "customer": f"cus_bench_{n % 50:03d}",
+                    "customer_details": {"email": f"buyer{n % 50}@bench.example"},
+                    "client_reference_id": None,
+                    "metadata": {"kp_product": f"course:{course}"},
+                    "amount_total": 4900,
+                    "currency": "usd",
+                }
+            },
+        }
+        body = json.dumps(event, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Stripe-Signature": stripe_signature(body, WEBHOOK_SECRET, now),
+        }
+        requests.append(Request("POST", "/api/stripe/webhook", headers, body))
+    return requests
+
+
+@dataclass(frozen=True)
+class Targets:
+    gated_url: str
+    public_url: str
+    course: str
+    requires: list[str]
+
+
+def find_targets(corpus: Corpus) -> Targets:
+    from kp.manifest import read_manifest
+
+    manifest = read_manifest(corpus.root / "private" / "manifest.json")
+    gated = sorted(manifest.gated.values(), key=lambda page: page.url)
+    lesson = next((page for page in gated if page.course), None)
+    if lesson is None:
+        raise RuntimeError(f"bench: no gated lesson in {corpus.root}/private/manifest.json")
+    article = sorted((corpus.root / "site" / "articles").glob("*/index.html"))[0]
+    public = "/" + article.parent.relative_to(corpus.root / "site").as_posix() + "/"
+    return Targets(lesson.url, public, str(lesson.course), list(lesson.requires))
+
+
+def _check_answers(url: str, targets: Targets, cookie: str) -> None:
+    """The scenarios measure what they claim: full lesson with the session, teaser without."""
+    full = httpx.get(url + targets.gated_url, headers={"Cookie": cookie}, timeout=10)
+    teaser = httpx.get(url + targets.gated_url, timeout=10)
+    if full.status_code != 200 or PAID_MARKER not in full.text:
+        raise RuntimeError(
+            f"bench: {targets.gated_url} with a session is not the full lesson ({full.status_code})"
+        )
+    if PAID_MARKER in teaser.text:
+        raise RuntimeError(f"bench: {targets.gated_url} without a session shows paid text")
+    if httpx.get(url + targets.public_url, timeout=10).status_code != 200:
+        raise RuntimeError(f"bench: public page {targets.public_url} does not answer 200")
+
+
+def measure_database(
+    kind: str,
+    corpus: Corpus,
+    *,
+    duration: float,
+    connections: int,
+    generator: str,
+    scenarios: tuple[str, ...],
+    progress: Callable[[str], None],
+) -> list[ScenarioResult]:
+    targets = find_targets(corpus)
+    results = []
+    with (
+        tempfile.TemporaryDirectory(prefix="kp-bench-var-") as tmp,
+        _database(kind, Path(tmp)) as db_url,
+    ):
+        port = _free_port()
+        env = _server_env(corpus, Path(tmp), db_url, port)
+        token = _session_for_entitled_member(env, targets.requires)
+        cookie = f"kp_session={token}"
+        with _kp_serve(env, port) as url:
+            _check_answers(url, targets, cookie)
+            plans = {
+                "gated": lambda: [Request("GET", targets.gated_url, {"Cookie": cookie})],
+                "public": lambda: [Request("GET", targets.public_url)],
+                "webhook": lambda: webhook_requests(
+                    int(duration * EVENTS_PER_SECOND_BUDGET), targets.course
+                ),
+            }
+            for scenario in scenarios:
+                load = run_load(
+                    url,
+                    plans[scenario](),
+                    duration=duration,
+                    connections=connections,
+                    generator=generator,
+                )
+                results.append(ScenarioResult(kind, scenario, load))
+                progress(
+                    f"  {kind:<10} {scenario:<8} {load.rps:8.0f} req/s  p50 {load.p50_ms:6.1f} ms"
+                    f"  p99 {load.p99_ms:6.1f} ms  errors {load.errors}  ({load.generator})"
+                )
+    return results
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

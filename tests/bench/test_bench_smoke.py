@@ -1,0 +1,120 @@
+"""The benchmark harness stays runnable: a tiny corpus is generated, validated, built by every
+tool and served under one-second load, and the results file holds real measurements."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import cli, configs, corpus, site_builds
+from bench.loadgen import parse_wrk
+from bench.paywall_load import stripe_signature
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_corpus_is_deterministic_valid_and_bilingual(tmp_path: Path) -> None:
+    first = corpus.generate(tmp_path / "a", 6, seed=3)
+    second = corpus.generate(tmp_path / "b", 6, seed=3)
+    corpus.validate(first)
+    files = sorted(p.relative_to(first.content) for p in first.content.rglob("*.md"))
+    assert files == sorted(p.relative_to(second.content) for p in second.content.rglob("*.md"))
+    for relative in files:
+        assert (first.content / relative).read_bytes() == (second.content / relative).read_bytes()
+    assert first.pages == 6 + 2 + 2 * corpus.LESSONS_PER_COURSE + 2 == len(files)
+    english = first.article_path(1).read_text(encoding="utf-8")
+    chinese = first.article_path(2).read_text(encoding="utf-8")
+    assert 'lang: "en"' in english and 'lang: "zh"' in chinese
+    for text in (english, chinese):
+        assert (
+            text.count("\n## ") == 4 and "\n- " in text and "|---|" in text and "```python" in text
+        )
+    assert 700 <= len(english.split()) <= 1000
+    lesson = (first.content / "courses/course-001/02-lesson.md").read_text(encoding="utf-8")
+    assert lesson.index("<!-- more -->") < lesson.index(corpus.PAID_MARKER)
+    hugo_content = first.root / configs.HUGO_DIR / "content"
+    assert (hugo_content / "courses/course-001/_index.md").is_file()
+    assert not (hugo_content / "courses/course-001/index.md").exists()
+
+
+def test_invalid_corpus_is_refused_with_the_file_and_key(tmp_path: Path) -> None:
+    made = corpus.generate(tmp_path / "c", 2)
+    path = made.article_path(1)
+    path.write_text(path.read_text(encoding="utf-8").replace("title:", "titel:"), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"en-00001\.md.*titel"):
+        corpus.validate(made)
+
+
+def test_wrk_output_is_parsed() -> None:
+    output = """Running 1s test @ http://127.0.0.1:1/
+  1 threads and 4 connections
+  Latency Distribution
+     50%  812.00us
+     75%    1.20ms
+     90%    2.00ms
+     99%    1.50s
+  1234 requests in 2.00s, 1.00MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:    617.00
+"""
+    result = parse_wrk(output, 2.0)
+    assert (result.requests, result.errors) == (1234, 3)
+    assert result.p50_ms == pytest.approx(0.812) and result.p99_ms == pytest.approx(1500)
+    assert result.rps == pytest.approx(617)
+
+
+def test_stripe_signature_matches_the_sdk() -> None:
+    import stripe
+
+    body = b'{"id":"evt_1","object":"event"}'
+    header = stripe_signature(body, "whsec_x", 1_700_000_000)
+    stripe.WebhookSignature.verify_header(body.decode(), header, "whsec_x", tolerance=None)
+
+
+def test_one_harness_pass_measures_every_tool(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    only = "mkdocs,kp,hugo,paywall"  # kp-incremental: one more kp build, see the next test
+    code = cli.main(
+        [
+            "--sizes", "4",
+            "--repeat", "1",
+            "--only", only,
+            "--duration", "1",
+            "--connections", "2",
+            "--databases", "sqlite",
+            "--corpus-dir", str(tmp_path / "corpus"),
+            "--results-dir", str(results),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    record = json.loads(next(results.glob("*.json")).read_text(encoding="utf-8"))
+    builds = {b["tool"]: b for b in record["builds"]}
+    expected = {"mkdocs", "kp"} | ({"hugo"} if site_builds.hugo_executable() else set())
+    for tool in expected:
+        assert builds[tool]["skipped"] is None, builds[tool]
+        assert builds[tool]["seconds_median"] > 0 and builds[tool]["peak_rss_mb"] > 10
+        assert builds[tool]["cpu_seconds_median"] > 0
+        assert builds[tool]["pages"] == 4 + 2 + 2 * corpus.LESSONS_PER_COURSE + 2
+    if not site_builds.hugo_executable():
+        assert builds["hugo"]["skipped"].startswith("not installed")
+    scenarios = {(p["database"], p["scenario"]): p for p in record["paywall"]}
+    assert set(scenarios) == {("sqlite", s) for s in ("gated", "public", "webhook")}
+    for result in scenarios.values():
+        assert result["requests"] > 0 and result["errors"] == 0, result
+    assert (tmp_path / "corpus" / "4" / "site" / "index.html").is_file()
+    table = next(results.glob("*.txt")).read_text(encoding="utf-8")
+    assert "kp build (clean)" in table and "× mkdocs-material" in table and "p99 ms" in table
+
+
+def test_incremental_edits_differ_each_run_and_are_undone(tmp_path: Path) -> None:
+    made = corpus.generate(tmp_path / "d", 4)
+    edits = site_builds.IncrementalEdits(made)
+    original = edits.path.read_bytes()
+    edits.edit()
+    first = edits.path.read_bytes()
+    edits.edit()
+    assert len({original, first, edits.path.read_bytes()}) == 3
+    edits.restore()
+    assert edits.path.read_bytes() == original
