@@ -15,7 +15,12 @@ from site_builder import scaffold
 from site_builder.build import BuildFailed, build_site, load_site_config
 from site_builder.content import build_index, markdown_sources
 from site_builder.leaks import find_leaks
-from site_builder.plugins.content import ContentPlugin, label_prefix, resolve_private_dir
+from site_builder.plugins.content import (
+    ContentPlugin,
+    label_prefix,
+    resolve_private_dir,
+    site_lang,
+)
 
 config_option = click.option(
     "--config",
@@ -113,7 +118,13 @@ def check(config_file: Path, no_leak_check: bool) -> None:
         _fail("Cannot read the site configuration.", exc.problems)
     docs = Path(config.docs_dir)
     sources = markdown_sources(docs)
-    index = build_index(docs, sources, dict(config.extra), label_prefix=label_prefix(config))
+    index = build_index(
+        docs,
+        sources,
+        dict(config.extra),
+        label_prefix=label_prefix(config),
+        default_lang=site_lang(config),
+    )
     problems = [str(error) for error in index.errors]
     if problems:
         click.secho(f"{len(problems)} content error(s):", fg="red", err=True)

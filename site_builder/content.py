@@ -434,7 +434,10 @@ def _inherit_translation_slugs(index: ContentIndex) -> None:
 def _check_translation_groups(index: ContentIndex, label_prefix: str) -> None:
     """One version per language: `x.md` with `lang: zh` next to `x.zh.md` is ambiguous."""
     seen: dict[tuple[str, str], Entry] = {}
-    for entry in sorted(index.entries.values(), key=lambda e: e.src_uri):
+    originals_first = sorted(
+        index.entries.values(), key=lambda e: (e.suffix_lang is not None, e.src_uri)
+    )
+    for entry in originals_first:
         other = seen.setdefault((entry.base_uri, entry.lang), entry)
         if other is not entry:
             index.errors.append(
