@@ -54,7 +54,7 @@ ARTIFACTS = REPO_ROOT / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 # Script errors of a known, reported bug (/work/notes/bugs.md, "Page shells: search index"),
-# ignored by the journeys and asserted in test_script_errors.py (strict xfail) instead.
+# ignored by the journeys and asserted in test_page_quality.py (strict xfail) instead.
 KNOWN_SCRIPT_ERRORS = ("Not Found",)
 MIN_FONT_PX = 12.0
 # Injected into every page: `window.__kpMe` resolves with the JSON the theme's script got from
