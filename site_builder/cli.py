@@ -160,7 +160,7 @@ def _check_leaks(config_file: Path, config: MkDocsConfig) -> list[str]:
 
 @click.group()
 def new() -> None:
-    """Start an article, course or lesson with valid front matter."""
+    """Start an article, course, lesson or translation with valid front matter."""
 
 
 def _docs_dir(config_file: Path) -> Path:
@@ -260,6 +260,20 @@ def new_lesson(
             slug=slug,
             free_preview=free_preview,
         )
+    except scaffold.ScaffoldError as exc:
+        _fail("Nothing created.", [str(exc)])
+    _created(path)
+
+
+@new.command("translation")
+@click.argument("page", type=click.Path(path_type=Path))
+@click.option("--lang", type=click.Choice(["en", "zh"]), required=True, help="Its language.")
+@config_option
+def new_translation(page: Path, lang: str, config_file: Path) -> None:
+    """A translation of PAGE (e.g. articles/x.md → articles/x.zh.md, published under /zh/),
+    with the original's text to translate; `draft: true` until you remove it."""
+    try:
+        path = scaffold.new_translation(_docs_dir(config_file), page, lang)
     except scaffold.ScaffoldError as exc:
         _fail("Nothing created.", [str(exc)])
     _created(path)

@@ -31,5 +31,12 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
 
 def render_front_matter(data: dict[str, Any]) -> str:
     """YAML block for scaffolding (`kp new`), keys in the given order, unicode kept readable."""
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
-    return f"---\n{body}---\n"
+    lines = []
+    for key, value in data.items():
+        # One key per line, as editors write front matter; lists stay inline (`tags: [a, b]`).
+        flow = None if isinstance(value, list) else False
+        dumped = yaml.safe_dump(
+            {key: value}, sort_keys=False, allow_unicode=True, default_flow_style=flow, width=1000
+        )
+        lines.append(dumped)
+    return "---\n" + "".join(lines) + "---\n"

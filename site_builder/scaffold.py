@@ -1,4 +1,5 @@
-"""`kp new article|course|lesson`: start a file with valid front matter and a sensible slug.
+"""`kp new article|course|lesson|translation`: start a file with valid front matter and a
+sensible slug.
 
 Files are created exclusively (never overwritten). The front matter is validated with the
 same models as the build before anything is written, so a scaffold always builds.
@@ -13,8 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from site_builder.frontmatter import render_front_matter
-from site_builder.models import ArticleMeta, CourseMeta, LessonMeta
+from site_builder.content import TRANSLATABLE, classify
+from site_builder.frontmatter import FrontMatterError, render_front_matter, split_front_matter
+from site_builder.models import ArticleMeta, CourseMeta, LessonMeta, PageMeta
+from site_builder.page_langs import split_lang_suffix
 from site_builder.slugs import slugify
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -142,3 +145,33 @@ def new_lesson(
         )
     path = course_dir / f"{number:02d}-{_slug(title, slug)}.md"
     return _create(path, LessonMeta, meta, body)
+
+
+def new_translation(docs_dir: Path, source: Path, lang: str) -> Path:
+    """`x.<lang>.md` next to `x.md`: the original's front matter and body to translate in
+    place, marked `draft: true` so it is not published before it is translated."""
+    path = source if source.is_absolute() or source.is_file() else docs_dir / source
+    try:
+        src_uri = path.resolve().relative_to(docs_dir.resolve()).as_posix()
+    except ValueError:
+        raise ScaffoldError(f"{source} is not a page under {docs_dir}") from None
+    if not path.is_file():
+        raise ScaffoldError(f"{source}: no such page under {docs_dir}")
+    base_uri, suffix = split_lang_suffix(src_uri)
+    if suffix:
+        raise ScaffoldError(f"{source} is itself a translation; translate {base_uri} instead")
+    kind, _ = classify(base_uri)
+    if kind not in TRANSLATABLE:
+        raise ScaffoldError(
+            f"{source}: a {kind} is sold in one language and has no translations; "
+            f"write a course in {lang} with `lang: {lang}`"
+        )
+    try:
+        meta, body = split_front_matter(path.read_text(encoding="utf-8"))
+    except FrontMatterError as exc:
+        raise ScaffoldError(f"{source}: {exc}") from None
+    meta = {k: v for k, v in meta.items() if k not in ("lang", "slug", "draft")}
+    meta["draft"] = True
+    target = path.with_name(f"{path.stem}.{lang}.md")
+    model = ArticleMeta if kind == "article" else PageMeta
+    return _create(target, model, meta, body.lstrip("\n"))

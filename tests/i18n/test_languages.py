@@ -241,3 +241,36 @@ def builder_course_in_english() -> str:
 
         What you learn.
         """
+
+
+def _kp(*args: str):
+    import click
+    from click.testing import CliRunner
+
+    from site_builder.cli import register
+
+    group = click.Group("kp")
+    register(group)
+    return CliRunner().invoke(group, list(args), catch_exceptions=False)
+
+
+def test_kp_new_translation_starts_a_draft_with_the_original_text(mini):
+    config = str(mini.config)
+    result = _kp("new", "translation", "articles/hello.md", "--lang", "zh", "--config", config)
+    assert result.exit_code == 0, result.output
+    path = mini.root / "content/articles/hello.zh.md"
+    text = path.read_text(encoding="utf-8")
+    assert "draft: true" in text and "title: Hello" in text
+    assert "Hello readers, this article is free." in text
+    mini.build()
+    assert not (mini.root / "site/zh/articles/hello").exists(), "a draft is not published"
+    path.write_text(text.replace("draft: true\n", "").replace("title: Hello", "title: 你好"))
+    mini.build()
+    assert '<html lang="zh"' in _html(mini, "/zh/articles/hello/")
+
+    again = _kp("new", "translation", "articles/hello.md", "--lang", "zh", "--config", config)
+    assert again.exit_code == 1 and "already exists" in again.output
+    course = _kp("new", "translation", "courses/c/index.md", "--lang", "zh", "--config", config)
+    assert course.exit_code == 1 and "sold in one language" in course.output
+    missing = _kp("new", "translation", "articles/nope.md", "--lang", "zh", "--config", config)
+    assert missing.exit_code == 1 and "no such page" in missing.output
