@@ -78,6 +78,9 @@ def render_shell(
     page.toc = get_toc([])
     context = get_context(nav, doc_files, config, page)
     context["kp"] = kp_view
+    # mkdocs-material resolves its `__config.base` (search index, worker) against the page's
+    # location, not against `<base href>`: make it the site root too.
+    context["base_url"] = root_path
     html = template_for(env, page).render(context)
     html = set_html_lang(html, lang)
     return _HEAD.sub(f'<head>\n    <base href="{root_path}">', html, count=1)

@@ -101,6 +101,7 @@ def test_manifest_products_gated_pages_and_shells(example_build):
         assert relative == f"_shell/{lang}.html"
         assert SHELL_TITLE in shell and SHELL_BODY in shell
         assert f'<html lang="{lang}"' in shell and '<base href="/">' in shell
+        assert '"base": "/"' in shell, "material finds search/ from any URL"
         assert "kp-cta" not in shell and "kp-paywall" not in shell
     zh_shell = (example_build.private / "_shell/zh.html").read_text(encoding="utf-8")
     assert "登录" in zh_shell
