@@ -53,9 +53,6 @@ LINK_RE = re.compile(r"https?://[^\s\"'<>]+/api/login/callback\?token=[A-Za-z0-9
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
-# Script errors of a known, reported bug (/work/notes/bugs.md, "Page shells: search index"),
-# ignored by the journeys and asserted in test_page_quality.py (strict xfail) instead.
-KNOWN_SCRIPT_ERRORS = ("Not Found",)
 MIN_FONT_PX = 12.0
 # Injected into every page: `window.__kpMe` resolves with the JSON the theme's script got from
 # /api/me, one task after it arrived (the script has updated the header by then), so tests
@@ -490,5 +487,4 @@ def reader(browser: Browser, stack: Stack, viewport: str) -> Iterator[Reader]:
         yield person
     finally:
         context.close()
-    unexpected = [e for e in person.errors if e.split(": ", 1)[1] not in KNOWN_SCRIPT_ERRORS]
-    assert unexpected == [], f"JavaScript errors: {unexpected}"
+    assert person.errors == [], f"JavaScript errors: {person.errors}"

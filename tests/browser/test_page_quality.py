@@ -1,7 +1,7 @@
 """Pages the paywall renders into the site's shell (account, sign-in answer, checkout
-success) behave like the built pages: no script errors, one heading. Both are known,
-reported defects (/work/notes/bugs.md); strict xfail turns red once they are fixed, as the
-reminder to drop KNOWN_SCRIPT_ERRORS from conftest.py and these markers."""
+success) behave like the built pages: no script errors, one heading. (Every journey also
+fails on any script error; the `reader` fixture checks.) A strict xfail marks a known,
+reported defect (/work/notes/bugs.md) and turns red once it is fixed."""
 
 from __future__ import annotations
 
@@ -25,9 +25,6 @@ def test_built_pages_have_no_script_errors_and_one_heading(reader) -> None:
     assert reader.errors == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bugs.md: shell pages fetch the search index from a wrong URL"
-)
 def test_shell_pages_have_no_script_errors(reader) -> None:
     for path in SHELL_PAGES:
         reader.visit(path)
