@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from kp.manifest import Manifest
 from paywall.auth import current_member, safe_next_url
+from paywall.auth_texts import preferred_lang, t, valid_lang
 from paywall.context import Paywall
 from paywall.entitlements import is_active, member_entitlements
 from paywall.models import Entitlement, Member
@@ -37,26 +38,28 @@ def fmt_date(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d")
 
 
-def describe_term(row: Entitlement) -> str:
+def describe_term(row: Entitlement, lang: str = "en") -> str:
     """Renewal or end date in words, from the row's source and Stripe status."""
     if row.valid_until is None:
-        return "Lifetime access" if row.source == "purchase" else "No end date"
+        return t(lang, "term.lifetime" if row.source == "purchase" else "term.open")
     until = fmt_date(row.valid_until)
     if row.source == "subscription":
         if row.stripe_status in RENEWING_STATUSES:
-            return f"Renews on {until}"
+            return t(lang, "term.renews", date=until)
         if row.stripe_status == "past_due":
-            return f"Payment failed; access until {until} unless the card is updated"
-        return f"Ends on {until}"
-    return f"Access until {until}"
+            return t(lang, "term.past_due", date=until)
+        return t(lang, "term.ends", date=until)
+    return t(lang, "term.until", date=until)
 
 
-def access_lines(manifest: Manifest | None, rows: list[Entitlement]) -> list[AccessLine]:
+def access_lines(
+    manifest: Manifest | None, rows: list[Entitlement], lang: str = "en"
+) -> list[AccessLine]:
     """Active entitlements as lines; a tier also lists the courses it includes."""
     lines: list[AccessLine] = []
     for row in rows:
         kind, _, name = row.key.partition(":")
-        term = describe_term(row)
+        term = describe_term(row, lang)
         if kind == "course":
             course = manifest.courses.get(name) if manifest else None
             lines.append(
@@ -71,10 +74,15 @@ def access_lines(manifest: Manifest | None, rows: list[Entitlement]) -> list[Acc
                 course = manifest.courses.get(slug) if manifest else None
                 if course is not None:
                     lines.append(
-                        AccessLine("course", course.title, course.url, f"Included in {tier.title}")
+                        AccessLine(
+                            "course",
+                            course.title,
+                            course.url,
+                            t(lang, "term.included", tier=tier.title),
+                        )
                     )
         else:
-            lines.append(AccessLine("member", "Members-only pages", None, term))
+            lines.append(AccessLine("member", t(lang, "account.members_only"), None, term))
     return lines
 
 
@@ -87,9 +95,9 @@ def load_account(pw: Paywall, member: Member) -> tuple[list[Entitlement], bool]:
         return rows, bool(fresh and fresh.stripe_customer_id)
 
 
-def render_lines(lines: list[AccessLine]) -> str:
+def render_lines(lines: list[AccessLine], lang: str) -> str:
     if not lines:
-        return '<p>You have no courses yet. <a href="/">Browse the site</a> to find one.</p>'
+        return f"<p>{t(lang, 'account.none_html')}</p>"
     items = []
     for line in lines:
         title = f'<a href="{esc(line.url)}">{esc(line.title)}</a>' if line.url else esc(line.title)
@@ -99,25 +107,27 @@ def render_lines(lines: list[AccessLine]) -> str:
     return '<ul class="kp-access">' + "".join(items) + "</ul>"
 
 
-def member_body(member: Member, lines: list[AccessLine], has_customer: bool) -> str:
+def member_body(member: Member, lines: list[AccessLine], has_customer: bool, lang: str) -> str:
     courses = [ln for ln in lines if ln.kind != "membership"]
     memberships = [ln for ln in lines if ln.kind == "membership"]
     parts = [
-        "<h1>Your account</h1>",
-        f'<p>Signed in as <strong class="kp-email">{esc(member.email)}</strong></p>',
-        "<h2>Membership</h2>",
-        render_lines(memberships) if memberships else "<p>Free membership.</p>",
-        "<h2>Your courses</h2>",
-        render_lines(courses),
+        f"<h1>{esc(t(lang, 'account.title'))}</h1>",
+        f"<p>{t(lang, 'account.signed_in_as_html', email=esc(member.email))}</p>",
+        f"<h2>{esc(t(lang, 'account.membership'))}</h2>",
+        render_lines(memberships, lang)
+        if memberships
+        else f"<p>{esc(t(lang, 'account.free'))}</p>",
+        f"<h2>{esc(t(lang, 'account.courses'))}</h2>",
+        render_lines(courses, lang),
     ]
     if has_customer:
         parts.append(
             '<form method="post" action="/api/billing-portal">'
-            '<button type="submit">Manage billing</button></form>'
+            f'<button type="submit">{esc(t(lang, "account.billing"))}</button></form>'
         )
     parts.append(
         '<form method="post" action="/api/logout"><input type="hidden" name="next" value="/">'
-        '<button type="submit">Sign out</button></form>'
+        f'<button type="submit">{esc(t(lang, "account.sign_out"))}</button></form>'
     )
     return "".join(parts)
 
@@ -126,26 +136,22 @@ async def account(request: Request) -> Response:
     pw: Paywall = request.app.state.paywall
     member = await run_in_threadpool(current_member, request)
     if member is None:
+        lang = preferred_lang(pw, request, request.query_params.get("lang"))
         next_url = safe_next_url(
             request.query_params.get("next"), pw.settings.base_url, default="/account/"
         )
-        body = (
-            "<h1>Sign in</h1><p>Enter your e-mail address and we will send you a link that "
-            "signs you in — no password needed. New here? The same link creates your free "
-            "membership.</p>" + sign_in_form(next_url, source="/account/")
+        title = t(lang, "sign_in.title")
+        body = f"<h1>{esc(title)}</h1><p>{esc(t(lang, 'sign_in.intro'))}</p>" + sign_in_form(
+            next_url, source="/account/", lang=lang
         )
-        response = render_page(pw, request, "Sign in", body)
+        response = render_page(pw, request, title, body, lang)
     else:
+        lang = valid_lang(member.lang) or preferred_lang(pw, request)
         rows, has_customer = await run_in_threadpool(load_account, pw, member)
-        lines = access_lines(pw.manifest(), rows)
-        response = render_page(
-            pw,
-            request,
-            "Your account",
-            member_body(member, lines, has_customer),
-            lang=member.lang or "en",
-        )
-    response.headers["Vary"] = "Cookie"
+        lines = access_lines(pw.manifest(), rows, lang)
+        body = member_body(member, lines, has_customer, lang)
+        response = render_page(pw, request, t(lang, "account.title"), body, lang)
+    response.headers["Vary"] = "Cookie, Accept-Language"
     return response
 
 

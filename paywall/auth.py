@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from paywall.auth_texts import LANGS
 from paywall.context import Paywall
 from paywall.logging import get_logger, kv, mask_email
 from paywall.members import get_or_create_member, normalize_email
@@ -130,10 +131,13 @@ def issue_login_link(
     next_url: str = "/",
     source: str | None = None,
     ip: str | None = None,
+    *,
+    lang: str | None = None,
 ) -> str:
     """Store a new single-use, 15-minute token (hashed) and return the absolute callback URL.
 
     Adds the row to `db`; the caller commits (so a webhook can keep it in its transaction).
+    `lang` rides along in the link so a member created by it gets the language they used.
     """
     address = normalize_email(email)
     now = pw.now()
@@ -150,7 +154,8 @@ def issue_login_link(
         )
     )
     db.flush()
-    return f"{pw.settings.base_url}/api/login/callback?token={token}"
+    suffix = f"&lang={lang}" if lang in LANGS else ""
+    return f"{pw.settings.base_url}/api/login/callback?token={token}{suffix}"
 
 
 def site_name(pw: Paywall) -> str:
@@ -218,7 +223,7 @@ def send_login_email(
     ip: str | None = None,
 ) -> None:
     """Issue a magic link and mail it. The token row is added to `db`; the caller commits."""
-    link = issue_login_link(pw, db, email, next_url, source=source, ip=ip)
+    link = issue_login_link(pw, db, email, next_url, source=source, ip=ip, lang=lang)
     subject, text = login_email(site_name(pw), link, reason, lang)
     pw.mailer.send(normalize_email(email), subject, text)
     log.info(kv("auth.link_sent", email=mask_email(normalize_email(email)), reason=reason))
@@ -231,9 +236,12 @@ class SignIn:
     created: bool
 
 
-def consume_login_token(pw: Paywall, db: Session, token: str) -> SignIn | None:
+def consume_login_token(
+    pw: Paywall, db: Session, token: str, lang: str | None = None
+) -> SignIn | None:
     """Use a magic link: None if unknown, expired or already used. Marks it used atomically
-    (two clicks racing: one wins), creates the member if new and confirms the address."""
+    (two clicks racing: one wins), creates the member if new (in `lang`) and confirms the
+    address."""
     now = pw.now()
     row = db.scalar(select(LoginToken).where(LoginToken.token_hash == hash_token(token)))
     if row is None or row.used_at is not None or row.expires_at <= now:
@@ -246,7 +254,9 @@ def consume_login_token(pw: Paywall, db: Session, token: str) -> SignIn | None:
     if claimed.rowcount != 1:
         return None
     existing = db.scalar(select(Member.id).where(Member.email == row.email))
-    member = get_or_create_member(db, row.email, now=now, source=row.source)
+    member = get_or_create_member(
+        db, row.email, now=now, source=row.source, lang=lang if lang in LANGS else "en"
+    )
     if member.confirmed_at is None:
         member.confirmed_at = now
     db.flush()

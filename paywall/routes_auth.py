@@ -30,6 +30,7 @@ from paywall.auth import (
     set_session_cookie,
     site_name,
 )
+from paywall.auth_texts import preferred_lang, t, valid_lang
 from paywall.context import Paywall
 from paywall.entitlements import active_keys
 from paywall.logging import get_logger, kv, mask_email
@@ -40,8 +41,6 @@ from paywall.pages import NO_STORE, esc, render_page
 from paywall.serving import Access, UnsafePath, access_for, parse_url_path
 
 log = get_logger("paywall.routes_auth")
-
-LANGS = ("en", "zh")
 
 
 def wants_json(request: Request) -> bool:
@@ -62,16 +61,19 @@ async def form_fields(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def sign_in_form(next_url: str = "/account/", source: str = "", email: str = "") -> str:
+def sign_in_form(
+    next_url: str = "/account/", source: str = "", email: str = "", lang: str = "en"
+) -> str:
     """The e-mail sign-in form (account page, error pages)."""
     return (
         '<form class="kp-login" method="post" action="/api/login">'
-        '<label for="kp-email">E-mail address</label> '
-        f'<input id="kp-email" type="email" name="email" required autocomplete="email" '
+        f'<label for="kp-email">{esc(t(lang, "sign_in.email"))}</label> '
+        '<input id="kp-email" type="email" name="email" required autocomplete="email" '
         f'value="{esc(email)}"> '
         f'<input type="hidden" name="next" value="{esc(next_url)}">'
         f'<input type="hidden" name="from" value="{esc(source)}">'
-        '<button type="submit">E-mail me a sign-in link</button></form>'
+        f'<input type="hidden" name="lang" value="{esc(lang)}">'
+        f'<button type="submit">{esc(t(lang, "sign_in.button"))}</button></form>'
     )
 
 
@@ -104,7 +106,9 @@ def prepare_login_email(pw: Paywall, req: LoginRequest) -> tuple[str, str, str]:
         member = db.scalar(select(Member).where(Member.email == req.email))
         reason = "login" if member is not None and member.confirmed_at else "signup"
         lang = member.lang if member is not None else req.lang
-        link = issue_login_link(pw, db, req.email, req.next_url, source=req.source, ip=req.ip)
+        link = issue_login_link(
+            pw, db, req.email, req.next_url, source=req.source, ip=req.ip, lang=req.lang
+        )
         db.commit()
     subject, text = login_email(site_name(pw), link, reason, lang)
     return req.email, subject, text
@@ -115,80 +119,75 @@ async def login(request: Request) -> Response:
     fields = await form_fields(request)
     next_url = safe_next_url(fields.get("next"), pw.settings.base_url)
     source = safe_next_url(fields.get("from"), pw.settings.base_url, default="") or None
-    lang = fields.get("lang", "en") if fields.get("lang") in LANGS else "en"
+    lang = preferred_lang(pw, request, fields.get("lang"))
     try:
         address = normalize_email(fields.get("email", ""))
     except InvalidEmail as exc:
-        return login_error(pw, request, 400, f"email: {exc}", next_url, fields.get("email", ""))
+        message = t(lang, "error.email", detail=exc)
+        return login_error(pw, request, 400, message, next_url, fields.get("email", ""), lang)
     req = LoginRequest(address, next_url, source, lang, client_ip(request))
     try:
         to, subject, text = await run_in_threadpool(prepare_login_email, pw, req)
     except LoginRateLimited as exc:
         log.warning(kv("auth.rate_limited", scope=exc.scope, email=mask_email(address)))
-        response = login_error(
-            pw,
-            request,
-            429,
-            "Too many sign-in e-mails were requested. Please wait "
-            f"{minutes(exc.retry_after)} and try again.",
-            next_url,
-            address,
-        )
+        message = t(lang, "error.rate", wait=minutes(exc.retry_after, lang))
+        response = login_error(pw, request, 429, message, next_url, address, lang)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     try:
         await run_in_threadpool(pw.mailer.send, to, subject, text)
     except (MailError, OSError) as exc:
         log.error(kv("auth.mail_failed", email=mask_email(address), error=type(exc).__name__))
-        return login_error(
-            pw,
-            request,
-            503,
-            "The sign-in e-mail could not be sent right now; try again soon.",
-            next_url,
-            address,
-        )
+        message = t(lang, "error.mail")
+        return login_error(pw, request, 503, message, next_url, address, lang)
     log.info(kv("auth.link_sent", email=mask_email(address), ip=req.ip or "-"))
-    return login_sent(pw, request, address)
+    return login_sent(pw, request, address, lang)
 
 
-def minutes(seconds: int) -> str:
+def minutes(seconds: int, lang: str = "en") -> str:
     mins = max(1, round(seconds / 60))
-    return f"{mins} minute" + ("s" if mins != 1 else "")
+    return t(lang, "minutes.one") if mins == 1 else t(lang, "minutes.many", n=mins)
 
 
-def login_sent(pw: Paywall, request: Request, address: str) -> Response:
+def login_sent(pw: Paywall, request: Request, address: str, lang: str) -> Response:
     """The same answer for known and unknown addresses."""
-    message = (
-        f"If {address} can receive e-mail, a sign-in link is on its way. It works once and "
-        "expires in 15 minutes."
-    )
+    message = t(lang, "sent.body", email=address)
     if wants_json(request):
         return JSONResponse({"ok": True, "message": message}, headers={"Cache-Control": NO_STORE})
-    body = f"<h1>Check your inbox</h1><p>{esc(message)}</p>"
-    return render_page(pw, request, "Check your inbox", body)
+    title = t(lang, "sent.title")
+    body = f"<h1>{esc(title)}</h1><p>{esc(message)}</p>"
+    return render_page(pw, request, title, body, lang)
 
 
 def login_error(
-    pw: Paywall, request: Request, status: int, message: str, next_url: str, email: str
+    pw: Paywall,
+    request: Request,
+    status: int,
+    message: str,
+    next_url: str,
+    email: str,
+    lang: str,
 ) -> Response:
     if wants_json(request):
         return JSONResponse(
             {"ok": False, "error": message}, status_code=status, headers={"Cache-Control": NO_STORE}
         )
-    body = f'<h1>Sign in</h1><p class="kp-error">{esc(message)}</p>' + sign_in_form(
-        next_url, email=email
+    title = t(lang, "sign_in.title")
+    body = f'<h1>{esc(title)}</h1><p class="kp-error">{esc(message)}</p>' + sign_in_form(
+        next_url, email=email, lang=lang
     )
-    return render_page(pw, request, "Sign in", body, status=status)
+    return render_page(pw, request, title, body, lang, status=status)
 
 
 # ---------------------------------------------------------------- GET /api/login/callback
 
 
-def complete_sign_in(pw: Paywall, token: str, old_cookie: str | None) -> tuple[str, str] | None:
+def complete_sign_in(
+    pw: Paywall, token: str, old_cookie: str | None, lang: str | None
+) -> tuple[str, str] | None:
     """Use the magic link and open a session; (session token, next URL) or None."""
     with pw.sessions() as db:
-        result = consume_login_token(pw, db, token)
+        result = consume_login_token(pw, db, token, lang)
         if result is None:
             db.rollback()
             return None
@@ -203,18 +202,20 @@ def complete_sign_in(pw: Paywall, token: str, old_cookie: str | None) -> tuple[s
 async def login_callback(request: Request) -> Response:
     pw: Paywall = request.app.state.paywall
     token = request.query_params.get("token", "")
+    link_lang = valid_lang(request.query_params.get("lang"))
     outcome = None
     if token and len(token) <= 200:
         outcome = await run_in_threadpool(
-            complete_sign_in, pw, token, request.cookies.get(COOKIE_NAME)
+            complete_sign_in, pw, token, request.cookies.get(COOKIE_NAME), link_lang
         )
     if outcome is None:
         log.info(kv("auth.link_rejected"))
+        lang = preferred_lang(pw, request, link_lang)
         body = (
-            "<h1>This sign-in link cannot be used</h1><p>It has expired (links last 15 "
-            "minutes) or was already used. Ask for a new one:</p>" + sign_in_form()
+            f"<h1>{esc(t(lang, 'expired.heading'))}</h1><p>{esc(t(lang, 'expired.body'))}</p>"
+            + sign_in_form(lang=lang)
         )
-        response = render_page(pw, request, "Sign-in link expired", body, status=400)
+        response = render_page(pw, request, t(lang, "expired.title"), body, lang, status=400)
     else:
         session_token, next_url = outcome
         response = RedirectResponse(next_url, status_code=303)

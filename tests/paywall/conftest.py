@@ -48,7 +48,9 @@ MEMBERS_CANARY = "CANARY-MEMBERS-55d0"
 UNLISTED_PRIVATE = "PRIVATE-UNLISTED-0b9e"
 OUTSIDE_SECRET = "OUTSIDE-SECRET-d41d"
 TEASER_MARK = "kp-paywall"
-LINK_RE = re.compile(r"https?://[^\s\"'<>]+/api/login/callback\?token=[A-Za-z0-9_\-]+")
+LINK_RE = re.compile(
+    r"https?://[^\s\"'<>]+/api/login/callback\?token=[A-Za-z0-9_\-]+(&lang=[a-z]{2})?"
+)
 
 
 # ---------------------------------------------------------------- databases

@@ -123,3 +123,32 @@ def test_sign_out_from_account_page(app_server) -> None:
     r = c.post("/api/logout", data={"next": "/"})
     assert r.status_code == 303
     assert 'action="/api/login"' in c.get("/account/").text
+
+
+@SQLITE_ONLY
+def test_chinese_visitor_gets_chinese_pages_mail_and_member_language(app_server, db) -> None:
+    from sqlalchemy import select
+
+    from paywall.models import Member
+
+    c = app_server.client()
+    r = c.post("/api/login", data={"email": "zh@example.com", "next": "/", "lang": "zh"})
+    assert r.status_code == 200 and "请查收邮件" in r.text
+    mail = app_server.mailer.to("zh@example.com")[-1]
+    assert mail.subject.startswith("确认你在")
+    link = app_server.outbox.link("zh@example.com")
+    assert link.endswith("&lang=zh")
+    assert c.get(link).status_code == 303
+    assert db.scalar(select(Member.lang).where(Member.email == "zh@example.com")) == "zh"
+    page = c.get("/account/").text
+    assert "我的账户" in page and "退出登录" in page
+    # the next e-mail follows the member's language even without a lang field
+    c.post("/api/login", data={"email": "zh@example.com"})
+    assert app_server.mailer.to("zh@example.com")[-1].subject.startswith("登录")
+
+
+@SQLITE_ONLY
+def test_anonymous_language_follows_accept_language(app_server) -> None:
+    c = app_server.client(headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+    assert "发送登录链接" in c.get("/account/").text
+    assert "E-mail me a sign-in link" in app_server.client().get("/account/").text
