@@ -136,10 +136,10 @@ async def account(request: Request) -> Response:
     pw: Paywall = request.app.state.paywall
     member = await run_in_threadpool(current_member, request)
     if member is None:
-        lang = preferred_lang(pw, request, request.query_params.get("lang"))
         next_url = safe_next_url(
             request.query_params.get("next"), pw.settings.base_url, default="/account/"
         )
+        lang = preferred_lang(pw, request, request.query_params.get("lang"), page=next_url)
         title = t(lang, "sign_in.title")
         body = f"<h1>{esc(title)}</h1><p>{esc(t(lang, 'sign_in.intro'))}</p>" + sign_in_form(
             next_url, source="/account/", lang=lang

@@ -21,8 +21,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "sent.title": "Check your inbox",
         "sent.body": "If {email} can receive e-mail, a sign-in link is on its way. It works "
         "once and expires in 15 minutes.",
-        "error.rate": "Too many sign-in e-mails were requested. Please wait {wait} and try "
-        "again.",
+        "error.rate": "Too many sign-in e-mails were requested. Please wait {wait} and try again.",
         "error.mail": "The sign-in e-mail could not be sent right now; try again soon.",
         "error.email": "email: {detail}",
         "expired.title": "Sign-in link expired",
@@ -32,11 +31,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "minutes.one": "1 minute",
         "minutes.many": "{n} minutes",
         "account.title": "Your account",
-        "account.signed_in_as_html": "Signed in as <strong class=\"kp-email\">{email}</strong>",
+        "account.signed_in_as_html": 'Signed in as <strong class="kp-email">{email}</strong>',
         "account.membership": "Membership",
         "account.free": "Free membership.",
         "account.courses": "Your courses",
-        "account.none_html": "You have no courses yet. <a href=\"/\">Browse the site</a> to "
+        "account.none_html": 'You have no courses yet. <a href="/">Browse the site</a> to '
         "find one.",
         "account.billing": "Manage billing",
         "account.sign_out": "Sign out",
@@ -67,11 +66,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "minutes.one": "1 分钟",
         "minutes.many": "{n} 分钟",
         "account.title": "我的账户",
-        "account.signed_in_as_html": "当前登录：<strong class=\"kp-email\">{email}</strong>",
+        "account.signed_in_as_html": '当前登录：<strong class="kp-email">{email}</strong>',
         "account.membership": "会员资格",
         "account.free": "免费会员。",
         "account.courses": "我的课程",
-        "account.none_html": "你还没有课程。<a href=\"/\">浏览网站</a>看看吧。",
+        "account.none_html": '你还没有课程。<a href="/">浏览网站</a>看看吧。',
         "account.billing": "管理账单",
         "account.sign_out": "退出登录",
         "account.members_only": "会员专属页面",
@@ -97,11 +96,22 @@ def valid_lang(value: str | None) -> str | None:
     return value if value in LANGS else None
 
 
-def preferred_lang(pw: Paywall, request: Request, explicit: str | None = None) -> str:
-    """An explicit choice (form/query `lang`), else the browser's Accept-Language among
-    the site's languages, else the build's default language."""
+def lang_of_path(path: str | None) -> str | None:
+    """`/zh/articles/x/` → `zh`: the build puts a non-default language under its code."""
+    first = (path or "").lstrip("/").split("/", 1)[0]
+    return valid_lang(first)
+
+
+def preferred_lang(
+    pw: Paywall, request: Request, explicit: str | None = None, page: str | None = None
+) -> str:
+    """An explicit choice (form/query `lang`), else the language of the page the visitor
+    came from, else the browser's Accept-Language among the site's languages, else the
+    build's default language."""
     if valid_lang(explicit):
         return str(explicit)
+    if lang_of_path(page):
+        return str(lang_of_path(page))
     for part in request.headers.get("accept-language", "").split(","):
         code = part.split(";")[0].strip().lower()[:2]
         if code in LANGS:

@@ -119,7 +119,7 @@ async def login(request: Request) -> Response:
     fields = await form_fields(request)
     next_url = safe_next_url(fields.get("next"), pw.settings.base_url)
     source = safe_next_url(fields.get("from"), pw.settings.base_url, default="") or None
-    lang = preferred_lang(pw, request, fields.get("lang"))
+    lang = preferred_lang(pw, request, fields.get("lang"), page=source or next_url)
     try:
         address = normalize_email(fields.get("email", ""))
     except InvalidEmail as exc:

@@ -152,3 +152,11 @@ def test_anonymous_language_follows_accept_language(app_server) -> None:
     c = app_server.client(headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
     assert "发送登录链接" in c.get("/account/").text
     assert "E-mail me a sign-in link" in app_server.client().get("/account/").text
+
+
+@SQLITE_ONLY
+def test_sign_in_page_language_follows_the_page_the_visitor_came_from(app_server) -> None:
+    c = app_server.client()
+    assert "发送登录链接" in c.get("/account/", params={"next": "/zh/articles/x/"}).text
+    r = c.post("/api/login", data={"email": "p@example.com", "from": "/zh/articles/x/"})
+    assert "请查收邮件" in r.text
