@@ -111,20 +111,9 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
 
 
 def register(group: click.Group) -> None:
-    """Attach the paywall commands to the `kp` group."""
+    """Attach the paywall commands to the `kp` group: `serve` here, and the admin commands
+    (db, members, stripe, events) from `paywall.cli_admin`."""
+    from paywall import cli_admin
+
     group.add_command(serve)
-    _register_admin(group)
-
-
-def _register_admin(group: click.Group) -> None:
-    """Engineer A's admin commands (db, members, stripe, events).
-
-    Transitional: while `paywall/cli_admin.py` is written in parallel, `kp` still works.
-    """
-    try:
-        import paywall.cli_admin as cli_admin
-    except ModuleNotFoundError as exc:
-        if exc.name != "paywall.cli_admin":
-            raise
-        return
     cli_admin.register(group)
