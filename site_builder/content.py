@@ -13,6 +13,7 @@ import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -111,20 +112,32 @@ class ContentIndex:
     default_lang: str = DEFAULT_LANG
 
     def translations(self, entry: Entry) -> dict[str, Entry]:
-        """Published versions of `entry` by language, itself included."""
-        return {
-            e.lang: e for e in self.entries.values() if e.published and e.base_uri == entry.base_uri
-        }
+        """Published versions of `entry` by language, itself included (when published)."""
+        return dict(self._groups.get(entry.base_uri, {}))
 
     def home(self, lang: str) -> Entry | None:
         """The home page in `lang`, else the default language's home page."""
-        homes = {e.lang: e for e in self.published("home")}
+        homes = self._groups.get("index.md", {})
         return homes.get(lang) or homes.get(self.default_lang) or next(iter(homes.values()), None)
 
     def langs(self) -> list[str]:
         """Languages with published pages, the default language first."""
+        return list(self._langs)
+
+    @cached_property
+    def _groups(self) -> dict[str, dict[str, Entry]]:
+        """Published entries by translation group and language. Computed on first use, once
+        the index is complete: every page asks for its translations, so a scan per call
+        would make a large site quadratic."""
+        groups: dict[str, dict[str, Entry]] = {}
+        for entry in self.published():
+            groups.setdefault(entry.base_uri, {}).setdefault(entry.lang, entry)
+        return groups
+
+    @cached_property
+    def _langs(self) -> tuple[str, ...]:
         found = {e.lang for e in self.published()} | {self.default_lang}
-        return sorted(found, key=lambda lang: (lang != self.default_lang, lang))
+        return tuple(sorted(found, key=lambda lang: (lang != self.default_lang, lang)))
 
     def published(self, kind: Kind | None = None) -> list[Entry]:
         return [

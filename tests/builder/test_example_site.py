@@ -182,7 +182,7 @@ def test_pricing_page_has_tier_and_course_cards(example_build):
 
 def test_header_sign_in_link_and_script(example_build):
     html = example_build.page("/articles/why-free-content-comes-first/")
-    assert 'href="/account/?next=/articles/why-free-content-comes-first/"' in html
+    assert 'href="/account/?next=/articles/why-free-content-comes-first/&amp;lang=en"' in html
     assert "data-kp-account" in html
     assert re.search(r'<script src="[./]*assets/kp/kp.js"', html)
     script = (example_build.site / "assets/kp/kp.js").read_text(encoding="utf-8")

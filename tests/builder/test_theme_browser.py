@@ -78,7 +78,7 @@ def test_static_host_without_paywall_keeps_sign_in_link(example_build, browser):
         link = page.locator("[data-kp-account]")
         assert link.inner_text().strip() == "Sign in"
         assert link.get_attribute("href") == (
-            "/account/?next=%2Fcourses%2Fcommunity-launch%2F02-plan-ten-articles%2F"
+            "/account/?next=%2Fcourses%2Fcommunity-launch%2F02-plan-ten-articles%2F&lang=en"
         )
         assert page.locator(".kp-paywall form[action='/api/checkout']").count() == 3
         assert page.locator(".kp-lesson.kp-unlocked").count() == 0

@@ -250,13 +250,16 @@ def test_chinese_lesson_paywall_and_tier_in_chinese(i18n_build):
 
 
 def test_forms_send_the_page_language(i18n_build):
-    """Sign-up, sign-in and checkout forms tell the paywall the reader's language."""
+    """Sign-up, sign-in and checkout forms and the header's account link tell the paywall
+    the reader's language."""
     posted = 0
     for page in i18n_build.pages:
         html = i18n_build.html(page.url)
         for form in re.findall(r'<form class="kp-form\b.*?</form>', html, re.S):
             assert f'name="lang" value="{page.lang}"' in form, page.src
             posted += 1
+        account = re.search(r'<a href="(/account/[^"]*)"[^>]*data-kp-account', html).group(1)
+        assert account.endswith(f"&amp;lang={page.lang}"), page.src
     assert posted > 20
 
 

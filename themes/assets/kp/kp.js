@@ -11,8 +11,14 @@
 
   var link = document.querySelector("[data-kp-account]");
   if (link && link.getAttribute("href").indexOf("/account/?next=") === 0) {
-    // Pages served by the paywall (shells) live at URLs the build did not know.
-    link.setAttribute("href", "/account/?next=" + encodeURIComponent(location.pathname));
+    // Pages served by the paywall (shells) live at URLs the build did not know; the page's
+    // language goes along so the sign-in page answers in it.
+    var lang = document.documentElement.getAttribute("lang");
+    link.setAttribute(
+      "href",
+      "/account/?next=" + encodeURIComponent(location.pathname) +
+        (lang ? "&lang=" + encodeURIComponent(lang) : "")
+    );
   }
   if (!window.fetch) {
     return;
