@@ -283,15 +283,18 @@ async def me(request: Request) -> Response:
 async def auth_check(request: Request) -> Response:
     """For nginx `auth_request`: 204 may read (or not gated), 401 no session, 403 not entitled.
 
-    `uri` is the original request URI (`$request_uri`, still percent-encoded); it is decoded
+    `uri` (query parameter, or the `X-Original-URI` header nginx configs commonly set) is the
+    original request URI (`$request_uri`, still percent-encoded); it is decoded
     and checked exactly like a request to the file server, so encoded tricks cannot turn a
     gated URL into an ungated one. An unsafe `uri` is a 400 (nginx then refuses the request).
     """
     pw: Paywall = request.app.state.paywall
     headers = {"Cache-Control": NO_STORE}
-    uri = request.query_params.get("uri")
+    uri = request.query_params.get("uri") or request.headers.get("x-original-uri")
     if not uri:
-        return Response("missing query parameter: uri", 400, headers, "text/plain")
+        return Response(
+            "missing query parameter uri (or X-Original-URI header)", 400, headers, "text/plain"
+        )
     try:
         url = parse_url_path(urlsplit(uri).path)
     except (UnsafePath, ValueError) as exc:

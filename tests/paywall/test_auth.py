@@ -354,3 +354,31 @@ def test_login_mail_has_no_html_injection(app_server) -> None:
     r = c.post("/api/login", data={"email": '"<script>"@example.com'})
     assert "<script>" not in r.text
     assert re.search(r"&lt;script&gt;|&quot;", r.text) or r.status_code == 400
+
+
+@SQLITE_ONLY
+def test_auth_endpoint_reads_x_original_uri(app_server) -> None:
+    c = app_server.client()
+    r = c.get("/api/auth", headers={"X-Original-URI": "/courses/demo/02-paid/"})
+    assert r.status_code == 401
+    assert c.get("/api/auth", headers={"X-Original-URI": "/"}).status_code == 204
+    assert c.get("/api/auth").status_code == 400
+
+
+def test_concurrent_clicks_on_one_link_sign_in_once(app_server, count_rows) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    app_server.client().post("/api/login", data={"email": "race@example.com"})
+    link = app_server.outbox.link("race@example.com")
+
+    def click(_: int) -> int:
+        with httpx.Client(timeout=30) as c:
+            return c.get(link).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(click, range(8)))
+    assert statuses == [303] + [400] * 7
+    assert count_rows("sessions") == 1
+    assert count_rows("members") == 1
