@@ -1,14 +1,15 @@
 """The `kp` command: one entry point composing the build and paywall command groups.
 
 Sub-commands are registered by `site_builder.cli` (build, new, check) and `paywall.cli`
-(serve, db, members, stripe, events); this module only wires them together, so the two
-halves stay independent of each other.
+(serve, db, members, stripe, events); `kp demo` (kp.demo) runs both with the local Stripe
+test server. This module only wires them together, so the two halves stay independent.
 """
 
 from __future__ import annotations
 
 import click
 
+from kp.demo import demo
 from paywall.cli import register as register_paywall
 from site_builder.cli import register as register_builder
 
@@ -21,3 +22,4 @@ def main() -> None:
 
 register_builder(main)
 register_paywall(main)
+main.add_command(demo)
