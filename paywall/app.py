@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kp.settings import Settings, load_settings
 from paywall import account, routes_auth, routes_stripe
 from paywall.context import Paywall
-from paywall.logging import get_logger, kv
+from paywall.logging import configure_logging, get_logger, kv
 from paywall.mailer import mailer_from_settings
 from paywall.migrate import upgrade
 from paywall.secret import load_secret_key
@@ -144,5 +144,9 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
 
 
 def app_from_environment() -> Starlette:
-    """Factory for `uvicorn --factory` (reload and multi-worker `kp serve`)."""
-    return create_app()
+    """Factory for `uvicorn --factory` (reload and multi-worker `kp serve`, or a deployment
+    running `uvicorn paywall.app:app_from_environment --factory`): each worker process
+    sets up the structured logs itself."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
