@@ -6,58 +6,32 @@ subscription is deleted, it does not. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from kp.manifest import read_manifest
+from paywall.stripe_sync import sync_catalog
 from stripe_local.server import LocalStripe
 
 CANARY = "CANARY-PAID-7f3a"
 PRO_CANARY = "CANARY-PRO-91c2"
 LESSON = "/courses/demo/02-paid/"
 PRO_LESSON = "/courses/pro-course/01-lesson/"
-WEBHOOK_SECRET = "whsec_e2e_0123456789abcdef"
 CS_ID = re.compile(r"cs_[A-Za-z0-9_]+")
 
 
 @pytest.fixture
-def local_stripe(base_url: str) -> Iterator[LocalStripe]:
-    """Stripe, locally: webhooks delivered synchronously to the app's endpoint."""
-    with LocalStripe(
-        webhook_url=f"{base_url}/api/stripe/webhook", webhook_secret=WEBHOOK_SECRET
-    ) as ls:
-        create_prices(ls)
-        yield ls
+def settings_overrides(stripe_settings: dict[str, Any]) -> dict[str, Any]:
+    """The app talks to the local Stripe test server (shared `local_stripe` fixture)."""
+    return stripe_settings
 
 
-def create_prices(ls: LocalStripe) -> None:
-    """The prices the hand-made manifest sells, by lookup key (what `kp stripe sync` makes)."""
-    client = ls.client()
-    demo = client.v1.products.create(params={"name": "Demo course"})
-    client.v1.prices.create(
-        params={"product": demo.id, "unit_amount": 4900, "currency": "usd", "lookup_key": "demo"}
-    )
-    pro = client.v1.products.create(params={"name": "Pro membership"})
-    for interval, amount in (("month", 900), ("year", 9000)):
-        client.v1.prices.create(
-            params={
-                "product": pro.id,
-                "unit_amount": amount,
-                "currency": "usd",
-                "lookup_key": f"pro-{interval}",
-                "recurring": {"interval": interval},
-            }
-        )
-
-
-@pytest.fixture
-def settings_overrides(local_stripe: LocalStripe) -> dict[str, Any]:
-    return {
-        "STRIPE_SECRET_KEY": local_stripe.api_key,
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_API_BASE": local_stripe.url,
-    }
+@pytest.fixture(autouse=True)
+def catalog(local_stripe: LocalStripe, settings) -> None:  # noqa: ANN001
+    """Products and prices for the build's courses and tiers, as `kp stripe sync` makes them."""
+    manifest = read_manifest(settings.manifest_path)
+    sync_catalog(local_stripe.client(), manifest)
 
 
 def start_checkout(client, fields: dict[str, str]) -> str:  # noqa: ANN001
