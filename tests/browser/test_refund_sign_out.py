@@ -51,13 +51,14 @@ def test_forged_webhook_sign_out_and_refund_lock_the_lesson(reader, stack) -> No
 
     # Signed in from the paywall's own form ("Already bought? Sign in").
     reader.visit(lesson)
+    assert not reader.shows_canary(lesson), "the paid text is served to a visitor"
     form = page.locator(".kp-paywall form[action='/api/login']")
     form.locator("input[name=email]").fill(address)
     seen = reader.mails_to(address)
     reader.press(form.locator("button[type=submit]"))
     reader.follow_magic_link(address, seen)
     assert reader.path() == lesson and reader.signed_in_as() == address
-    assert not reader.shows_canary(lesson)
+    assert not reader.shows_canary(lesson), "signed in, bought nothing, reads the paid text"
 
     body, headers = stack.forged_webhook(forged_completion(address))
     answer = page.request.post(f"{stack.url}/api/stripe/webhook", data=body, headers=headers)
