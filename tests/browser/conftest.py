@@ -440,20 +440,21 @@ class Reader:
         last: Locator | None = None,
         *,
         margin: int = 24,
-        max_height: int | None = None,
+        height: int | None = None,
     ) -> Path:
         """Save test-artifacts/screenshots/<name>-<viewport>.png: the viewport, or the full
-        width from the top of `first` to the bottom of `last` (default: `first`)."""
+        width from the top of `first` to the bottom of `last` (default: `first`), or
+        `height` pixels from the top of `first`."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}-{self.viewport}.png"
         if first is None:
             self.page.screenshot(path=path)
             return path
+        self.page.evaluate("window.scrollTo(0, 0)")  # the sticky header at the page's top
         top = self._document_box(first)[0] - margin
         bottom = self._document_box(last or first)[1] + margin
         top = max(0.0, top)
-        height = bottom - top if max_height is None else min(bottom - top, max_height)
-        clip = {"x": 0, "y": top, "width": self.size["width"], "height": height}
+        clip = {"x": 0, "y": top, "width": self.size["width"], "height": height or bottom - top}
         self.page.screenshot(path=path, full_page=True, clip=clip)
         return path
 

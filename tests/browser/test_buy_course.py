@@ -43,6 +43,8 @@ def test_course_locked_lesson_buy_pay_unlocked(reader, stack) -> None:
     reader.check_readable(paywall)
     reader.check_fits_width()
     reader.screenshot("locked-lesson", page.locator(".md-content h1").first, paywall)
+    paywall.evaluate("el => el.scrollIntoView({block: 'start'})")
+    reader.screenshot("paywall-in-view")  # what the screen shows when the paywall comes up
 
     reader.press(paywall.locator(f"form:has(input[name=course][value={COURSE}]) button"))
     assert page.url.startswith(stack.stripe.url + "/"), f"not on the local checkout: {page.url}"
@@ -65,7 +67,7 @@ def test_course_locked_lesson_buy_pay_unlocked(reader, stack) -> None:
     assert reader.shows_canary(lesson), "the bought lesson shows its paid text"
     assert page.locator(".md-content .kp-paywall").count() == 0
     reader.check_fits_width()
-    reader.screenshot("unlocked-lesson", page.locator(".md-content h1").first, max_height=820)
+    reader.screenshot("unlocked-lesson", page.locator("header.md-header"), height=820, margin=0)
 
     assert reader.unlocked(paid) == paid, "every lesson of the course comes with it"
     reader.visit(course.url)

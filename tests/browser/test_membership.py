@@ -54,7 +54,7 @@ def test_subscribe_unlocks_tier_cancel_in_portal_ends_at_period_end(reader, stac
     assert "Pro membership" in account.inner_text()
     assert "Renews on" in account.inner_text()
     reader.check_fits_width()
-    reader.screenshot("account", page.locator(".md-content h1").last, page.locator("form").last)
+    reader.screenshot("account", page.locator("header.md-header"), page.locator("form").last)
 
     reader.press(page.get_by_role("button", name="Manage billing"))
     assert page.url.startswith(stack.stripe.url + "/"), f"not on the portal: {page.url}"
