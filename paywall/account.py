@@ -16,7 +16,7 @@ from kp.manifest import Manifest
 from paywall.auth import current_member, safe_next_url
 from paywall.auth_texts import preferred_lang, t, valid_lang
 from paywall.context import Paywall
-from paywall.entitlements import is_active, member_entitlements
+from paywall.entitlements import CANCELS_AT_PERIOD_END, is_active, member_entitlements
 from paywall.models import Entitlement, Member
 from paywall.pages import esc, render_page
 from paywall.routes_auth import sign_in_form
@@ -44,7 +44,7 @@ def describe_term(row: Entitlement, lang: str = "en") -> str:
         return t(lang, "term.lifetime" if row.source == "purchase" else "term.open")
     until = fmt_date(row.valid_until)
     if row.source == "subscription":
-        if row.stripe_status in RENEWING_STATUSES:
+        if row.stripe_status in RENEWING_STATUSES and row.note != CANCELS_AT_PERIOD_END:
             return t(lang, "term.renews", date=until)
         if row.stripe_status == "past_due":
             return t(lang, "term.past_due", date=until)
@@ -111,7 +111,6 @@ def member_body(member: Member, lines: list[AccessLine], has_customer: bool, lan
     courses = [ln for ln in lines if ln.kind != "membership"]
     memberships = [ln for ln in lines if ln.kind == "membership"]
     parts = [
-        f"<h1>{esc(t(lang, 'account.title'))}</h1>",
         f"<p>{t(lang, 'account.signed_in_as_html', email=esc(member.email))}</p>",
         f"<h2>{esc(t(lang, 'account.membership'))}</h2>",
         render_lines(memberships, lang)
@@ -141,7 +140,7 @@ async def account(request: Request) -> Response:
         )
         lang = preferred_lang(pw, request, request.query_params.get("lang"), page=next_url)
         title = t(lang, "sign_in.title")
-        body = f"<h1>{esc(title)}</h1><p>{esc(t(lang, 'sign_in.intro'))}</p>" + sign_in_form(
+        body = f"<p>{esc(t(lang, 'sign_in.intro'))}</p>" + sign_in_form(
             next_url, source="/account/", lang=lang
         )
         response = render_page(pw, request, title, body, lang)

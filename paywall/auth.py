@@ -213,7 +213,6 @@ def login_email(site: str, link: str, reason: str, lang: str) -> tuple[str, str]
 
 def send_login_email(
     pw: Paywall,
-    db: Session,
     email: str,
     next_url: str = "/",
     *,
@@ -222,8 +221,14 @@ def send_login_email(
     source: str | None = None,
     ip: str | None = None,
 ) -> None:
-    """Issue a magic link and mail it. The token row is added to `db`; the caller commits."""
-    link = issue_login_link(pw, db, email, next_url, source=source, ip=ip, lang=lang)
+    """Issue a magic link, commit it, then mail it.
+
+    The token is committed in its own transaction before the mail leaves: a link that is
+    already in an inbox (or the console) must work when clicked at once, and a failed commit
+    must never leave a dead link in someone's mail.
+    """
+    with pw.sessions.begin() as db:
+        link = issue_login_link(pw, db, email, next_url, source=source, ip=ip, lang=lang)
     subject, text = login_email(site_name(pw), link, reason, lang)
     pw.mailer.send(normalize_email(email), subject, text)
     log.info(kv("auth.link_sent", email=mask_email(normalize_email(email)), reason=reason))

@@ -25,7 +25,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error.mail": "The sign-in e-mail could not be sent right now; try again soon.",
         "error.email": "email: {detail}",
         "expired.title": "Sign-in link expired",
-        "expired.heading": "This sign-in link cannot be used",
         "expired.body": "It has expired (links last 15 minutes) or was already used. Ask for a "
         "new one:",
         "minutes.one": "1 minute",
@@ -61,7 +60,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error.mail": "暂时无法发送登录邮件，请稍后再试。",
         "error.email": "email：{detail}",
         "expired.title": "登录链接已失效",
-        "expired.heading": "此登录链接无法使用",
         "expired.body": "链接已过期（有效期 15 分钟）或已被使用。请重新获取：",
         "minutes.one": "1 分钟",
         "minutes.many": "{n} 分钟",

@@ -83,8 +83,9 @@ def text(lang: str, name: str, **values: str) -> str:
     return table.get(name, _TEXTS["en"][name]).format(**values)
 
 
-def _section(lang: str, title_key: str, paragraphs: list[str], links: list[tuple[str, str]]) -> str:
-    body = [f'<section class="kp-checkout"><h1>{esc(text(lang, title_key))}</h1>']
+def _section(paragraphs: list[str], links: list[tuple[str, str]]) -> str:
+    """The body under the shell's heading (the page title is the page's only <h1>)."""
+    body = ['<section class="kp-checkout">']
     body += [f"<p>{p}</p>" for p in paragraphs]
     if links:
         items = " ".join(
@@ -98,8 +99,6 @@ def _section(lang: str, title_key: str, paragraphs: list[str], links: list[tuple
 def not_configured_page(pw: Paywall, request: Request, lang: str) -> HTMLResponse:
     """Checkout without STRIPE_SECRET_KEY: a clear explanation instead of a crash."""
     body = _section(
-        lang,
-        "not_configured.title",
         [esc(text(lang, "not_configured.body"))],
         [("/", text(lang, "back"))],
     )
@@ -111,7 +110,7 @@ def message_page(
 ) -> HTMLResponse:
     """An error page: `message` (already user-safe) or the generic text for `kind`."""
     shown = message or text(lang, f"{kind}.body")
-    body = _section(lang, f"{kind}.title", [esc(shown)], [("/", text(lang, "back"))])
+    body = _section([esc(shown)], [("/", text(lang, "back"))])
     return render_page(pw, request, text(lang, f"{kind}.title"), body, lang, status)
 
 
@@ -136,7 +135,7 @@ def success_page(
     else:
         paragraphs = [esc(text(lang, "open.body"))]
         links = [(view.url, text(lang, "back"))]
-    body = _section(lang, f"{view.state}.title", paragraphs, links)
+    body = _section(paragraphs, links)
     if view.state == "unlocking":
         body = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' + body
     response = render_page(pw, request, text(lang, f"{view.state}.title"), body, lang, 200)

@@ -21,6 +21,10 @@ from kp.manifest import MEMBER_KEY
 from paywall.models import SOURCES, STATUSES, AuditLog, Entitlement, Member
 from paywall.upsert import insert_if_absent
 
+# The note on a subscription entitlement that stays paid until its period ends and then stops
+# (`cancel_at_period_end`): the account page says "Ends on" rather than "Renews on" for it.
+CANCELS_AT_PERIOD_END = "cancels at period end"
+
 _KEY_RE = re.compile(r"^(course|tier):[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$")
 
 

@@ -11,7 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paywall import stripe_objects as so
-from paywall.entitlements import STATUS_PRECEDENCE, Desired, by_stripe_object
+from paywall.entitlements import (
+    CANCELS_AT_PERIOD_END,
+    STATUS_PRECEDENCE,
+    Desired,
+    by_stripe_object,
+)
 from paywall.event_context import (
     SUBSCRIPTION_EVENTS,
     EventContext,
@@ -97,7 +102,7 @@ def subscription_desired(sub: dict[str, Any], grace_days: int, now: dt.datetime)
     started = so.timestamp(sub.get("start_date")) or so.timestamp(sub.get("created"))
     if started is not None and started > now:
         started = now  # Stripe's clock may run ahead of ours: never start access later
-    cancel_note = "cancels at period end" if sub.get("cancel_at_period_end") else ""
+    cancel_note = CANCELS_AT_PERIOD_END if sub.get("cancel_at_period_end") else ""
     if status in so.SUB_GRANTING:
         return Desired("active", started, period_end, status, cancel_note)
     if status in so.SUB_GRACE:

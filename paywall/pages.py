@@ -26,7 +26,7 @@ FALLBACK_SHELL = f"""<!doctype html>
 <title>{SHELL_TITLE}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;
 line-height:1.5}}</style></head>
-<body><main>{SHELL_BODY}</main></body></html>
+<body><main><h1>{SHELL_TITLE}</h1>{SHELL_BODY}</main></body></html>
 """
 
 NO_STORE = "private, no-store"

@@ -155,7 +155,7 @@ def login_sent(pw: Paywall, request: Request, address: str, lang: str) -> Respon
     if wants_json(request):
         return JSONResponse({"ok": True, "message": message}, headers={"Cache-Control": NO_STORE})
     title = t(lang, "sent.title")
-    body = f"<h1>{esc(title)}</h1><p>{esc(message)}</p>"
+    body = f"<p>{esc(message)}</p>"
     return render_page(pw, request, title, body, lang)
 
 
@@ -173,7 +173,7 @@ def login_error(
             {"ok": False, "error": message}, status_code=status, headers={"Cache-Control": NO_STORE}
         )
     title = t(lang, "sign_in.title")
-    body = f'<h1>{esc(title)}</h1><p class="kp-error">{esc(message)}</p>' + sign_in_form(
+    body = f'<p class="kp-error">{esc(message)}</p>' + sign_in_form(
         next_url, email=email, lang=lang
     )
     return render_page(pw, request, title, body, lang, status=status)
@@ -211,10 +211,7 @@ async def login_callback(request: Request) -> Response:
     if outcome is None:
         log.info(kv("auth.link_rejected"))
         lang = preferred_lang(pw, request, link_lang)
-        body = (
-            f"<h1>{esc(t(lang, 'expired.heading'))}</h1><p>{esc(t(lang, 'expired.body'))}</p>"
-            + sign_in_form(lang=lang)
-        )
+        body = f"<p>{esc(t(lang, 'expired.body'))}</p>" + sign_in_form(lang=lang)
         response = render_page(pw, request, t(lang, "expired.title"), body, lang, status=400)
     else:
         session_token, next_url = outcome

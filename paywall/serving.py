@@ -252,7 +252,7 @@ def not_found(pw: Paywall, request: Request) -> Response:
     headers = {"Cache-Control": HTML_CACHE}
     if page is not None:
         return HTMLResponse(page.read_bytes(), status_code=404, headers=headers)
-    response = render_page(pw, request, "Page not found", "<h1>Page not found</h1>", status=404)
+    response = render_page(pw, request, "Page not found", "", status=404)
     response.headers["Cache-Control"] = HTML_CACHE
     return response
 
@@ -267,7 +267,7 @@ def gated_response(pw: Paywall, request: Request, path: Path) -> Response:
 def missing_teaser(pw: Paywall, request: Request, page: GatedPage) -> Response:
     """A gated URL whose teaser the build did not write: still 200 with a paywall block."""
     body = (
-        f'<h1>{esc(page.title)}</h1><div class="kp-paywall"><p>This page is for members.'
+        f'<div class="kp-paywall"><p>This page is for members.'
         f'</p><p><a href="/account/?next={esc(page.url)}">Sign in</a></p></div>'
     )
     response = render_page(pw, request, page.title, body, lang=page.lang)

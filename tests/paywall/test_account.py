@@ -160,3 +160,16 @@ def test_sign_in_page_language_follows_the_page_the_visitor_came_from(app_server
     assert "发送登录链接" in c.get("/account/", params={"next": "/zh/articles/x/"}).text
     r = c.post("/api/login", data={"email": "p@example.com", "from": "/zh/articles/x/"})
     assert "请查收邮件" in r.text
+
+
+def test_subscription_cancelled_at_period_end_says_ends_not_renews() -> None:
+    """Stripe keeps such a subscription `active` until its period ends: no renewal promise."""
+    from paywall.account import describe_term
+    from paywall.entitlements import CANCELS_AT_PERIOD_END
+    from paywall.models import Entitlement
+
+    until = dt.datetime(2026, 12, 25, tzinfo=dt.UTC)
+    row = Entitlement(source="subscription", stripe_status="active", valid_until=until, note="")
+    assert describe_term(row) == "Renews on 2026-12-25"
+    row.note = CANCELS_AT_PERIOD_END
+    assert describe_term(row) == "Ends on 2026-12-25"

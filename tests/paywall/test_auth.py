@@ -336,17 +336,34 @@ def test_auth_endpoint_refuses_unsafe_uris(app_server, uri: str) -> None:
     assert r.status_code == 400
 
 
-def test_send_login_email_api_for_purchases(app_server, pw, db) -> None:
+def test_send_login_email_api_for_purchases(app_server, pw) -> None:
     """The interface the webhook uses: a purchase e-mail with a working link."""
     from paywall.auth import send_login_email
 
-    send_login_email(pw, db, "Buyer@Example.com", "/courses/demo/", reason="purchase")
-    db.commit()
+    send_login_email(pw, "Buyer@Example.com", "/courses/demo/", reason="purchase")
     mail = app_server.mailer.to("buyer@example.com")[-1]
     assert "purchase" in mail.subject and "confirmed" in mail.subject
     c = app_server.client()
     r = c.get(app_server.outbox.link("buyer@example.com"))
     assert r.headers["location"] == "/courses/demo/"
+
+
+def test_login_link_is_committed_before_the_mail_leaves(pw, monkeypatch) -> None:
+    """A link clicked the moment it arrives must work: the token row is visible to another
+    connection (another worker) when the mailer is called."""
+    from paywall.auth import send_login_email
+    from paywall.models import LoginToken
+
+    seen: list[int] = []
+
+    def send(to, subject, text, html=None, headers=None) -> None:
+        with pw.sessions() as other:
+            rows = other.scalars(select(LoginToken).where(LoginToken.email == to)).all()
+            seen.append(len(rows))
+
+    monkeypatch.setattr(pw.mailer, "send", send)
+    send_login_email(pw, "fast@example.com", "/", reason="purchase")
+    assert seen == [1]
 
 
 def test_login_mail_has_no_html_injection(app_server) -> None:
