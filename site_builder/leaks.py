@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import html
 import json
+import multiprocessing
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+from ahocorasick_rs import AhoCorasick, MatchKind
 
 from kp.manifest import Manifest, read_manifest
 from site_builder.teaser import PAID_END, PAID_START, paid_part
@@ -28,15 +33,16 @@ from site_builder.teaser import PAID_END, PAID_START, paid_part
 MIN_LATIN_CHARS = 24
 MIN_CJK_CHARS = 8
 
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
+# No pattern spans U+0000, the block break: JSON strings joined by it stay separate.
+_COMMENT = re.compile(r"<!--[^\x00]*?-->")
+_SCRIPT = re.compile(r"<(script|style)\b[^>\x00]*>[^\x00]*?</\1\s*>", re.IGNORECASE)
 _BLOCK_TAG = re.compile(
     r"</?(?:p|li|h[1-6]|pre|blockquote|div|td|th|tr|table|ul|ol|dl|dd|dt|figure|figcaption"
-    r"|details|summary|section|aside|article|header|footer|br|hr)\b[^>]*>",
+    r"|details|summary|section|aside|article|header|footer|br|hr)\b[^>\x00]*>",
     re.IGNORECASE,
 )
-_TAG = re.compile(r"<[^>]+>")
-_HEADERLINK = re.compile(r"<a\b[^>]*\bclass=\"headerlink\"[^>]*>.*?</a>", re.DOTALL)
+_TAG = re.compile(r"<[^>\x00]+>")
+_HEADERLINK = re.compile(r"<a\b[^>\x00]*\bclass=\"headerlink\"[^>\x00]*>[^\x00]*?</a>")
 _BLOCK_BREAK = "\x00"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -77,7 +83,8 @@ def html_to_lines(markup: str) -> list[str]:
     """Visible text of an HTML fragment, one entry per block element."""
     markup = _HEADERLINK.sub("", _SCRIPT.sub(" ", _COMMENT.sub("", markup)))
     text = html.unescape(_TAG.sub("", _BLOCK_TAG.sub(_BLOCK_BREAK, markup)))
-    return [line for line in (collapse(part) for part in text.split(_BLOCK_BREAK)) if line]
+    text = _WHITESPACE.sub(" ", _INVISIBLE.sub("", text))  # `collapse`, once for all lines
+    return [line for line in (part.strip() for part in text.split(_BLOCK_BREAK)) if line]
 
 
 def _distinctive(fragment: str) -> bool:
@@ -123,28 +130,132 @@ def file_views(name: str, data: bytes) -> tuple[bytes, list[str]]:
         except ValueError:
             strings = []
         if strings:
-            views.append(" ".join(line for s in strings for line in html_to_lines(s)))
+            views.append(" ".join(html_to_lines(_BLOCK_BREAK.join(strings))))
     return _WHITESPACE_BYTES.sub(b" ", data), views
 
 
-def find_leaks(site_dir: Path, private_dir: Path, manifest: Manifest | None = None) -> list[Leak]:
-    """Every (site file, gated page) pair where paid text shows up in `site_dir`."""
+@dataclass(frozen=True)
+class _Gated:
+    url: str
+    private_file: str
+    fragments: list[str]
+
+
+class _Matcher:
+    """Every paid fragment of every gated page in one Aho-Corasick automaton: a file is
+    searched once, in time linear in its length, however many lessons the site sells."""
+
+    def __init__(self, pages: list[_Gated]) -> None:
+        self.pages = pages
+        self.owners: list[tuple[int, int]] = []  # pattern -> (page, fragment position)
+        patterns: list[str] = []
+        for number, page in enumerate(pages):
+            for position, fragment in enumerate(page.fragments):
+                patterns.append(fragment)
+                self.owners.append((number, position))
+        self.automaton = AhoCorasick(patterns, matchkind=MatchKind.Standard) if patterns else None
+        digest = hashlib.sha256(b"leaks-v1")
+        for page in pages:
+            digest.update(f"{page.url}\0{page.private_file}\0".encode())
+            digest.update("\0".join(page.fragments).encode() + b"\1")
+        self.digest = digest.hexdigest()
+        """Identifies the paid text searched for: a cached verdict is valid only for it."""
+
+    def leaks_in(self, relative: str, data: bytes) -> list[Leak]:
+        raw, views = file_views(relative, data)
+        leaks = []
+        if any(marker in raw for marker in _PAID_MARKERS):
+            leaks.append(Leak(relative, None, None, PAID_START, 1))
+        if self.automaton is None:
+            return leaks
+        found: dict[int, set[int]] = {}
+        for view in [raw.decode("utf-8", errors="replace"), *views]:
+            for pattern, _, _ in self.automaton.find_matches_as_indexes(view, overlapping=True):
+                page, position = self.owners[pattern]
+                found.setdefault(page, set()).add(position)
+        for number in sorted(found):
+            page, positions = self.pages[number], sorted(found[number])
+            fragment = page.fragments[positions[0]]
+            leaks.append(Leak(relative, page.url, page.private_file, fragment, len(positions)))
+        return leaks
+
+
+class VerdictCache(Protocol):
+    """Remembers files known to be clean (by content digest and `_Matcher.digest`)."""
+
+    def clean(self, keys: list[str]) -> set[str]: ...
+
+    def remember(self, keys: list[str]) -> None: ...
+
+
+def _file_key(matcher_digest: str, relative: str, data: bytes) -> str:
+    digest = hashlib.sha256(matcher_digest.encode())
+    digest.update(relative.encode() + b"\0" + data)
+    return digest.hexdigest()
+
+
+_MATCHER: _Matcher | None = None
+
+
+def _check_chunk(items: list[tuple[str, str]]) -> list[Leak]:
+    """Worker: check (relative name, absolute path) pairs with the inherited matcher."""
+    assert _MATCHER is not None
+    leaks = []
+    for relative, path in items:
+        leaks += _MATCHER.leaks_in(relative, Path(path).read_bytes())
+    return leaks
+
+
+def _check_files(matcher: _Matcher, files: list[tuple[str, Path]], jobs: int) -> list[Leak]:
+    global _MATCHER
+    if jobs <= 1 or len(files) < 64:
+        return [leak for rel, path in files for leak in matcher.leaks_in(rel, path.read_bytes())]
+    # Interleaved chunks: big files (the search index) do not all land on one worker.
+    chunks = [[(rel, str(path)) for rel, path in files[n :: jobs * 4]] for n in range(jobs * 4)]
+    _MATCHER = matcher
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            results = pool.map(_check_chunk, chunks)
+    finally:
+        _MATCHER = None
+    return [leak for chunk in results for leak in chunk]
+
+
+def find_leaks(
+    site_dir: Path,
+    private_dir: Path,
+    manifest: Manifest | None = None,
+    *,
+    jobs: int = 1,
+    cache: VerdictCache | None = None,
+) -> list[Leak]:
+    """Every (site file, gated page) pair where paid text shows up in `site_dir`.
+
+    `jobs` > 1 searches files in that many processes; `cache` skips files whose exact bytes
+    were found clean before, searched for the same paid text (incremental builds).
+    """
     manifest = manifest or read_manifest(private_dir / "manifest.json")
     pages = []
     for page in manifest.gated.values():
         private_file = private_dir / page.private_file
         full = private_file.read_text(encoding="utf-8") if private_file.is_file() else ""
-        pages.append((page.url, page.private_file, paid_fragments(full)))
-    leaks = []
-    for path in sorted(p for p in site_dir.rglob("*") if p.is_file()):
-        relative = path.relative_to(site_dir).as_posix()
-        raw, views = file_views(path.name, path.read_bytes())
-        if any(marker in raw for marker in _PAID_MARKERS):
-            leaks.append(Leak(relative, None, None, PAID_START, 1))
-        for url, private_file, fragments in pages:
-            found = [
-                f for f in fragments if f.encode("utf-8") in raw or any(f in view for view in views)
-            ]
-            if found:
-                leaks.append(Leak(relative, url, private_file, found[0], len(found)))
-    return leaks
+        pages.append(_Gated(page.url, page.private_file, paid_fragments(full)))
+    matcher = _Matcher(pages)
+    files = [
+        (path.relative_to(site_dir).as_posix(), path)
+        for path in sorted(p for p in site_dir.rglob("*") if p.is_file())
+    ]
+    if cache is None:
+        leaks = _check_files(matcher, files, jobs)
+    else:
+        keys = {rel: _file_key(matcher.digest, rel, path.read_bytes()) for rel, path in files}
+        known = cache.clean(list(keys.values()))
+        todo = [(rel, path) for rel, path in files if keys[rel] not in known]
+        leaks = _check_files(matcher, todo, jobs)
+        leaky = {leak.site_file for leak in leaks}
+        cache.remember([keys[rel] for rel, _ in todo if rel not in leaky])
+    order = {rel: number for number, (rel, _) in enumerate(files)}
+    page_order = {page.url: number for number, page in enumerate(pages)}
+    return sorted(
+        leaks, key=lambda leak: (order[leak.site_file], page_order.get(leak.page_url or "", -1))
+    )

@@ -4,6 +4,14 @@ mkdocs derives navigation from folders: `Articles` in file-name order, `Courses 
 launch`, and a `Pages` folder. Readers expect the newest article first, articles grouped by
 language, course sections named after the course, and about/join/pricing at the top level.
 
+The navigation is pruned to what a reader needs on every page: the home page, an `Articles`
+section holding the language's paginated archive and tag index (site_builder/archives.py),
+the same for articles in the site's other languages, every course with its lessons, and the
+pages. Articles themselves are not listed: every page rendering the whole site's articles
+made the build quadratic. An article still belongs to its language's `Articles` section
+(breadcrumbs, the section open in the sidebar) and links to the previous and next article of
+that language in the footer.
+
 A bilingual site gets one navigation per language, like mkdocs-static-i18n builds: a page
 and its translations are one item, shown in the navigation's language when that version
 exists (else in the default language), with section titles in the navigation's language.
@@ -22,6 +30,7 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
 from kp.i18n import t
+from site_builder.archives import Archives
 from site_builder.content import ContentIndex, Entry
 
 
@@ -56,16 +65,21 @@ def _one_per_group(index: ContentIndex, entries: list[Entry], lang: str) -> list
     return list(chosen.values())
 
 
-def arrange(nav: Navigation, index: ContentIndex, lang: str) -> Navigation:
-    """Home, articles per language (newest first), courses, then the other pages, for readers
-    of `lang`. Pages are not modified; `adopt` links them to the navigation of their language."""
+def arrange(
+    nav: Navigation, index: ContentIndex, lang: str, archives: Archives | None = None
+) -> Navigation:
+    """Home, article archives per language, courses, then the other pages, for readers of
+    `lang`. Pages are not modified; `adopt` links them to the navigation of their language."""
+    archives = archives or Archives()
     builder = _Builder({page.file.src_uri: page for page in nav.pages})
+    builder.placed.update(archives.pages)  # only first pages are listed, by _article_sections
+    builder.placed.update(e.src_uri for e in index.published("article"))
     items: list[StructureItem] = []
     home = index.home(lang)
     home_page = builder.take(home.src_uri) if home else None
     if home_page is not None:
         items.append(home_page)
-    items.extend(_article_sections(index, builder.take, lang))
+    items.extend(_article_sections(index, builder.by_src, archives, lang))
     courses = _course_sections(index, builder.take)
     if courses:
         items.append(Section(t(lang, "nav.courses"), courses))
@@ -86,13 +100,20 @@ def arrange(nav: Navigation, index: ContentIndex, lang: str) -> Navigation:
 
 
 def _article_sections(
-    index: ContentIndex, take: Callable[[str], Page | None], lang: str
+    index: ContentIndex, by_src: dict[str, Page], archives: Archives, lang: str
 ) -> list[StructureItem]:
-    articles = _one_per_group(index, index.articles_newest_first(), lang)
-    langs = sorted({e.lang for e in articles}, key=lambda other: (other != lang, other))
+    """`Articles` (the language's archive and tags), then `Articles in <language>` for each
+    other language that has articles, titled in that language."""
+    langs = sorted(
+        {lang_ for lang_, group in archives.first if group == "articles"},
+        key=lambda other: (other != lang, other),
+    )
     sections: list[StructureItem] = []
     for section_lang in langs:
-        pages = [p for e in articles if e.lang == section_lang and (p := take(e.src_uri))]
+        firsts = [archives.articles_page(section_lang)]
+        if section_lang == lang:
+            firsts.append(archives.tags_page(section_lang))
+        pages = [by_src[p.src_uri] for p in firsts if p is not None and p.src_uri in by_src]
         if not pages:
             continue
         if section_lang == lang or len(langs) == 1:
@@ -151,13 +172,61 @@ def _set_parents(
             item.parent = parent
 
 
-def arrange_all(nav: Navigation, index: ContentIndex) -> dict[str, Navigation]:
-    """One arranged navigation per language of the site; pages adopt their language's."""
-    navs = {lang: arrange(nav, index, lang) for lang in index.langs()}
+def arrange_all(
+    nav: Navigation, index: ContentIndex, archives: Archives | None = None
+) -> dict[str, Navigation]:
+    """One arranged navigation per language of the site; pages adopt their language's, and
+    articles and archive pages (not listed) their language's `Articles` section."""
+    archives = archives or Archives()
+    navs = {lang: arrange(nav, index, lang, archives) for lang in index.langs()}
     languages = {e.src_uri: e.lang for e in index.entries.values()}
+    languages.update({src: page.lang for src, page in archives.pages.items()})
+    by_src = {page.file.src_uri: page for page in nav.pages}
     for lang, lang_nav in navs.items():
         adopt(lang_nav, lambda page, lang=lang: _lang_of(page, languages, index) == lang)
+        _adopt_unlisted(lang_nav, index, archives, by_src, lang)
     return navs
+
+
+def _articles_section(nav: Navigation, archives: Archives, lang: str) -> Section | None:
+    """The section of `nav` that lists `lang`'s first archive page."""
+    first = archives.articles_page(lang)
+    if first is None:
+        return None
+    for item in nav.items:
+        if isinstance(item, Section) and any(
+            isinstance(child, Page) and child.file.src_uri == first.src_uri
+            for child in item.children
+        ):
+            return item
+    return None
+
+
+def _adopt_unlisted(
+    nav: Navigation,
+    index: ContentIndex,
+    archives: Archives,
+    by_src: dict[str, Page],
+    lang: str,
+) -> None:
+    """Articles of `lang` and its archive pages: parent = the `Articles` section; articles
+    link to the previous (newer) and next (older) article of their language."""
+    section = _articles_section(nav, archives, lang)
+    listed = {page.file.src_uri for page in nav.pages}
+    for page in archives.of_lang(lang):
+        generated = by_src.get(page.src_uri)
+        if generated is not None and page.src_uri not in listed:
+            generated.parent = section
+            generated.previous_page = generated.next_page = None
+    articles = [
+        by_src[e.src_uri]
+        for e in index.articles_newest_first()
+        if e.lang == lang and e.src_uri in by_src
+    ]
+    for number, page in enumerate(articles):
+        page.parent = section
+        page.previous_page = articles[number - 1] if number > 0 else None
+        page.next_page = articles[number + 1] if number + 1 < len(articles) else None
 
 
 def _lang_of(page: Page, languages: dict[str, str], index: ContentIndex) -> str:

@@ -7,7 +7,6 @@ import re
 import unicodedata
 
 from markdown.extensions.toc import slugify as markdown_slugify
-from pypinyin import Style, lazy_pinyin
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -16,6 +15,8 @@ def _romanize(text: str) -> str:
     """Han characters as space-separated pinyin, everything else unchanged."""
     if not _HAN.search(text):
         return text
+    from pypinyin import Style, lazy_pinyin  # loads large dictionaries: only when needed
+
     return " ".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kp.i18n import format_date, strings
+from kp.i18n import format_date, language_name, strings
 from kp.manifest import Price, course_key, tier_key
 from site_builder.alternates import Alternate, HrefLang, hreflang, switcher
+from site_builder.archives import ArchivePage, Archives, ArchiveView, TagLink
 from site_builder.catalog import course_price, tier_prices
 from site_builder.content import ContentIndex, Course, Entry
 from site_builder.feed import FeedLink
@@ -118,6 +119,10 @@ class PageView:
     """`<link rel="alternate" hreflang>` of a translated page."""
     feeds: tuple[FeedLink, ...] = ()
     """RSS feeds, the page's language first."""
+    tags: tuple[TagLink, ...] = ()
+    """An article's tags, linking to their tag pages."""
+    archive: ArchiveView | None = None
+    """What an archive or tag page lists (site_builder/archives.py)."""
 
     @property
     def teaser(self) -> bool:
@@ -226,6 +231,7 @@ def page_view(
     *,
     site_url: str = "",
     feeds: tuple[FeedLink, ...] = (),
+    tags: tuple[TagLink, ...] = (),
 ) -> PageView:
     """The `kp` variable for a content page in the given view (public/teaser/full)."""
     course = catalog.courses.get(entry.course or "")
@@ -252,6 +258,60 @@ def page_view(
         alternates=switcher(index, entry.lang, entry),
         hreflang=hreflang(index, entry, site_url),
         feeds=_feeds_first(feeds, entry.lang),
+        tags=tags,
+    )
+
+
+def archive_switcher(
+    page: ArchivePage, index: ContentIndex, archives: Archives
+) -> tuple[Alternate, ...]:
+    """Switcher of an archive page: the same listing in each language (page 1), else that
+    language's article archive, else its home page."""
+    langs = index.langs()
+    if len(langs) < 2:
+        return ()
+    links = []
+    for other in langs:
+        same = archives.first.get((other, page.group))
+        target = same or archives.articles_page(other)
+        url = target.url if target is not None else None
+        if url is None:
+            home = index.home(other)
+            url = home.url if home is not None else None
+        if url is None:
+            continue
+        links.append(
+            Alternate(
+                lang=other,
+                name=language_name(other),
+                url=url or ".",
+                current=other == page.lang,
+                translated=same is not None,
+            )
+        )
+    return tuple(links)
+
+
+def archive_view(
+    page: ArchivePage,
+    index: ContentIndex,
+    catalog: Catalog,
+    archives: Archives,
+    *,
+    feeds: tuple[FeedLink, ...] = (),
+) -> PageView:
+    """The `kp` variable for a generated archive or tag page."""
+    return PageView(
+        kind="archive",
+        lang=page.lang,
+        t=strings(page.lang),
+        url_path=f"/{page.url}",
+        view="public",
+        catalog=catalog,
+        community=index.extra.community,
+        alternates=archive_switcher(page, index, archives),
+        feeds=_feeds_first(feeds, page.lang),
+        archive=page.view,
     )
 
 

@@ -36,14 +36,16 @@ from mkdocs.structure.toc import TableOfContents
 from kp.i18n import normalize_lang
 from kp.manifest import write_manifest
 from site_builder import atomic, navigation
+from site_builder.archives import Archives, build_archives
 from site_builder.content import ContentIndex, Entry, build_index
 from site_builder.errors import ContentErrors
 from site_builder.feed import FeedLink, feed_links, render_feed
 from site_builder.manifest_writer import make_manifest
 from site_builder.render import render_shell, render_with_content, set_html_lang
+from site_builder.segmenter import use_fast_segmenter
 from site_builder.sitemap import render_sitemap, sitemap_path
 from site_builder.teaser import Split, mark_teaser_end, split_html, teaser_toc
-from site_builder.views import Catalog, build_catalog, page_view, shell_view
+from site_builder.views import Catalog, archive_view, build_catalog, page_view, shell_view
 
 log = logging.getLogger("mkdocs.plugins.kp-content")
 
@@ -75,6 +77,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         super().__init__()
         self.index = ContentIndex()
         self.catalog = Catalog()
+        self.archives = Archives()
         self._catalogs: dict[str, Catalog] = {}
         self.private_path: Path | None = None
         self._env: jinja2.Environment | None = None
@@ -93,6 +96,9 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         problem = unsafe_private_dir(self.private_path, config)
         if problem:
             raise PluginError(f"kp-content: {problem}")
+        search = config.plugins.get("material/search") or config.plugins.get("search")
+        if search is not None:
+            use_fast_segmenter(search.config)
         return config
 
     # -- content model --------------------------------------------------------------------
@@ -120,6 +126,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
             elif file.dest_uri != entry.dest_uri:
                 files.remove(file)
                 files.append(_moved(file, entry.dest_uri))
+        self._add_archives(files, config)
         self._files = files
         self._feeds = self._feed_links(config)
         self._splits.clear()
@@ -127,15 +134,43 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         self._private_pages.clear()
         return files
 
+    def _add_archives(self, files: Files, config: MkDocsConfig) -> None:
+        """Generated archive and tag pages (archives.py); content/ keeps its own URLs."""
+        taken = set()
+        for file in files:
+            taken.add(file.src_uri)
+            if file.dest_uri.endswith("index.html"):
+                taken.add(file.dest_uri.removesuffix("index.html") + "index.md")
+        self.archives = build_archives(self.index, taken)
+        for src_uri, page in list(self.archives.pages.items()):
+            if src_uri in taken:
+                log.warning("kp-content: %s exists in content/, no archive page there", src_uri)
+                del self.archives.pages[src_uri]
+                continue
+            files.append(File.generated(config, src_uri, content=page.markdown()))
+
     def on_nav(self, nav: Navigation, config: MkDocsConfig, files: Files) -> Navigation:
         """Arrange one navigation per language; an explicit `nav:` is kept as written."""
         if config.nav is None:
-            self._navs = navigation.arrange_all(nav, self.index)
+            self._navs = navigation.arrange_all(nav, self.index, self.archives)
             nav = self._navs[self.index.default_lang]
         else:
             self._navs = {lang: nav for lang in self.index.langs()}
         self._nav = nav
         return nav
+
+    def take_private_page(self, page: Page) -> str | None:
+        """The full version rendered for a gated `page`, handed over (kp build's page cache
+        and worker processes move it between builds and processes)."""
+        entry = self._entry(page)
+        return self._private_pages.pop(entry.dest_uri, None) if entry is not None else None
+
+    def put_private_page(self, page: Page, html: str) -> None:
+        """Give back a full version `take_private_page` handed out (or a cached one)."""
+        entry = self._entry(page)
+        if entry is None:
+            raise PluginError(f"kp-content: {page.file.src_uri} is not a content page")
+        self._private_pages[entry.dest_uri] = html
 
     def _catalog_for(self, lang: str) -> Catalog:
         """What is for sale, with tier titles in `lang`."""
@@ -190,13 +225,14 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
     ) -> dict[str, Any]:
         entry = self._entry(page)
         if entry is None:
-            return context
+            return self._archive_context(context, page)
         split = self._splits.get(entry.src_uri)
         links = {"site_url": config.site_url or "", "feeds": self._feeds}
         context["nav"] = self._nav_for(entry.lang)
         view = "teaser" if split else "public"
         catalog = self._catalog_for(entry.lang)
-        context["kp"] = page_view(entry, self.index, catalog, view, **links)
+        tags = self.archives.tag_links.get(entry.src_uri, ())
+        context["kp"] = page_view(entry, self.index, catalog, view, tags=tags, **links)
         if split is not None:
             assert self._env is not None
             html = render_with_content(
@@ -205,14 +241,27 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
                 page,
                 content=split.full,
                 toc=self._full_tocs[entry.src_uri],
-                kp_view=page_view(entry, self.index, catalog, "full", **links),
+                kp_view=page_view(entry, self.index, catalog, "full", tags=tags, **links),
             )
             self._private_pages[entry.dest_uri] = set_html_lang(html, entry.lang)
         return context
 
+    def _archive_context(self, context: dict[str, Any], page: Page) -> dict[str, Any]:
+        archive = self.archives.pages.get(page.file.src_uri)
+        if archive is not None:
+            context["nav"] = self._nav_for(archive.lang)
+            catalog = self._catalog_for(archive.lang)
+            context["kp"] = archive_view(
+                archive, self.index, catalog, self.archives, feeds=self._feeds
+            )
+        return context
+
     def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str:
         entry = self._entry(page)
-        return set_html_lang(output, entry.lang) if entry else output
+        if entry is not None:
+            return set_html_lang(output, entry.lang)
+        archive = self.archives.pages.get(page.file.src_uri)
+        return set_html_lang(output, archive.lang) if archive is not None else output
 
     def on_template_context(
         self, context: dict[str, Any], template_name: str, config: MkDocsConfig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -117,18 +118,30 @@ def test_unsafe_private_dir_is_refused(mini, private_dir):
     assert (mini.root / "content/index.md").is_file()
 
 
-def test_navigation_newest_first_and_pages_on_top_level(mini):
+def test_navigation_is_pruned_and_the_archive_lists_newest_first(mini):
     mini.write("articles/older.md", "---\ntitle: Older post\ndate: 2025-05-01\n---\nO.\n")
     mini.write("articles/newer.md", "---\ntitle: Newer post\ndate: 2026-03-01\n---\nN.\n")
     mini.write("pages/about.md", "---\ntitle: About us\n---\nA.\n")
+    theme = {"name": "material", "custom_dir": str(Path(__file__).resolve().parents[2] / "themes")}
+    mini.configure(theme={**theme, "features": ["navigation.footer"]})
     mini.build()
     html = (mini.root / "site/index.html").read_text("utf-8")
-    nav = html[html.index('class="md-nav md-nav--primary"') :]
-    order = [nav.index(t) for t in ("Newer post", "Hello", "Older post")]
-    assert order == sorted(order)
-    assert nav.index("The Course") < nav.index("About us")
+    nav = html[html.index('class="md-nav md-nav--primary"') : html.index('class="md-content"')]
+    for title in ("Newer post", "Hello", "Older post"):  # articles are not in the sidebar
+        assert title not in nav
+    assert re.search(r'href="articles/"', nav), "the Articles section opens the archive"
+    assert nav.index("Articles") < nav.index("The Course") < nav.index("About us")
     assert (mini.root / "site/about/index.html").is_file(), "pages/about.md → /about/"
     assert re.search(r'href="about/"', nav)
+    archive = (mini.root / "site/articles/index.html").read_text("utf-8")
+    listing = archive[archive.index('class="kp-archive"') :]
+    order = [listing.index(t) for t in ("Newer post", "Hello", "Older post")]
+    assert order == sorted(order)
+    # An article sits in the Articles section and links to its neighbours by date.
+    page = (mini.root / "site/articles/hello/index.html").read_text("utf-8")
+    footer = page[page.index('class="md-footer"') :]
+    assert "Newer post" in footer and "Older post" in footer
+    assert "md-nav__item--active" in page[page.index('class="md-nav md-nav--primary"') :]
 
 
 def test_explicit_nav_is_kept(mini):

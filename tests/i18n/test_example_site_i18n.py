@@ -66,6 +66,9 @@ def _parse(html: str) -> _Links:
     return parser
 
 
+_ARCHIVE_URL = re.compile(r"^/(zh/)?(articles/(page/\d+/)?|tags/([^/]+/)?(page/\d+/)?)$")
+
+
 def test_every_built_page_is_expected_and_has_its_html_lang(i18n_build):
     built = {
         "/" + p.parent.relative_to(i18n_build.site).as_posix().removeprefix(".") + "/"
@@ -73,7 +76,13 @@ def test_every_built_page_is_expected_and_has_its_html_lang(i18n_build):
     }
     built = {url.replace("//", "/") for url in built}
     expected = {page.url for page in i18n_build.pages}
-    assert built == expected
+    # Plus the generated article archives and tag pages of each language (archives.py).
+    archives = {u for u in built - expected if _ARCHIVE_URL.match(u)}
+    assert {"/articles/", "/zh/articles/", "/tags/", "/zh/tags/"} <= archives
+    assert built - archives == expected
+    for url in archives:
+        lang = "zh" if url.startswith("/zh/") else "en"
+        assert f'<html lang="{lang}"' in i18n_build.html(url), url
     assert {p.lang for p in i18n_build.pages} == {"en", "zh"}
     for page in i18n_build.pages:
         html = i18n_build.html(page.url)
@@ -225,13 +234,22 @@ def test_chinese_article_gets_chinese_cta_chrome_and_navigation(i18n_build, repo
     assert t_zh["signup_button"] in zh and t_en["signup_button"] in en
     assert 'placeholder="搜索"' in zh and 'placeholder="Search"' in en
     assert f">{t_zh['sign_in']}<" in zh.replace("\n", "").replace(" ", "")
-    # Navigation in the page's language: each article once, in the reader's language.
+    # Navigation in the page's language: its language's article archive (not every article);
+    # the archive lists each article once, in the reader's language.
     en_url, zh_url = EN_ARTICLE, f"/zh{EN_ARTICLE}"
-    for html, own_url, other_url in ((zh, zh_url, en_url), (en, en_url, zh_url)):
+    for html, own_url, other_url, prefix in ((zh, zh_url, en_url, "/zh"), (en, en_url, zh_url, "")):
         sidebar = html[html.index("md-nav--primary") : html.index("md-sidebar--secondary")]
         targets = {_path(own_url, a["href"]) for a in _parse(sidebar).anchors if "href" in a}
-        assert own_url in targets and other_url not in targets, own_url
-        assert "/articles/community-convention-zh/" in targets, "untranslated pages stay listed"
+        assert f"{prefix}/articles/" in targets and own_url not in targets, own_url
+        archive_url = f"{prefix}/articles/"
+        archive = i18n_build.html(archive_url)
+        listing = archive[archive.index('class="kp-archive"') :]
+        listed = {_path(archive_url, a["href"]) for a in _parse(listing).anchors if "href" in a}
+        assert own_url in listed and other_url not in listed, archive_url
+    zh_listing = i18n_build.html("/zh/articles/")
+    assert "/articles/community-convention-zh/" in {
+        _path("/zh/articles/", a["href"]) for a in _parse(zh_listing).anchors if "href" in a
+    }, "untranslated articles are listed in their language's archive"
     assert ">文章<" in re.sub(r"\s+", "", zh) and ">Articles<" in re.sub(r"\s+", "", en)
     assert ">ArticlesinEnglish<" in re.sub(r"\s+", "", zh)
     assert ">中文文章<" in re.sub(r"\s+", "", en)

@@ -1,0 +1,51 @@
+"""Chinese word segmentation for the search index at native speed.
+
+mkdocs-material's search plugin segments every Chinese run of every page with jieba, in pure
+Python: on a site of 1,000 bilingual articles that alone takes seconds. jieba-rs (the
+`rjieba` binding) is a port of jieba with the same dictionary and the same algorithm (DAG +
+HMM); it cuts the same words about a thousand times faster. `use_fast_segmenter` hands it to
+the search plugin in jieba's place, unless the site loads its own jieba dictionaries
+(`jieba_dict`, `jieba_dict_user`), which only jieba itself knows.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger("mkdocs.plugins.kp-content")
+
+
+class _JiebaRs:
+    """The one call material makes, `jieba.cut(value.encode("utf-8"))`, served by jieba-rs."""
+
+    def __init__(self, cut: Any) -> None:
+        self._cut = cut
+
+    def cut(self, text: str | bytes, cut_all: bool = False, HMM: bool = True) -> list[str]:  # noqa: N803 - jieba's signature
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return self._cut(text, hmm=HMM) if not cut_all else self._cut_all(text)
+
+    def _cut_all(self, text: str) -> list[str]:
+        import rjieba
+
+        return rjieba.cut_all(text)
+
+
+def use_fast_segmenter(search_config: Any) -> bool:
+    """Segment with jieba-rs in mkdocs-material's search plugin; False when it cannot."""
+    if search_config.get("jieba_dict") or search_config.get("jieba_dict_user"):
+        return False
+    try:
+        import rjieba
+        from material.plugins.search import plugin as search_plugin
+    except ImportError:
+        return False
+    current = getattr(search_plugin, "jieba", None)
+    if current is None:  # jieba not installed: material does not segment at all; keep that
+        return False
+    if not isinstance(current, _JiebaRs):
+        search_plugin.jieba = _JiebaRs(rjieba.cut)
+        log.debug("kp-content: Chinese search segmentation by jieba-rs")
+    return True
