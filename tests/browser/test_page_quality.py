@@ -1,7 +1,6 @@
 """Pages the paywall renders into the site's shell (account, sign-in answer, checkout
 success) behave like the built pages: no script errors, one heading. (Every journey also
-fails on any script error; the `reader` fixture checks.) A strict xfail marks a known,
-reported defect (/work/notes/bugs.md) and turns red once it is fixed."""
+fails on any script error; the `reader` fixture checks.)"""
 
 from __future__ import annotations
 
@@ -31,7 +30,6 @@ def test_shell_pages_have_no_script_errors(reader) -> None:
     assert reader.errors == []
 
 
-@pytest.mark.xfail(strict=True, reason="bugs.md: paywall pages show their heading twice")
 def test_shell_pages_have_one_heading(reader) -> None:
     for path in SHELL_PAGES:
         reader.visit(path)
