@@ -20,8 +20,8 @@ from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort, ConfigurationError
 
-from kp.manifest import read_manifest
-from site_builder import atomic
+from kp.manifest import Manifest, read_manifest
+from site_builder import atomic, fastbuild
 from site_builder.leaks import Leak, find_leaks
 from site_builder.plugins.content import (
     ContentPlugin,
@@ -49,11 +49,22 @@ class BuildResult:
     seconds: float
     files_checked: int
     kept: list[str] = field(default_factory=list)
+    fast: fastbuild.FastBuildStats | None = None
+    """How the fast path built it (None: plain mkdocs build, see `fast_path_note`)."""
+    fast_path_note: str | None = None
 
     def summary(self) -> str:
+        how = ""
+        if self.fast is not None:
+            how = (
+                f" ({self.fast.rendered} rendered, {self.fast.cached} from .kp-cache, "
+                f"{self.fast.workers} worker(s))"
+            )
+        elif self.fast_path_note:
+            how = f" (plain mkdocs build: {self.fast_path_note})"
         return (
             f"Built {self.pages} pages ({self.gated} gated, {self.courses} courses, "
-            f"{self.shells} page shells) in {self.seconds:.1f}s; leak check passed "
+            f"{self.shells} page shells) in {self.seconds:.1f}s{how}; leak check passed "
             f"on {self.files_checked} files.\n"
             f"  public:  {self.site_dir}\n  private: {self.private_dir} (never serve it directly)"
         )
@@ -118,8 +129,15 @@ def build_site(
     clean: bool = True,
     site_dir: Path | None = None,
     private_dir: Path | None = None,
+    jobs: int | None = None,
+    cache: bool = True,
 ) -> BuildResult:
-    """Build, check for leaks, swap in. Raises `BuildFailed` listing every problem."""
+    """Build, check for leaks, swap in. Raises `BuildFailed` listing every problem.
+
+    `jobs` worker processes render pages (default: one per core); `cache` reuses pages whose
+    inputs did not change from `.kp-cache/` beside mkdocs.yml (fastbuild.py). Sites with
+    plugins the fast path does not know are built by plain mkdocs (`fast_path_note` says why).
+    """
     started = time.monotonic()
     config = load_site_config(config_file)
     plugin = _content_plugin(config)
@@ -141,10 +159,13 @@ def build_site(
         config.site_dir = str(staged_site)
         plugin.config.private_dir = str(staged_private)
         plugin.config.drafts = drafts
-        _run_mkdocs(config)
+        jobs = jobs or fastbuild.default_jobs()
+        cache_dir = cache_dir_for(config) if cache else None
+        note = fastbuild.eligible(config)
+        fast = _run_mkdocs(config, cache_dir=cache_dir, jobs=jobs, fast=note is None)
         kept = [] if clean else _carry_over(site_target, staged_site)
         manifest = read_manifest(staged_private / plugin.config.manifest)
-        leaks = find_leaks(staged_site, staged_private, manifest)
+        leaks = _find_leaks(staged_site, staged_private, manifest, cache_dir, jobs)
         if leaks:
             raise BuildFailed(_leak_report(leaks))
         files_checked = sum(1 for p in staged_site.rglob("*") if p.is_file())
@@ -164,15 +185,40 @@ def build_site(
         seconds=time.monotonic() - started,
         files_checked=files_checked,
         kept=kept,
+        fast=fast,
+        fast_path_note=note,
     )
 
 
-def _run_mkdocs(config: MkDocsConfig) -> None:
-    """What `mkdocs build` does (startup/shutdown events included), errors collected."""
+def cache_dir_for(config: MkDocsConfig) -> Path:
+    """`.kp-cache/` beside mkdocs.yml (git-ignored)."""
+    return Path(config.config_file_path).resolve().parent / ".kp-cache"
+
+
+def _find_leaks(
+    site: Path, private: Path, manifest: Manifest, cache_dir: Path | None, jobs: int
+) -> list[Leak]:
+    if cache_dir is None:
+        return find_leaks(site, private, manifest, jobs=jobs)
+    verdicts = fastbuild.PageCache(cache_dir)
+    try:
+        return find_leaks(site, private, manifest, jobs=jobs, cache=verdicts)
+    finally:
+        verdicts.close()
+
+
+def _run_mkdocs(
+    config: MkDocsConfig, *, cache_dir: Path | None, jobs: int, fast: bool
+) -> fastbuild.FastBuildStats | None:
+    """What `mkdocs build` does (startup/shutdown events included), errors collected; the
+    fast path (page cache, worker processes) when `fast`."""
     with _collect_errors() as errors:
         config.plugins.on_startup(command="build", dirty=False)
         try:
+            if fast:
+                return fastbuild.build(config, cache_dir=cache_dir, jobs=jobs)
             mkdocs_build(config)
+            return None
         except Abort as exc:
             raise BuildFailed(errors or [str(exc)]) from exc
         except Exception as exc:  # a theme or plugin bug: still a failed build, not a traceback

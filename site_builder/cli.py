@@ -86,8 +86,23 @@ def _fail(title: str, problems: list[str]) -> NoReturn:
     "are removed). --no-clean: files already in site/ that this build does not produce "
     "(a CNAME, a verification file) are kept.",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes rendering pages (default: one per core).",
+)
+@click.option(
+    "--cache/--no-cache",
+    default=True,
+    show_default=True,
+    help="Reuse pages whose inputs did not change since the last build (.kp-cache/).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show mkdocs' progress messages.")
-def build(config_file: Path, drafts: bool, clean: bool, verbose: bool) -> None:
+def build(
+    config_file: Path, drafts: bool, clean: bool, jobs: int | None, cache: bool, verbose: bool
+) -> None:
     """Render content/ into site/ (public) and private/ (paid pages + manifest).
 
     Atomic: both are built next to their targets, leak-checked, then swapped in; a failed
@@ -97,7 +112,13 @@ def build(config_file: Path, drafts: bool, clean: bool, verbose: bool) -> None:
     site_dir, private_dir = _output_dirs(load_settings())
     try:
         result = build_site(
-            config_file, drafts=drafts, clean=clean, site_dir=site_dir, private_dir=private_dir
+            config_file,
+            drafts=drafts,
+            clean=clean,
+            site_dir=site_dir,
+            private_dir=private_dir,
+            jobs=jobs,
+            cache=cache,
         )
     except BuildFailed as exc:
         _fail("Build failed; site/ and private/ were left as they were.", exc.problems)

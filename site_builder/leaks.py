@@ -183,9 +183,13 @@ class _Matcher:
 class VerdictCache(Protocol):
     """Remembers files known to be clean (by content digest and `_Matcher.digest`)."""
 
-    def clean(self, keys: list[str]) -> set[str]: ...
+    def clean(self, keys: list[str]) -> set[str]:
+        """The keys among `keys` found clean before."""
+        ...
 
-    def remember(self, keys: list[str]) -> None: ...
+    def update(self, clean: list[str], current: set[str]) -> None:
+        """Remember `clean`; forget verdicts not in `current` (this build's files)."""
+        ...
 
 
 def _file_key(matcher_digest: str, relative: str, data: bytes) -> str:
@@ -253,7 +257,7 @@ def find_leaks(
         todo = [(rel, path) for rel, path in files if keys[rel] not in known]
         leaks = _check_files(matcher, todo, jobs)
         leaky = {leak.site_file for leak in leaks}
-        cache.remember([keys[rel] for rel, _ in todo if rel not in leaky])
+        cache.update([keys[rel] for rel, _ in todo if rel not in leaky], set(keys.values()))
     order = {rel: number for number, (rel, _) in enumerate(files)}
     page_order = {page.url: number for number, page in enumerate(pages)}
     return sorted(

@@ -74,6 +74,10 @@ def make_manifest(
             summary=offer.summary,
             prices=offer.prices,
             courses=[slug for slug, c in catalog.courses.items() if c.tier and c.tier.name == name],
+            titles={
+                lang: text.title
+                for lang, text in index.extra.paywall.tiers[name].translations.items()
+            },
         )
         for name, offer in catalog.tiers.items()
     }

@@ -41,6 +41,7 @@ from site_builder.content import ContentIndex, Entry, build_index
 from site_builder.errors import ContentErrors
 from site_builder.feed import FeedLink, feed_links, render_feed
 from site_builder.manifest_writer import make_manifest
+from site_builder.navcache import NavCache
 from site_builder.render import render_shell, render_with_content, set_html_lang
 from site_builder.segmenter import use_fast_segmenter
 from site_builder.sitemap import render_sitemap, sitemap_path
@@ -78,6 +79,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         self.index = ContentIndex()
         self.catalog = Catalog()
         self.archives = Archives()
+        self._nav_cache = NavCache()
         self._catalogs: dict[str, Catalog] = {}
         self.private_path: Path | None = None
         self._env: jinja2.Environment | None = None
@@ -130,6 +132,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         self._files = files
         self._feeds = self._feed_links(config)
         self._splits.clear()
+        self._nav_cache.clear()
         self._full_tocs.clear()
         self._private_pages.clear()
         return files
@@ -229,6 +232,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         split = self._splits.get(entry.src_uri)
         links = {"site_url": config.site_url or "", "feeds": self._feeds}
         context["nav"] = self._nav_for(entry.lang)
+        context["kp_nav_cache"] = self._nav_cache
         view = "teaser" if split else "public"
         catalog = self._catalog_for(entry.lang)
         tags = self.archives.tag_links.get(entry.src_uri, ())
@@ -250,6 +254,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         archive = self.archives.pages.get(page.file.src_uri)
         if archive is not None:
             context["nav"] = self._nav_for(archive.lang)
+            context["kp_nav_cache"] = self._nav_cache
             catalog = self._catalog_for(archive.lang)
             context["kp"] = archive_view(
                 archive, self.index, catalog, self.archives, feeds=self._feeds

@@ -1,0 +1,420 @@
+"""`kp build`'s fast path: mkdocs' own build steps, with a page cache and both cores.
+
+This is `mkdocs.commands.build.build` (mkdocs 1.6) step for step — the same plugin events in
+the same order, the same template context — with two differences:
+
+1. A page whose inputs are unchanged since the last build is not rendered again: its output,
+   its search-index entries and (for gated pages) its private full version come from
+   `.kp-cache/pages.sqlite3`. A page's key hashes its own source together with everything
+   any page's output can depend on: the code and theme, the configuration files, and the
+   site's structure (every file's URL and every page's front matter — titles, dates, tags and
+   prices appear in navigation, archives, lesson lists and previous/next links). Editing an
+   article's body re-renders that article only; editing a title or adding an article
+   re-renders everything (rare, and still correct).
+2. Pages that must be rendered are rendered by worker processes forked after the navigation
+   and theme are set up (one per core), each returning the page's output and the plugin state
+   the build needs later; the parent merges them in page order, so the output does not
+   depend on which worker rendered what.
+
+Both only apply to the plugins whose per-page state is known here (mkdocs-material's search
+and kp-content); with any other plugin, or Markdown extensions that read other files,
+`eligible` says why and `kp build` runs the plain mkdocs build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import multiprocessing
+import os
+import pickle
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from mkdocs.commands.build import _build_theme_template, _populate_page, get_context
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import Abort, BuildError
+from mkdocs.structure.files import Files, InclusionLevel, get_files, set_exclusions
+from mkdocs.structure.nav import Navigation, get_navigation
+from mkdocs.structure.pages import Page
+from mkdocs.utils import clean_directory, write_file
+
+from site_builder.plugins.content import ContentPlugin
+
+log = logging.getLogger("mkdocs.kp.fastbuild")
+
+CACHE_FORMAT = 1
+SEARCH_PLUGINS = ("material/search", "search")
+KNOWN_PLUGINS = (*SEARCH_PLUGINS, "kp-content")
+# Markdown extensions that read files other than the page (their inputs are not in the key).
+UNCACHEABLE_EXTENSIONS = ("pymdownx.snippets", "markdown_include", "mdx_include")
+PARALLEL_MIN_PAGES = 24
+"""Below this many pages to render, forking costs more than it saves."""
+_VERSIONED = ("mkdocs", "mkdocs-material", "markdown", "pymdown-extensions", "pygments", "jinja2")
+
+
+@dataclass
+class PageResult:
+    """What rendering one page produced, as the rest of the build needs it."""
+
+    output: bytes
+    search_entries: list[dict[str, Any]]
+    private_html: str | None
+
+
+@dataclass
+class FastBuildStats:
+    pages: int = 0
+    rendered: int = 0
+    cached: int = 0
+    workers: int = 1
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def eligible(config: MkDocsConfig) -> str | None:
+    """Why the fast path cannot build this site (None when it can)."""
+    unknown = sorted(set(config.plugins) - set(KNOWN_PLUGINS))
+    if unknown:
+        return f"plugins without known per-page state: {', '.join(unknown)}"
+    readers = [e for e in config.markdown_extensions if e in UNCACHEABLE_EXTENSIONS]
+    if readers:
+        return f"Markdown extensions that read other files: {', '.join(readers)}"
+    return None
+
+
+# -- fingerprints -----------------------------------------------------------------------------
+
+
+def _hash_tree(digest: Any, root: Path) -> None:
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+
+
+def _config_files(config: MkDocsConfig) -> list[Path]:
+    """mkdocs.yml and every file it INHERITs from."""
+    found: list[Path] = []
+    path = Path(config.config_file_path) if config.config_file_path else None
+    while path is not None and path.is_file() and path not in found:
+        found.append(path)
+        parent = None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("INHERIT:"):
+                parent = (path.parent / line.split(":", 1)[1].strip().strip("'\"")).resolve()
+        path = parent
+    return found
+
+
+def code_fingerprint(config: MkDocsConfig) -> str:
+    """The code, theme and configuration every page is rendered with."""
+    digest = hashlib.sha256(f"kp-fastbuild {CACHE_FORMAT}".encode())
+    for dist in _VERSIONED:
+        try:
+            digest.update(f"{dist}={importlib.metadata.version(dist)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{dist}=-".encode())
+    package_root = Path(__file__).resolve().parents[1]
+    for package in ("site_builder", "kp"):
+        _hash_tree(digest, package_root / package)
+    for theme_dir in config.theme.dirs:
+        if "site-packages" not in Path(theme_dir).parts:  # installed themes: by version
+            _hash_tree(digest, Path(theme_dir))
+    for path in _config_files(config):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def structure_fingerprint(files: Files, pages: Iterable[Page], extra: Iterable[str]) -> str:
+    """Every file's URL and every page's front matter: what one page may show of the others."""
+    digest = hashlib.sha256()
+    for file in sorted(files, key=lambda f: f.src_uri):
+        digest.update(f"{file.src_uri}\0{file.dest_uri}\0{file.inclusion.name}\n".encode())
+    for page in pages:
+        meta = json.dumps(page.meta, sort_keys=True, default=str, ensure_ascii=False)
+        digest.update(f"{page.file.src_uri}\0{page.title}\0{meta}\n".encode())
+    for item in extra:
+        digest.update(item.encode())
+    return digest.hexdigest()
+
+
+def page_key(structure: str, page: Page) -> str:
+    digest = hashlib.sha256(structure.encode())
+    digest.update(page.file.src_uri.encode() + b"\0")
+    digest.update((page.markdown or "").encode())
+    return digest.hexdigest()
+
+
+# -- cache --------------------------------------------------------------------------------------
+
+
+class PageCache:
+    """Rendered pages by key, in one SQLite file (atomic writes, safe if two builds overlap)."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "pages.sqlite3"
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, data BLOB)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS clean_files (key TEXT PRIMARY KEY)")
+
+    def get_many(self, keys: list[str]) -> dict[str, PageResult]:
+        found: dict[str, PageResult] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key, data FROM pages WHERE key IN ({marks})"  # noqa: S608
+            for key, data in self.db.execute(query, chunk):
+                try:
+                    found[key] = pickle.loads(data)  # noqa: S301 - our own cache file
+                except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+                    log.debug("kp build: unreadable cache entry %s (%s): rendering", key, exc)
+        return found
+
+    def put_many(self, items: Iterable[tuple[str, PageResult]]) -> None:
+        rows = [
+            (key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)) for key, result in items
+        ]
+        if not rows:
+            return
+        self.db.execute("BEGIN")
+        self.db.executemany("INSERT OR REPLACE INTO pages (key, data) VALUES (?, ?)", rows)
+        self.db.execute("COMMIT")
+
+    def keep_only(self, keys: set[str]) -> None:
+        """Drop entries this build did not use, so the cache does not grow without bound."""
+        stale = [(k,) for (k,) in self.db.execute("SELECT key FROM pages") if k not in keys]
+        if stale:
+            self.db.execute("BEGIN")
+            self.db.executemany("DELETE FROM pages WHERE key = ?", stale)
+            self.db.execute("COMMIT")
+
+    # -- leak check verdicts (site_builder.leaks.VerdictCache) --
+
+    def clean(self, keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key FROM clean_files WHERE key IN ({marks})"  # noqa: S608
+            found.update(key for (key,) in self.db.execute(query, chunk))
+        return found
+
+    def update(self, clean: list[str], current: set[str]) -> None:
+        """Remember files found clean; forget verdicts about files no longer built."""
+        stale = [
+            (k,) for (k,) in self.db.execute("SELECT key FROM clean_files") if k not in current
+        ]
+        self.db.execute("BEGIN")
+        self.db.executemany(
+            "INSERT OR IGNORE INTO clean_files (key) VALUES (?)", [(k,) for k in clean]
+        )
+        self.db.executemany("DELETE FROM clean_files WHERE key = ?", stale)
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# -- rendering one page ---------------------------------------------------------------------
+
+
+@dataclass
+class _Build:
+    """What page rendering needs, set up once; forked workers inherit it."""
+
+    config: MkDocsConfig
+    files: Files
+    nav: Navigation
+    env: jinja2.Environment
+    doc_files: list[Any]
+    search: Any
+    content: ContentPlugin | None
+
+
+_BUILD: _Build | None = None
+
+
+def _render_page(src_uri: str) -> PageResult:
+    """mkdocs' `_populate_page` + `_build_page` for one page, output kept instead of written."""
+    build = _BUILD
+    assert build is not None
+    file = build.files.get_file_from_path(src_uri)
+    assert file is not None and file.page is not None
+    page, config = file.page, build.config
+    entries = build.search.search_index.entries if build.search else []
+    before = len(entries)
+    _populate_page(page, config, build.files)
+    config._current_page = page
+    try:
+        page.active = True
+        context = get_context(build.nav, build.doc_files, config, page)
+        template = build.env.get_template(page.meta.get("template", "main.html"))
+        context = config.plugins.on_page_context(context, page=page, config=config, nav=build.nav)
+        output = template.render(context)
+        output = config.plugins.on_post_page(output, page=page, config=config)
+    except Exception as exc:
+        message = f"Error building page '{src_uri}':"
+        raise BuildError(message if isinstance(exc, BuildError) else f"{message} {exc}") from exc
+    finally:
+        page.active = False
+        config._current_page = None
+    private = build.content.take_private_page(page) if build.content else None
+    result = PageResult(
+        output=output.encode("utf-8", errors="xmlcharrefreplace") if output.strip() else b"",
+        search_entries=entries[before:],
+        private_html=private,
+    )
+    del entries[before:]
+    page.content = None  # rendered and indexed: free the memory (title/meta stay)
+    return result
+
+
+def _render_in_worker(src_uri: str) -> tuple[str, PageResult | str]:
+    try:
+        return src_uri, _render_page(src_uri)
+    except Exception as exc:  # reported by the parent as a failed build
+        return src_uri, f"{type(exc).__name__}: {exc}"
+
+
+def _render_all(src_uris: list[str], jobs: int) -> Iterator[tuple[str, PageResult]]:
+    if jobs <= 1 or len(src_uris) < PARALLEL_MIN_PAGES:
+        for src_uri in src_uris:
+            yield src_uri, _render_page(src_uri)
+        return
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, min(16, len(src_uris) // (jobs * 8)))
+    with context.Pool(jobs) as pool:
+        for src_uri, result in pool.imap(_render_in_worker, src_uris, chunksize=chunk):
+            if isinstance(result, str):
+                raise BuildError(result)
+            yield src_uri, result
+
+
+# -- the build ----------------------------------------------------------------------------------
+
+
+def _search_plugin(config: MkDocsConfig) -> Any:
+    return next((config.plugins[name] for name in SEARCH_PLUGINS if name in config.plugins), None)
+
+
+def _content_plugin(config: MkDocsConfig) -> ContentPlugin | None:
+    return next((p for p in config.plugins.values() if isinstance(p, ContentPlugin)), None)
+
+
+def default_jobs() -> int:
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+
+
+def build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBuildStats:
+    """Build `config.site_dir` like `mkdocs build`; see the module docstring."""
+    try:
+        return _build(config, cache_dir=cache_dir, jobs=jobs)
+    except Exception as exc:  # as mkdocs does: plugins hear of it, BuildErrors become Abort
+        config.plugins.on_build_error(error=exc)
+        if isinstance(exc, BuildError):
+            log.error(str(exc))
+            raise Abort("Aborted with a BuildError!") from exc
+        raise
+
+
+def _build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBuildStats:
+    global _BUILD
+    stats = FastBuildStats(workers=jobs)
+    clock = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        stats.seconds[name] = round(now - clock, 3)
+        clock = now
+
+    config = config.plugins.on_config(config)
+    config.plugins.on_pre_build(config=config)
+    clean_directory(config.site_dir)
+    files = get_files(config)
+    env = config.theme.get_env()
+    files.add_files_from_theme(env, config)
+    files = config.plugins.on_files(files, config=config)
+    set_exclusions(files, config)
+    nav = get_navigation(files, config)
+    nav = config.plugins.on_nav(nav, config=config, files=files)
+    lap("setup")
+
+    doc_files = list(files.documentation_pages(inclusion=InclusionLevel.is_included))
+    pages: list[Page] = []
+    for file in doc_files:
+        if file.page is None:
+            Page(None, file, config)
+        assert file.page is not None
+        file.page.read_source(config)
+        pages.append(file.page)
+    content = _content_plugin(config)
+    drafts = f"drafts={content.config.drafts}" if content else ""
+    structure = structure_fingerprint(files, pages, [code_fingerprint(config), drafts])
+    keys = {page.file.src_uri: page_key(structure, page) for page in pages}
+    cached: dict[str, PageResult] = {}
+    if cache_dir is not None:
+        cache = PageCache(cache_dir)
+        try:
+            cached = cache.get_many(list(keys.values()))
+        finally:
+            cache.close()  # never carried into forked workers
+    lap("read")
+
+    env = config.plugins.on_env(env, config=config, files=files)
+    files.copy_static_files(inclusion=InclusionLevel.is_included)
+    for template in config.theme.static_templates:
+        _build_theme_template(template, env, files, config, nav)
+    lap("static")
+
+    search = _search_plugin(config)
+    _BUILD = _Build(config, files, nav, env, doc_files, search, content)
+    try:
+        to_render = [p.file.src_uri for p in pages if keys[p.file.src_uri] not in cached]
+        workers = jobs if len(to_render) >= PARALLEL_MIN_PAGES else 1
+        rendered = dict(_render_all(to_render, workers))
+    finally:
+        _BUILD = None
+    stats.workers = workers
+    lap("render")
+
+    fresh = []
+    for page in pages:
+        src_uri = page.file.src_uri
+        result = rendered.get(src_uri) or cached[keys[src_uri]]
+        if src_uri in rendered:
+            fresh.append((keys[src_uri], result))
+        if result.output:
+            write_file(result.output, page.file.abs_dest_path)
+        if search is not None:
+            search.search_index.entries.extend(result.search_entries)
+        if content is not None and result.private_html is not None:
+            content.put_private_page(page, result.private_html)
+    if cache_dir is not None:
+        cache = PageCache(cache_dir)
+        try:
+            cache.put_many(fresh)
+            cache.keep_only(set(keys.values()))
+        finally:
+            cache.close()
+    lap("write")
+
+    config.plugins.on_post_build(config=config)
+    lap("post_build")
+    stats.pages, stats.rendered, stats.cached = (
+        len(pages),
+        len(rendered),
+        len(pages) - len(rendered),
+    )
+    return stats
