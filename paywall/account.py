@@ -14,9 +14,9 @@ from starlette.routing import Route
 
 from kp.manifest import Manifest
 from paywall.auth import current_member, safe_next_url
-from paywall.auth_texts import preferred_lang, t, valid_lang
 from paywall.context import Paywall
 from paywall.entitlements import CANCELS_AT_PERIOD_END, is_active, member_entitlements
+from paywall.lang import format_date, preferred_lang, t
 from paywall.models import Entitlement, Member
 from paywall.pages import esc, render_page
 from paywall.routes_auth import sign_in_form
@@ -34,15 +34,16 @@ class AccessLine:
     when: str
 
 
-def fmt_date(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d")
+def fmt_date(value: dt.datetime, lang: str = "en") -> str:
+    """'December 25, 2026' / '2026年12月25日' (the UTC day), as the site writes dates."""
+    return format_date(value.astimezone(dt.UTC).date(), lang)
 
 
 def describe_term(row: Entitlement, lang: str = "en") -> str:
     """Renewal or end date in words, from the row's source and Stripe status."""
     if row.valid_until is None:
         return t(lang, "term.lifetime" if row.source == "purchase" else "term.open")
-    until = fmt_date(row.valid_until)
+    until = fmt_date(row.valid_until, lang)
     if row.source == "subscription":
         if row.stripe_status in RENEWING_STATUSES and row.note != CANCELS_AT_PERIOD_END:
             return t(lang, "term.renews", date=until)
@@ -69,7 +70,8 @@ def access_lines(
             )
         elif kind == "tier":
             tier = manifest.tiers.get(name) if manifest else None
-            lines.append(AccessLine("membership", tier.title if tier else name, None, term))
+            tier_title = tier.title_in(lang) if tier else name
+            lines.append(AccessLine("membership", tier_title, None, term))
             for slug in tier.courses if tier else []:
                 course = manifest.courses.get(slug) if manifest else None
                 if course is not None:
@@ -78,7 +80,7 @@ def access_lines(
                             "course",
                             course.title,
                             course.url,
-                            t(lang, "term.included", tier=tier.title),
+                            t(lang, "term.included", tier=tier_title),
                         )
                     )
         else:
@@ -122,11 +124,13 @@ def member_body(member: Member, lines: list[AccessLine], has_customer: bool, lan
     if has_customer:
         parts.append(
             '<form method="post" action="/api/billing-portal">'
-            f'<button type="submit">{esc(t(lang, "account.billing"))}</button></form>'
+            '<button type="submit" class="md-button md-button--primary">'
+            f"{esc(t(lang, 'account.billing'))}</button></form>"
         )
     parts.append(
         '<form method="post" action="/api/logout"><input type="hidden" name="next" value="/">'
-        f'<button type="submit">{esc(t(lang, "account.sign_out"))}</button></form>'
+        '<button type="submit" class="md-button">'
+        f"{esc(t(lang, 'account.sign_out'))}</button></form>"
     )
     return "".join(parts)
 
@@ -145,7 +149,7 @@ async def account(request: Request) -> Response:
         )
         response = render_page(pw, request, title, body, lang)
     else:
-        lang = valid_lang(member.lang) or preferred_lang(pw, request)
+        lang = preferred_lang(pw, request, request.query_params.get("lang"), member=member)
         rows, has_customer = await run_in_threadpool(load_account, pw, member)
         lines = access_lines(pw.manifest(), rows, lang)
         body = member_body(member, lines, has_customer, lang)

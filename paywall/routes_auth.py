@@ -30,9 +30,9 @@ from paywall.auth import (
     set_session_cookie,
     site_name,
 )
-from paywall.auth_texts import preferred_lang, t, valid_lang
 from paywall.context import Paywall
 from paywall.entitlements import active_keys
+from paywall.lang import preferred_lang, t, valid_lang
 from paywall.logging import get_logger, kv, mask_email
 from paywall.mailer import MailError
 from paywall.members import InvalidEmail, normalize_email
@@ -66,14 +66,16 @@ def sign_in_form(
 ) -> str:
     """The e-mail sign-in form (account page, error pages)."""
     return (
-        '<form class="kp-login" method="post" action="/api/login">'
-        f'<label for="kp-email">{esc(t(lang, "sign_in.email"))}</label> '
-        '<input id="kp-email" type="email" name="email" required autocomplete="email" '
-        f'value="{esc(email)}"> '
+        '<form class="kp-form kp-form--login kp-login" method="post" action="/api/login">'
+        '<label class="kp-form__label" for="kp-email">'
+        f'<span class="kp-form__caption">{esc(t(lang, "sign_in.email"))}</span></label>'
+        '<input class="kp-form__input" id="kp-email" type="email" name="email" required '
+        f'autocomplete="email" value="{esc(email)}">'
         f'<input type="hidden" name="next" value="{esc(next_url)}">'
         f'<input type="hidden" name="from" value="{esc(source)}">'
         f'<input type="hidden" name="lang" value="{esc(lang)}">'
-        f'<button type="submit">{esc(t(lang, "sign_in.button"))}</button></form>'
+        '<button type="submit" class="md-button md-button--primary">'
+        f"{esc(t(lang, 'sign_in.button'))}</button></form>"
     )
 
 

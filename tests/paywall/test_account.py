@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from kp.i18n import format_date
+
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
@@ -17,7 +19,11 @@ def test_anonymous_gets_sign_in_form_in_the_site_shell(app_server) -> None:
     assert r.headers["cache-control"] == "private, no-store"
     assert "<title>Sign in - Demo Site</title>" in r.text  # the build's shell
     assert "<header>Demo Site</header>" in r.text
-    form = re.search(r'<form class="kp-login" method="post" action="/api/login">.*?</form>', r.text)
+    form = re.search(
+        r'<form class="kp-form kp-form--login kp-login" method="post" action="/api/login">'
+        r".*?</form>",
+        r.text,
+    )
     assert form, r.text
     assert 'name="email"' in form.group(0)
     assert 'name="next" value="/account/"' in form.group(0)
@@ -64,7 +70,7 @@ def test_member_sees_courses_membership_dates_billing_and_sign_out(
     text = r.text
     assert "member@example.com" in text
     assert '<a href="/courses/demo/">Demo course</a></strong> — Lifetime access' in text
-    assert f"Pro membership</strong> — Renews on {renews:%Y-%m-%d}" in text
+    assert f"Pro membership</strong> — Renews on {format_date(renews.date(), 'en')}" in text
     assert '<a href="/courses/pro-course/">Pro course</a></strong> — Included in Pro' in text
     assert '<form method="post" action="/api/billing-portal">' in text
     assert "Manage billing" in text
@@ -88,8 +94,8 @@ def test_ending_and_complimentary_access_show_end_dates(app_server, grant_access
     c = app_server.client()
     app_server.login(c, "ending@example.com")
     text = c.get("/account/").text
-    assert f"Ends on {ends:%Y-%m-%d}" in text
-    assert f"Access until {ends:%Y-%m-%d}" in text
+    assert f"Ends on {format_date(ends.date(), 'en')}" in text
+    assert f"Access until {format_date(ends.date(), 'en')}" in text
     assert "Manage billing" not in text  # no Stripe customer yet
 
 
@@ -170,6 +176,7 @@ def test_subscription_cancelled_at_period_end_says_ends_not_renews() -> None:
 
     until = dt.datetime(2026, 12, 25, tzinfo=dt.UTC)
     row = Entitlement(source="subscription", stripe_status="active", valid_until=until, note="")
-    assert describe_term(row) == "Renews on 2026-12-25"
+    assert describe_term(row) == "Renews on December 25, 2026"
     row.note = CANCELS_AT_PERIOD_END
-    assert describe_term(row) == "Ends on 2026-12-25"
+    assert describe_term(row) == "Ends on December 25, 2026"
+    assert describe_term(row, "zh") == "将于2026年12月25日结束"
