@@ -19,6 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kp.growth import GrowthManifest
+
 MANIFEST_VERSION = 1
 Mode = Literal["payment", "subscription"]
 Interval = Literal["month", "year"]
@@ -101,6 +103,11 @@ class Manifest(_Model):
         description="language → page shell under private/ (contains SHELL_TITLE and SHELL_BODY)",
     )
     default_lang: str = "en"
+    growth: GrowthManifest | None = Field(
+        default=None,
+        description="extra.growth (referral rewards, true-fans goal) + published articles; "
+        "None in manifests written before the growth engine",
+    )
 
     def page_for(self, url_path: str) -> GatedPage | None:
         """The gated page served at `url_path` (`/a/b/`, `/a/b/index.html` or `/a/b`)."""
