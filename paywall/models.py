@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -153,6 +154,9 @@ class LoginToken(Base):
     next_url: Mapped[str] = mapped_column(String(2000), default="/")
     source: Mapped[str | None] = mapped_column(String(500))
     ip_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    ref: Mapped[str | None] = mapped_column(
+        String(64), comment="referral or partner code of the invite link (?ref=) it came from"
+    )
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
@@ -190,3 +194,165 @@ class AuditLog(Base):
     key: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# ---------------------------------------------------------------- growth (issue 5, rev 0002)
+# Referral codes and counted invites, partners and their commission ledger, funnel
+# conversions, cookie-less page counters and the newsletter's sent-log. Unique constraints do
+# the bookkeeping: concurrent confirmations, duplicate webhooks and repeated newsletter runs
+# all end in "already there" instead of double counts.
+
+
+class ReferralCode(Base):
+    """A member's invite code (`?ref=CODE`): random, unguessable, created on first use."""
+
+    __tablename__ = "referral_codes"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[dt.datetime]
+
+
+class Referral(Base):
+    """One invite that counts: `member_id` confirmed their address through `referrer_id`'s
+    link. Unique per invited member and per address, so nobody is counted twice."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referrer_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), unique=True
+    )
+    email: Mapped[str] = mapped_column(String(320), unique=True, comment="lower-cased")
+    confirmed_at: Mapped[dt.datetime]
+
+
+class ReferralReward(Base):
+    """A reward rule a member has earned (each rule once); the access itself is an
+    entitlement with source `reward`."""
+
+    __tablename__ = "referral_rewards"
+    __table_args__ = (UniqueConstraint("member_id", "rule_id", name="uq_referral_reward"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    rule_id: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(255))
+    invites: Mapped[int] = mapped_column(Integer)
+    granted_at: Mapped[dt.datetime]
+    valid_until: Mapped[dt.datetime | None]
+
+
+class Partner(Base):
+    """An opinion leader or distributor: a Stripe promotion code with a discount, a referral
+    link, and a commission (basis points: 1000 = 10 %) on what they sell."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    ref_code: Mapped[str] = mapped_column(String(64), unique=True)
+    promotion_code: Mapped[str] = mapped_column(String(64), unique=True)
+    promotion_code_id: Mapped[str] = mapped_column(String(255), unique=True)
+    coupon_id: Mapped[str] = mapped_column(String(255))
+    discount_bp: Mapped[int] = mapped_column(Integer)
+    commission_bp: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime]
+
+
+class PartnerMember(Base):
+    """A member who signed up through a partner's link: their later purchases are the
+    partner's too."""
+
+    __tablename__ = "partner_members"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime]
+
+
+class PartnerLedger(Base):
+    """Commission ledger, append-only: a `sale` row per attributed checkout and `reversal`
+    rows (negative) when its payment is refunded or disputed. `refunded_total` is the
+    cumulative refunded amount a reversal brings the sale to, so each refund step is
+    booked once however often its event is delivered."""
+
+    __tablename__ = "partner_ledger"
+    __table_args__ = (
+        UniqueConstraint(
+            "checkout_session_id", "kind", "refunded_total", name="uq_partner_ledger_entry"
+        ),
+        Index("ix_partner_ledger_payment_intent", "payment_intent"),
+        Index("ix_partner_ledger_partner_at", "partner_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), comment="sale | reversal")
+    attribution: Mapped[str] = mapped_column(
+        String(32), comment="promotion_code | ref_link | member"
+    )
+    checkout_session_id: Mapped[str] = mapped_column(String(255))
+    payment_intent: Mapped[str | None] = mapped_column(String(255))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    product_key: Mapped[str] = mapped_column(String(255), default="")
+    currency: Mapped[str] = mapped_column(String(8), default="usd")
+    amount_subtotal: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_discount: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    commission: Mapped[int] = mapped_column(BigInteger, comment="minor units; < 0 reverses")
+    refunded_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    event_id: Mapped[str] = mapped_column(String(255), default="")
+    at: Mapped[dt.datetime]
+
+
+class Conversion(Base):
+    """A sign-up or a purchase and the page it came from (the funnel's lower steps)."""
+
+    __tablename__ = "conversions"
+    __table_args__ = (
+        UniqueConstraint("kind", "object_id", name="uq_conversion"),
+        Index("ix_conversions_kind_path", "kind", "path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), comment="signup | purchase")
+    object_id: Mapped[str] = mapped_column(String(255), comment="member:<id> | checkout session")
+    path: Mapped[str | None] = mapped_column(String(500))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    ref: Mapped[str | None] = mapped_column(String(64))
+    amount_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str | None] = mapped_column(String(8))
+    at: Mapped[dt.datetime]
+
+
+class PageCounter(Base):
+    """Cookie-less beacon counts: one row per day, page and event (`view`, `cta`). Nothing
+    about the visitor is stored: no IP address, no user agent, no identifier."""
+
+    __tablename__ = "page_counters"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    path: Mapped[str] = mapped_column(String(300), primary_key=True)
+    event: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class NewsletterSend(Base):
+    """Which article went to which member: a second `kp newsletter send` sends nothing new."""
+
+    __tablename__ = "newsletter_log"
+    __table_args__ = (UniqueConstraint("member_id", "article_url", name="uq_newsletter_log"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    article_url: Mapped[str] = mapped_column(String(500))
+    sent_at: Mapped[dt.datetime]
