@@ -77,6 +77,13 @@ class Tier(_Model):
     summary: str = ""
     prices: dict[Interval, Price]
     courses: list[str] = Field(default_factory=list, description="course slugs included")
+    titles: dict[str, str] = Field(
+        default_factory=dict, description="title per language (other than the site's)"
+    )
+
+    def title_in(self, lang: str) -> str:
+        """The tier's name for readers of `lang` (the site-language title if untranslated)."""
+        return self.titles.get(lang, self.title)
 
 
 class GatedPage(_Model):

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from paywall.auth_texts import LANGS
 from paywall.context import Paywall
+from paywall.lang import LANGS, site_lang, t
 from paywall.logging import get_logger, kv, mask_email
 from paywall.members import get_or_create_member, normalize_email
 from paywall.models import LoginToken, Member, WebSession
@@ -163,52 +163,13 @@ def site_name(pw: Paywall) -> str:
     return manifest.site_name if manifest else "Knowledge Pay"
 
 
-_TEXTS: dict[str, dict[str, tuple[str, str]]] = {
-    "en": {
-        "login": (
-            "Sign in to {site}",
-            "Hello,\n\nUse this link to sign in to {site}:\n\n{link}\n\n"
-            "It works once and expires in 15 minutes. If you did not ask for it, ignore this "
-            "e-mail: nobody can sign in without the link.\n",
-        ),
-        "signup": (
-            "Confirm your e-mail for {site}",
-            "Welcome!\n\nConfirm your free membership of {site} by opening this link:\n\n"
-            "{link}\n\nIt works once and expires in 15 minutes.\n",
-        ),
-        "purchase": (
-            "Your purchase on {site} is confirmed",
-            "Thank you for your purchase!\n\nOpen this link to sign in and start reading:\n\n"
-            "{link}\n\nIt works once and expires in 15 minutes; you can always ask for a new "
-            "one from the sign-in page with this e-mail address.\n",
-        ),
-    },
-    "zh": {
-        "login": (
-            "登录 {site}",
-            "你好，\n\n请使用以下链接登录 {site}：\n\n{link}\n\n"
-            "链接仅可使用一次，15 分钟内有效。如果这不是你本人的操作，请忽略此邮件。\n",
-        ),
-        "signup": (
-            "确认你在 {site} 的邮箱",
-            "欢迎！\n\n打开以下链接，确认你在 {site} 的免费会员资格：\n\n{link}\n\n"
-            "链接仅可使用一次，15 分钟内有效。\n",
-        ),
-        "purchase": (
-            "你在 {site} 的购买已确认",
-            "感谢购买！\n\n打开以下链接登录并开始阅读：\n\n{link}\n\n"
-            "链接仅可使用一次，15 分钟内有效；之后可随时在登录页用此邮箱重新获取。\n",
-        ),
-    },
-}
-
-
 def login_email(site: str, link: str, reason: str, lang: str) -> tuple[str, str]:
-    """Subject and plain-text body of a magic-link e-mail."""
+    """Subject and plain-text body of a magic-link e-mail in `lang` (kp/translations.yml,
+    group `email`)."""
     if reason not in REASONS:
         raise ValueError(f"login e-mail reason must be one of {REASONS}, got {reason!r}")
-    subject, body = _TEXTS.get(lang, _TEXTS["en"])[reason]
-    return subject.format(site=site), body.format(site=site, link=link)
+    subject = t(lang, f"email.{reason}_subject", site=site)
+    return subject, t(lang, f"email.{reason}_body", site=site, link=link)
 
 
 def send_login_email(
@@ -260,7 +221,7 @@ def consume_login_token(
         return None
     existing = db.scalar(select(Member.id).where(Member.email == row.email))
     member = get_or_create_member(
-        db, row.email, now=now, source=row.source, lang=lang if lang in LANGS else "en"
+        db, row.email, now=now, source=row.source, lang=lang if lang in LANGS else site_lang(pw)
     )
     if member.confirmed_at is None:
         member.confirmed_at = now

@@ -120,16 +120,18 @@ def already_owned(db: Session, pw: Paywall, member: Member | None, product: Prod
 
 
 def create_checkout_session(
-    pw: Paywall, product: Product, member: Member | None, from_path: str
+    pw: Paywall, product: Product, member: Member | None, from_path: str, lang: str = "en"
 ) -> str:
-    """Create the Checkout Session and return Stripe's URL for it."""
+    """Create the Checkout Session and return Stripe's URL for it. `lang` is the buyer's:
+    Stripe's page (`locale`), our success page and a new member's e-mails use it."""
     client = pw.stripe()
     base = pw.settings.base_url
-    meta = {so.META_PRODUCT: product.key, so.META_FROM: from_path[:500]}
+    meta = {so.META_PRODUCT: product.key, so.META_FROM: from_path[:500], so.META_LANG: lang}
     params: dict[str, Any] = {
         "mode": product.mode,
         "line_items": [{"price": resolve_price_id(client, product.price), "quantity": 1}],
-        "success_url": f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
+        "success_url": f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}&lang={lang}",
+        "locale": lang,
         "cancel_url": f"{base}{from_path}",
         "allow_promotion_codes": True,
         "metadata": meta,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kp.i18n import LANGS
 from kp.manifest import Manifest
 from paywall.context import Paywall
 from paywall.entitlements import Desired, InvalidKey, set_state, validate_key
@@ -118,11 +119,17 @@ def apply_state(
     return f"{key} {row.status} until {until} ({object_id})", became_active
 
 
-def member_by_email(ctx: EventContext, email: str | None) -> Member | None:
+def member_by_email(ctx: EventContext, email: str | None, lang: str | None = None) -> Member | None:
+    """The member with this e-mail; created (in the buyer's `lang`, when known) if new."""
     if not email:
         return None
+    new_lang = lang if lang in LANGS else None
+    if new_lang is None and ctx.manifest is not None:
+        new_lang = ctx.manifest.default_lang
     try:
-        return get_or_create_member(ctx.db, email, now=ctx.now, source="stripe checkout")
+        return get_or_create_member(
+            ctx.db, email, now=ctx.now, source="stripe checkout", lang=new_lang or "en"
+        )
     except InvalidEmail:
         return None
 

@@ -113,4 +113,4 @@ def _session_buyer(ctx: EventContext, session: dict[str, Any]) -> Member | None:
     member = find_member_by_customer(ctx.db, so.object_id(session.get("customer")))
     if member is not None:
         return member
-    return member_by_email(ctx, so.session_email(session))
+    return member_by_email(ctx, so.session_email(session), so.metadata(session).get(so.META_LANG))

@@ -91,7 +91,7 @@ def _subscription_member(ctx: EventContext, sub: dict[str, Any]) -> Member | Non
         member = ctx.db.get(Member, int(reference))
         if member is not None:
             return member
-    return member_by_email(ctx, ctx.fresh.customer_email)
+    return member_by_email(ctx, ctx.fresh.customer_email, so.metadata(sub).get(so.META_LANG))
 
 
 def subscription_desired(sub: dict[str, Any], grace_days: int, now: dt.datetime) -> Desired:

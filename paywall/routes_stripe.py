@@ -30,6 +30,7 @@ from paywall.checkout import (
 )
 from paywall.checkout_pages import message_page, not_configured_page, success_page
 from paywall.context import Paywall
+from paywall.lang import preferred_lang
 from paywall.logging import get_logger, kv
 from paywall.models import Member
 from paywall.webhooks import MAX_PAYLOAD_BYTES, InvalidWebhook, WebhookNotConfigured, handle_webhook
@@ -41,11 +42,13 @@ def _pw(request: Request) -> Paywall:
     return request.app.state.paywall
 
 
-def _lang(pw: Paywall, member: Member | None) -> str:
-    if member is not None and member.lang:
-        return member.lang
-    manifest = pw.manifest()
-    return manifest.default_lang if manifest else "en"
+def _lang(
+    pw: Paywall, request: Request, member: Member | None, form: Any = None, page: str | None = None
+) -> str:
+    """The buyer's language: the form's or the URL's `lang` (the page they were on), else the
+    member's, else the page's, the browser's or the site's (paywall/lang.py)."""
+    explicit = _field(form, "lang") if form is not None else request.query_params.get("lang")
+    return preferred_lang(pw, request, explicit, page=page, member=member)
 
 
 def _field(form: Any, name: str) -> str | None:
@@ -59,7 +62,7 @@ async def checkout(request: Request) -> Response:
     pw = _pw(request)
     form = await request.form()
     member = await run_in_threadpool(current_member, request)
-    lang = _lang(pw, member)
+    lang = _lang(pw, request, member, form, page=_field(form, "from"))
     try:
         product = resolve_product(
             pw.manifest(), _field(form, "course"), _field(form, "tier"), _field(form, "interval")
@@ -69,7 +72,7 @@ async def checkout(request: Request) -> Response:
             return RedirectResponse(product.url, status_code=303)
         if not pw.stripe_configured:
             return not_configured_page(pw, request, lang)
-        url = await run_in_threadpool(create_checkout_session, pw, product, member, back)
+        url = await run_in_threadpool(create_checkout_session, pw, product, member, back, lang)
     except CheckoutError as exc:
         return message_page(pw, request, lang, "checkout_failed", exc.message, exc.status)
     except stripe.StripeError as exc:
@@ -88,7 +91,7 @@ async def checkout_success(request: Request) -> Response:
     """GET /checkout/success?session_id=cs_…: what happens next, before or after the webhook."""
     pw = _pw(request)
     member = await run_in_threadpool(current_member, request)
-    lang = _lang(pw, member)
+    lang = _lang(pw, request, member)
     if not pw.stripe_configured:
         return not_configured_page(pw, request, lang)
     try:
@@ -122,7 +125,7 @@ async def billing_portal(request: Request) -> Response:
     member = await run_in_threadpool(current_member, request)
     if member is None:
         return RedirectResponse("/account/", status_code=303)
-    lang = _lang(pw, member)
+    lang = _lang(pw, request, member, await request.form())
     if not pw.stripe_configured:
         return not_configured_page(pw, request, lang)
     try:
