@@ -130,14 +130,15 @@ def test_dates_per_language():
 
 
 def _python_keys() -> set[str]:
-    """Keys the Python code asks for: `t(lang, "group.key")` literals and `t["key"]` lookups
-    on the theme strings (views.py)."""
+    """Keys the Python code asks for: `t(lang, "group.key")` calls with a literal key and
+    `t["key"]` lookups on the theme strings (views.py)."""
     groups = "|".join(sorted({key.split(".")[0] for key in translations().messages}))
     keys: set[str] = set()
     for package in ("site_builder", "kp", "paywall"):
         for path in (REPO / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
-            keys |= set(re.findall(rf'"((?:{groups})\.[a-z_]+)"', text))
+            call = rf"""\bt\(\s*[a-z_.'"]+,\s*["']((?:{groups})\.[a-z_]+)["']"""
+            keys |= set(re.findall(call, text))
             keys |= {f"theme.{k}" for k in re.findall(r'\bt\["([a-z_]+)"\]', text)}
     return keys
 
@@ -145,4 +146,5 @@ def _python_keys() -> set[str]:
 def test_every_string_the_code_uses_exists():
     used = _python_keys()
     assert {"nav.articles", "language.name", "theme.join_title", "theme.learn_more"} <= used
+    assert {"sign_in.button", "account.title", "term.renews"} <= used, "the paywall's too"
     assert used - set(translations().messages) == set()
