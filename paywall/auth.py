@@ -133,11 +133,13 @@ def issue_login_link(
     ip: str | None = None,
     *,
     lang: str | None = None,
+    ref: str | None = None,
 ) -> str:
     """Store a new single-use, 15-minute token (hashed) and return the absolute callback URL.
 
     Adds the row to `db`; the caller commits (so a webhook can keep it in its transaction).
-    `lang` rides along in the link so a member created by it gets the language they used.
+    `lang` rides along in the link so a member created by it gets the language they used;
+    `ref` (an invite or partner code) is kept on the row for the growth engine.
     """
     address = normalize_email(email)
     now = pw.now()
@@ -149,6 +151,7 @@ def issue_login_link(
             next_url=safe_next_url(next_url, pw.settings.base_url)[:2000],
             source=source[:500] if source else None,
             ip_hash=hash_ip(pw, ip) if ip else None,
+            ref=ref[:64] if ref else None,
             created_at=now,
             expires_at=now + LOGIN_TOKEN_TTL,
         )
@@ -223,9 +226,13 @@ def consume_login_token(
     member = get_or_create_member(
         db, row.email, now=now, source=row.source, lang=lang if lang in LANGS else site_lang(pw)
     )
-    if member.confirmed_at is None:
+    was_confirmed = member.confirmed_at is not None
+    if not was_confirmed:
         member.confirmed_at = now
     db.flush()
+    from paywall.growth import on_sign_in  # growth imports serving, which imports this module
+
+    on_sign_in(pw, db, member, row, was_confirmed)
     return SignIn(member, row.next_url or "/", created=existing is None)
 
 

@@ -32,6 +32,7 @@ from paywall.auth import (
 )
 from paywall.context import Paywall
 from paywall.entitlements import active_keys
+from paywall.growth import form_origin, form_ref
 from paywall.lang import preferred_lang, t, valid_lang
 from paywall.logging import get_logger, kv, mask_email
 from paywall.mailer import MailError
@@ -94,6 +95,7 @@ class LoginRequest:
     source: str | None
     lang: str
     ip: str | None
+    ref: str | None = None  # invite or partner code (`?ref=`, carried by growth.js)
 
 
 def prepare_login_email(pw: Paywall, req: LoginRequest) -> tuple[str, str, str]:
@@ -109,7 +111,14 @@ def prepare_login_email(pw: Paywall, req: LoginRequest) -> tuple[str, str, str]:
         reason = "login" if member is not None and member.confirmed_at else "signup"
         lang = member.lang if member is not None else req.lang
         link = issue_login_link(
-            pw, db, req.email, req.next_url, source=req.source, ip=req.ip, lang=req.lang
+            pw,
+            db,
+            req.email,
+            req.next_url,
+            source=req.source,
+            ip=req.ip,
+            lang=req.lang,
+            ref=req.ref,
         )
         db.commit()
     subject, text = login_email(site_name(pw), link, reason, lang)
@@ -127,7 +136,8 @@ async def login(request: Request) -> Response:
     except InvalidEmail as exc:
         message = t(lang, "error.email", detail=exc)
         return login_error(pw, request, 400, message, next_url, fields.get("email", ""), lang)
-    req = LoginRequest(address, next_url, source, lang, client_ip(request))
+    origin = form_origin(fields) or source  # the article growth.js remembered, else the form's page
+    req = LoginRequest(address, next_url, origin, lang, client_ip(request), form_ref(fields))
     try:
         to, subject, text = await run_in_threadpool(prepare_login_email, pw, req)
     except LoginRateLimited as exc:

@@ -1,0 +1,145 @@
+"""Where the growth engine hooks into the paywall's flows, in one place:
+
+- sign-in (`paywall.auth.consume_login_token`): a first confirmation is a sign-up for the
+  funnel, and counts as an invite (`?ref=` of a member) or links the member to a partner
+  (`?ref=p-…`);
+- the sign-in and checkout forms: `ref` (invite or partner code) and `via` (the article the
+  reader came from, kept by growth.js) ride along, on the magic-link row and in the Checkout
+  Session's metadata;
+- Stripe events (`paywall.fulfillment.dispatch`): a paid checkout is a purchase for the
+  funnel and, when a partner brought it, a commission; a refund or dispute reverses it.
+
+All of it runs inside the caller's transaction, so a sign-in or an event is applied with its
+growth bookkeeping or not at all, and unique keys make repeats harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from paywall import stripe_objects as so
+from paywall.context import Paywall
+from paywall.event_context import PAID_STATUSES, EventContext
+from paywall.funnel import attribution_path, record_purchase, record_signup
+from paywall.members import find_member, find_member_by_customer
+from paywall.models import LoginToken, Member
+from paywall.partners import (
+    link_member,
+    partner_for_checkout,
+    partner_for_ref,
+    record_sale,
+    reverse_payment,
+)
+from paywall.referrals import count_invite, is_new_sign_up, normalize_ref
+
+META_REF = "kp_ref"
+META_VIA = "kp_via"
+CHECKOUT_PAID_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+REVERSAL_EVENTS = ("charge.refunded", "charge.dispute.created")
+
+
+# ---------------------------------------------------------------- forms
+
+
+def form_ref(fields: Any) -> str | None:
+    """The invite/partner code a form carried (`ref`), if well-formed."""
+    value = fields.get("ref")
+    return normalize_ref(value) if isinstance(value, str) else None
+
+
+def form_origin(fields: Any) -> str | None:
+    """The page a conversion came from: the article growth.js remembered (`via`), else the
+    page with the form (`from`)."""
+    for name in ("via", "from"):
+        value = fields.get(name)
+        path = attribution_path(value) if isinstance(value, str) else None
+        if path:
+            return path
+    return None
+
+
+def checkout_metadata(fields: Any) -> dict[str, str]:
+    """Extra Checkout Session metadata: the code and the article that brought the buyer."""
+    meta = {}
+    ref, via = form_ref(fields), form_origin(fields)
+    if ref:
+        meta[META_REF] = ref
+    if via:
+        meta[META_VIA] = via
+    return meta
+
+
+# ---------------------------------------------------------------- sign-in
+
+
+def on_sign_in(
+    pw: Paywall, db: Session, member: Member, token: LoginToken, was_confirmed: bool
+) -> None:
+    """After a magic link was used: a new sign-up is recorded for the funnel with the page
+    it came from, and credited to the member or partner whose link brought it."""
+    if not is_new_sign_up(member, token, was_confirmed):
+        return
+    now = pw.now()
+    record_signup(db, member, token.source, token.ref, now)
+    partner = partner_for_ref(db, token.ref)
+    if partner is not None:
+        link_member(db, member, partner, now)
+        return
+    count_invite(pw, db, member, token, was_confirmed)
+
+
+# ---------------------------------------------------------------- Stripe events
+
+
+def after_event(ctx: EventContext, outcome: str) -> str:
+    """Growth bookkeeping of an event the fulfillment handler has just applied; returns the
+    outcome text with what was booked appended."""
+    if ctx.type in CHECKOUT_PAID_EVENTS:
+        extra = _paid_checkout(ctx)
+    elif ctx.type in REVERSAL_EVENTS:
+        reversal = reverse_payment(ctx.db, ctx.obj, ctx.type, event_id=ctx.event["id"], at=ctx.now)
+        extra = f"partner commission reversed ({reversal.commission})" if reversal else ""
+    else:
+        extra = ""
+    return f"{outcome}; {extra}" if extra else outcome
+
+
+def _paid_checkout(ctx: EventContext) -> str:
+    session = ctx.obj
+    if session.get("payment_status") not in PAID_STATUSES:
+        return ""
+    meta = so.metadata(session)
+    member = _buyer(ctx.db, session)
+    key = meta.get(so.META_PRODUCT) or ""
+    record_purchase(
+        ctx.db,
+        str(session["id"]),
+        member,
+        meta.get(META_VIA) or meta.get(so.META_FROM),
+        normalize_ref(meta.get(META_REF)),
+        int(session.get("amount_total") or 0),
+        session.get("currency"),
+        ctx.now,
+    )
+    found = partner_for_checkout(ctx.db, session, member)
+    if found is None:
+        return ""
+    partner, how = found
+    sale = record_sale(
+        ctx.db, partner, how, session, member, key, event_id=str(ctx.event["id"]), at=ctx.now
+    )
+    return f"partner {partner.name!r} commission {sale.commission} ({how})" if sale else ""
+
+
+def _buyer(db: Session, session: dict[str, Any]) -> Member | None:
+    """The member the fulfillment handler granted to (it has linked or created them)."""
+    reference = session.get("client_reference_id") or so.metadata(session).get(so.META_MEMBER)
+    if reference and str(reference).isdigit():
+        member = db.get(Member, int(reference))
+        if member is not None:
+            return member
+    member = find_member_by_customer(db, so.object_id(session.get("customer")))
+    email = so.session_email(session)
+    return member or (find_member(db, email) if email else None)
