@@ -3,23 +3,53 @@
 Sub-commands are registered by `site_builder.cli` (build, new, check) and `paywall.cli`
 (serve, db, members, stripe, events); `kp demo` (kp.demo) runs both with the local Stripe
 test server. This module only wires them together, so the two halves stay independent.
+
+The paywall's commands (and the demo) are registered the first time a command the build
+half does not know is asked for, or when help lists them all: `kp build` then never imports
+the paywall's database and Stripe stack, about half a second of every build.
 """
 
 from __future__ import annotations
 
 import click
 
-from kp.demo import demo
-from paywall.cli import register as register_paywall
 from site_builder.cli import register as register_builder
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _register_rest(group: click.Group) -> None:
+    from kp.demo import demo
+    from paywall.cli import register as register_paywall
+
+    register_paywall(group)
+    group.add_command(demo)
+
+
+class _KpGroup(click.Group):
+    """A click group whose paywall half is registered on first need (see the docstring)."""
+
+    _complete = False
+
+    def _load_rest(self) -> None:
+        if not self._complete:
+            self._complete = True
+            _register_rest(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._load_rest()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_rest()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_KpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="knowledge-pay", prog_name="kp")
 def main() -> None:
     """Knowledge Pay: build the site, serve it with the paywall, manage members."""
 
 
 register_builder(main)
-register_paywall(main)
-main.add_command(demo)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -35,7 +36,27 @@ def replace_dir(staged: Path, target: Path) -> None:
         os.replace(target, retired)
     os.replace(staged, target)
     if retired is not None:
-        discard(retired)
+        discard_later(retired)
+
+
+def discard_later(path: Path) -> None:
+    """Delete a retired tree in the background: it is out of the way already, and deleting
+    a large site's thousands of directories is a good part of an incremental build's time.
+    If that process never runs, the next build removes the tree (`leftovers`)."""
+    rm = shutil.which("rm")
+    if rm is None or os.name != "posix":
+        discard(path)
+        return
+    try:
+        subprocess.Popen(
+            [rm, "-rf", "--", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        discard(path)
 
 
 def discard(path: Path) -> None:

@@ -201,10 +201,12 @@ def _find_leaks(
     if cache_dir is None:
         return find_leaks(site, private, manifest, jobs=jobs)
     verdicts = fastbuild.PageCache(cache_dir)
+    fastbuild.load_leak_memo(cache_dir)
     try:
         return find_leaks(site, private, manifest, jobs=jobs, cache=verdicts)
     finally:
         verdicts.close()
+        fastbuild.save_leak_memo(cache_dir)
 
 
 def _run_mkdocs(

@@ -23,6 +23,7 @@ and kp-content); with any other plugin, or Markdown extensions that read other f
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.metadata
 import json
@@ -45,7 +46,9 @@ from mkdocs.structure.files import Files, InclusionLevel, get_files, set_exclusi
 from mkdocs.structure.nav import Navigation, get_navigation
 from mkdocs.structure.pages import Page
 from mkdocs.utils import clean_directory, write_file
+from mkdocs.utils.meta import YAML_RE, get_data
 
+from site_builder import frontmatter, leaks, slugs
 from site_builder.plugins.content import ContentPlugin
 
 log = logging.getLogger("mkdocs.kp.fastbuild")
@@ -57,6 +60,9 @@ KNOWN_PLUGINS = (*SEARCH_PLUGINS, "kp-content")
 UNCACHEABLE_EXTENSIONS = ("pymdownx.snippets", "markdown_include", "mdx_include")
 PARALLEL_MIN_PAGES = 24
 """Below this many pages to render, forking costs more than it saves."""
+RENDERING_SHARED_FILES = ("kp/__init__.py", "kp/i18n.py", "kp/translations.yml", "kp/manifest.py")
+"""The modules outside site_builder/ that pages are rendered with (the rest of kp/ serves
+the paywall and the command line)."""
 _VERSIONED = ("mkdocs", "mkdocs-material", "markdown", "pymdown-extensions", "pygments", "jinja2")
 
 
@@ -67,6 +73,8 @@ class PageResult:
     output: bytes
     search_entries: list[dict[str, Any]]
     private_html: str | None
+    romanized: list[tuple[str, str]] = field(default_factory=list)
+    """Pinyin the page's headings needed (slugs.ROMANIZED), for the parent's memo."""
 
 
 @dataclass
@@ -121,8 +129,9 @@ def code_fingerprint(config: MkDocsConfig) -> str:
         except importlib.metadata.PackageNotFoundError:
             digest.update(f"{dist}=-".encode())
     package_root = Path(__file__).resolve().parents[1]
-    for package in ("site_builder", "kp"):
-        _hash_tree(digest, package_root / package)
+    _hash_tree(digest, package_root / "site_builder")
+    for shared in RENDERING_SHARED_FILES:
+        digest.update(shared.encode() + b"\0" + (package_root / shared).read_bytes())
     for theme_dir in config.theme.dirs:
         if "site-packages" not in Path(theme_dir).parts:  # installed themes: by version
             _hash_tree(digest, Path(theme_dir))
@@ -224,6 +233,87 @@ class PageCache:
         self.db.close()
 
 
+PAGE_META: dict[str, dict[str, Any]] = {}
+"""mkdocs' own parse of front matter blocks (`mkdocs.utils.meta.get_data`), by block text."""
+
+
+def _read_source(page: Page, config: MkDocsConfig) -> str | None:
+    """`page.read_source(config)`, reusing mkdocs' parse of an unchanged front matter block
+    (parsing YAML is most of the time it takes to read a large site's pages). Returns the
+    block, the memos' key."""
+    source = config.plugins.on_page_read_source(page=page, config=config)
+    if source is None:
+        source = page.file.content_string
+    match = YAML_RE.match(source)
+    known = PAGE_META.get(match.group(1)) if match else None
+    if match and known is not None:
+        page.markdown, page.meta = source[match.end() :].lstrip("\n"), copy.deepcopy(known)
+        return match.group(1)
+    page.markdown, page.meta = get_data(source)
+    if match and page.meta and page.markdown == source[match.end() :].lstrip("\n"):
+        PAGE_META[match.group(1)] = copy.deepcopy(page.meta)
+    return match.group(1) if match else None
+
+
+def load_leak_memo(cache_dir: Path) -> None:
+    """The leak check's memo of JSON string texts (leaks.SEGMENTS) from the last build."""
+    try:
+        data = pickle.loads((cache_dir / "leak-segments.pickle").read_bytes())  # noqa: S301
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return
+    if isinstance(data, dict):
+        leaks.SEGMENTS.update(data)
+    leaks.NEW_SEGMENTS.clear()
+    leaks.USED_SEGMENTS.clear()
+
+
+def save_leak_memo(cache_dir: Path) -> None:
+    """Keep the memo when this build added to it (new or changed search entries)."""
+    if leaks.NEW_SEGMENTS:
+        used = {key: text for key, text in leaks.SEGMENTS.items() if key in leaks.USED_SEGMENTS}
+        _replace_file(cache_dir / "leak-segments.pickle", pickle.dumps(used))
+    leaks.NEW_SEGMENTS.clear()
+
+
+def _memo_path(cache_dir: Path) -> Path:
+    return cache_dir / "romanized.json"
+
+
+def _load_memo(cache_dir: Path) -> None:
+    """Pinyin and parsed front matter of earlier builds (slugs.ROMANIZED,
+    frontmatter.PARSED): both are keyed by their exact input text, so always valid."""
+    try:
+        data = json.loads(_memo_path(cache_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if isinstance(data, dict):
+        slugs.ROMANIZED.update({k: v for k, v in data.items() if isinstance(v, str)})
+    try:
+        parsed = pickle.loads((cache_dir / "frontmatter.pickle").read_bytes())  # noqa: S301
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        parsed = {}
+    if isinstance(parsed, dict):
+        frontmatter.PARSED.update(parsed.get("content", {}))
+        PAGE_META.update(parsed.get("mkdocs", {}))
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _save_memo(cache_dir: Path, sources: set[str]) -> None:
+    """Save the memos; front matter only of this build's files (the cache never grows)."""
+    text = json.dumps(slugs.ROMANIZED, ensure_ascii=False).encode("utf-8")
+    _replace_file(_memo_path(cache_dir), text)
+    parsed = {
+        "content": {b: data for b, data in frontmatter.PARSED.items() if b in sources},
+        "mkdocs": {b: data for b, data in PAGE_META.items() if b in sources},
+    }
+    _replace_file(cache_dir / "frontmatter.pickle", pickle.dumps(parsed))
+
+
 # -- rendering one page ---------------------------------------------------------------------
 
 
@@ -252,6 +342,7 @@ def _render_page(src_uri: str) -> PageResult:
     page, config = file.page, build.config
     entries = build.search.search_index.entries if build.search else []
     before = len(entries)
+    slugs.NEWLY_ROMANIZED.clear()
     _populate_page(page, config, build.files)
     config._current_page = page
     try:
@@ -272,6 +363,7 @@ def _render_page(src_uri: str) -> PageResult:
         output=output.encode("utf-8", errors="xmlcharrefreplace") if output.strip() else b"",
         search_entries=entries[before:],
         private_html=private,
+        romanized=list(slugs.NEWLY_ROMANIZED),
     )
     del entries[before:]
     page.content = None  # rendered and indexed: free the memory (title/meta stay)
@@ -339,6 +431,8 @@ def _build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBu
         stats.seconds[name] = round(now - clock, 3)
         clock = now
 
+    if cache_dir is not None:
+        _load_memo(cache_dir)
     config = config.plugins.on_config(config)
     config.plugins.on_pre_build(config=config)
     clean_directory(config.site_dir)
@@ -353,11 +447,14 @@ def _build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBu
 
     doc_files = list(files.documentation_pages(inclusion=InclusionLevel.is_included))
     pages: list[Page] = []
+    blocks: set[str] = set()
     for file in doc_files:
         if file.page is None:
             Page(None, file, config)
         assert file.page is not None
-        file.page.read_source(config)
+        block = _read_source(file.page, config)
+        if block is not None:
+            blocks.add(block)
         pages.append(file.page)
     content = _content_plugin(config)
     drafts = f"drafts={content.config.drafts}" if content else ""
@@ -373,6 +470,11 @@ def _build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBu
     lap("read")
 
     env = config.plugins.on_env(env, config=config, files=files)
+    if cache_dir is not None and env.bytecode_cache is None:
+        # Compiled theme templates (keyed by template source): compiling mkdocs-material's
+        # templates takes longer than an incremental build's own work.
+        (cache_dir / "jinja").mkdir(parents=True, exist_ok=True)
+        env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(cache_dir / "jinja"))
     files.copy_static_files(inclusion=InclusionLevel.is_included)
     for template in config.theme.static_templates:
         _build_theme_template(template, env, files, config, nav)
@@ -401,6 +503,7 @@ def _build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBu
             search.search_index.entries.extend(result.search_entries)
         if content is not None and result.private_html is not None:
             content.put_private_page(page, result.private_html)
+        slugs.ROMANIZED.update(result.romanized)
     if cache_dir is not None:
         cache = PageCache(cache_dir)
         try:
@@ -408,6 +511,7 @@ def _build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBu
             cache.keep_only(set(keys.values()))
         finally:
             cache.close()
+        _save_memo(cache_dir, blocks)
     lap("write")
 
     config.plugins.on_post_build(config=config)
@@ -416,5 +520,13 @@ def _build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBu
         len(pages),
         len(rendered),
         len(pages) - len(rendered),
+    )
+    log.info(
+        "kp build: %d pages, %d rendered by %d worker(s), %d cached; seconds %s",
+        stats.pages,
+        stats.rendered,
+        stats.workers,
+        stats.cached,
+        stats.seconds,
     )
     return stats

@@ -2,31 +2,46 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
 import yaml
 
-_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
 class FrontMatterError(ValueError):
     """The front matter block is not a YAML mapping."""
 
 
-def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """Return (front matter mapping, body). A file without `---` has an empty mapping."""
-    text = text.lstrip("\ufeff")
-    match = _FRONT.match(text)
-    if not match:
-        return {}, text
+PARSED: dict[str, dict[str, Any]] = {}
+"""Front matter blocks already parsed, by their exact text. `kp build` keeps it in
+.kp-cache, so a rebuild parses only the files that changed (YAML parsing is most of the
+time spent reading a large site's content)."""
+
+
+def _parse(block: str) -> dict[str, Any]:
+    known = PARSED.get(block)
+    if known is not None:
+        return copy.deepcopy(known)
     try:
-        data = yaml.safe_load(match.group(1) or "") or {}
+        data = yaml.safe_load(block) or {}
     except yaml.YAMLError as exc:
         raise FrontMatterError(f"invalid YAML front matter: {exc}".replace("\n", " ")) from exc
     if not isinstance(data, dict):
         raise FrontMatterError("front matter must be a mapping of keys to values")
-    return data, text[match.end() :]
+    PARSED[block] = copy.deepcopy(data)
+    return data
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Return (front matter mapping, body). A file without `---` has an empty mapping."""
+    text = text.lstrip("\ufeff")
+    match = FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    return _parse(match.group(1) or ""), text[match.end() :]
 
 
 def render_front_matter(data: dict[str, Any]) -> str:

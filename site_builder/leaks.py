@@ -49,7 +49,6 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WHITESPACE = re.compile(r"\s+")
 # Zero-width characters: the search plugin segments Chinese with U+200B between words.
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
-_WHITESPACE_BYTES = re.compile(rb"\s+")
 _PAID_MARKERS = (PAID_START.encode(), PAID_END.encode())
 
 
@@ -117,21 +116,45 @@ def _json_strings(value: object) -> list[str]:
 
 
 def file_views(name: str, data: bytes) -> tuple[bytes, list[str]]:
-    """(raw bytes, decoded text views) of one site file, decompressing `.gz` first."""
+    """(raw bytes, decoded text views) of one site file, decompressing `.gz` first: the text
+    with whitespace collapsed and the text a browser shows, or for JSON (the search index)
+    the text of its strings, whose escapes (\\u…, \\") the raw text keeps."""
     if name.endswith(".gz"):
         with contextlib.suppress(OSError, EOFError):  # not really gzip: search it as is
             data = gzip.decompress(data)
     text = data.decode("utf-8", errors="replace")
-    views = [collapse(text), " ".join(html_to_lines(text))]
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
+    strings: list[str] = []
+    if text.lstrip().startswith(("{", "[")):
         try:
             strings = _json_strings(json.loads(text))
         except ValueError:
             strings = []
-        if strings:
-            views.append(" ".join(html_to_lines(_BLOCK_BREAK.join(strings))))
-    return _WHITESPACE_BYTES.sub(b" ", data), views
+    # JSON (the search index): the text of its decoded strings, whose escapes (\u…, \")
+    # the raw text keeps; anything else: its text as a browser shows it.
+    if strings:  # every character of a JSON document that is text is inside a string
+        return data, [" ".join(segment for segment in map(_string_text, strings) if segment)]
+    return data, [collapse(text), " ".join(html_to_lines(text))]
+
+
+SEGMENTS: dict[bytes, str] = {}
+"""Visible text of JSON strings already seen, by digest: the search index changes by a few
+entries per edit, so an incremental build re-reads only those (`kp build` keeps this memo
+in .kp-cache). The same string always has the same text, so entries never go stale."""
+NEW_SEGMENTS: dict[bytes, str] = {}
+"""Entries added to SEGMENTS since the caller last emptied this dict."""
+USED_SEGMENTS: set[bytes] = set()
+"""Entries this process looked up: what a saved memo keeps (so it does not grow forever)."""
+
+
+def _string_text(value: str) -> str:
+    """`html_to_lines` of one JSON string, joined (memoized in SEGMENTS). Joining these for
+    every string equals `html_to_lines` of all strings joined by block breaks."""
+    key = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    USED_SEGMENTS.add(key)
+    known = SEGMENTS.get(key)
+    if known is None:
+        known = SEGMENTS[key] = NEW_SEGMENTS[key] = " ".join(html_to_lines(value))
+    return known
 
 
 @dataclass(frozen=True)
@@ -169,7 +192,7 @@ class _Matcher:
         if self.automaton is None:
             return leaks
         found: dict[int, set[int]] = {}
-        for view in [raw.decode("utf-8", errors="replace"), *views]:
+        for view in views:
             for pattern, _, _ in self.automaton.find_matches_as_indexes(view, overlapping=True):
                 page, position = self.owners[pattern]
                 found.setdefault(page, set()).add(position)
@@ -201,13 +224,15 @@ def _file_key(matcher_digest: str, relative: str, data: bytes) -> str:
 _MATCHER: _Matcher | None = None
 
 
-def _check_chunk(items: list[tuple[str, str]]) -> list[Leak]:
-    """Worker: check (relative name, absolute path) pairs with the inherited matcher."""
+def _check_chunk(items: list[tuple[str, str]]) -> tuple[list[Leak], dict[bytes, str]]:
+    """Worker: check (relative name, absolute path) pairs with the inherited matcher; also
+    returns the JSON string texts it read, for the parent's memo."""
     assert _MATCHER is not None
+    NEW_SEGMENTS.clear()
     leaks = []
     for relative, path in items:
         leaks += _MATCHER.leaks_in(relative, Path(path).read_bytes())
-    return leaks
+    return leaks, dict(NEW_SEGMENTS)
 
 
 def _check_files(matcher: _Matcher, files: list[tuple[str, Path]], jobs: int) -> list[Leak]:
@@ -222,7 +247,11 @@ def _check_files(matcher: _Matcher, files: list[tuple[str, Path]], jobs: int) ->
             results = pool.map(_check_chunk, chunks)
     finally:
         _MATCHER = None
-    return [leak for chunk in results for leak in chunk]
+    for _, segments in results:
+        SEGMENTS.update(segments)
+        NEW_SEGMENTS.update(segments)
+        USED_SEGMENTS.update(segments)
+    return [leak for chunk, _ in results for leak in chunk]
 
 
 def find_leaks(

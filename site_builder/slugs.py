@@ -11,13 +11,27 @@ from markdown.extensions.toc import slugify as markdown_slugify
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
+ROMANIZED: dict[str, str] = {}
+"""Pinyin already computed, by text. `kp build` keeps it in .kp-cache between builds, so an
+incremental build does not load pypinyin's dictionaries (half a second) to slug headings and
+tags it has seen before."""
+NEWLY_ROMANIZED: list[tuple[str, str]] = []
+"""Entries added to ROMANIZED since the caller last emptied this list."""
+
+
 def _romanize(text: str) -> str:
     """Han characters as space-separated pinyin, everything else unchanged."""
     if not _HAN.search(text):
         return text
+    known = ROMANIZED.get(text)
+    if known is not None:
+        return known
     from pypinyin import Style, lazy_pinyin  # loads large dictionaries: only when needed
 
-    return " ".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
+    value = " ".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
+    ROMANIZED[text] = value
+    NEWLY_ROMANIZED.append((text, value))
+    return value
 
 
 def slugify(text: str, max_length: int = 60) -> str:
