@@ -120,13 +120,22 @@ def already_owned(db: Session, pw: Paywall, member: Member | None, product: Prod
 
 
 def create_checkout_session(
-    pw: Paywall, product: Product, member: Member | None, from_path: str, lang: str = "en"
+    pw: Paywall,
+    product: Product,
+    member: Member | None,
+    from_path: str,
+    lang: str = "en",
+    *,
+    attribution: dict[str, str] | None = None,
 ) -> str:
     """Create the Checkout Session and return Stripe's URL for it. `lang` is the buyer's:
-    Stripe's page (`locale`), our success page and a new member's e-mails use it."""
+    Stripe's page (`locale`), our success page and a new member's e-mails use it.
+    `attribution` (growth: invite/partner code, the article the buyer came from) is added
+    to the metadata, where the webhook finds it."""
     client = pw.stripe()
     base = pw.settings.base_url
     meta = {so.META_PRODUCT: product.key, so.META_FROM: from_path[:500], so.META_LANG: lang}
+    meta.update(attribution or {})
     params: dict[str, Any] = {
         "mode": product.mode,
         "line_items": [{"price": resolve_price_id(client, product.price), "quantity": 1}],

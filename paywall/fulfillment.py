@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from paywall.event_context import SUBSCRIPTION_EVENTS, EventContext
+from paywall.growth import after_event
 from paywall.on_checkout import on_checkout_session
 from paywall.on_reversal import on_charge_refunded, on_dispute_created
 from paywall.on_subscription import on_invoice, on_subscription
@@ -17,11 +18,13 @@ Handler = Callable[[EventContext], str]
 
 
 def dispatch(ctx: EventContext) -> str:
-    """Run the handler for the event type; unknown types are recorded and ignored."""
+    """Run the handler for the event type, then the growth bookkeeping (funnel purchase,
+    partner commission and its reversal) in the same transaction; unknown types are
+    recorded and ignored."""
     handler = HANDLERS.get(ctx.type)
     if handler is None:
         return f"ignored: {ctx.type} is not an event this site acts on"
-    return handler(ctx)
+    return after_event(ctx, handler(ctx))
 
 
 HANDLERS: dict[str, Handler] = {

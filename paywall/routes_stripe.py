@@ -30,6 +30,7 @@ from paywall.checkout import (
 )
 from paywall.checkout_pages import message_page, not_configured_page, success_page
 from paywall.context import Paywall
+from paywall.growth import checkout_metadata
 from paywall.lang import preferred_lang
 from paywall.logging import get_logger, kv
 from paywall.models import Member
@@ -72,7 +73,15 @@ async def checkout(request: Request) -> Response:
             return RedirectResponse(product.url, status_code=303)
         if not pw.stripe_configured:
             return not_configured_page(pw, request, lang)
-        url = await run_in_threadpool(create_checkout_session, pw, product, member, back, lang)
+        url = await run_in_threadpool(
+            create_checkout_session,
+            pw,
+            product,
+            member,
+            back,
+            lang,
+            attribution=checkout_metadata(form),
+        )
     except CheckoutError as exc:
         return message_page(pw, request, lang, "checkout_failed", exc.message, exc.status)
     except stripe.StripeError as exc:
