@@ -148,9 +148,10 @@ def site_server(i18n_build: I18nBuild) -> Iterator[ServerThread]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Headless Debian chromium through Playwright (no browser download)."""
+    """Headless Debian chromium through Playwright (no browser download). Module scope: a
+    Playwright left running would break the next module that starts its own."""
     executable = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(executable).is_file():
         pytest.skip(f"chromium not found at {executable}: the browser search tests need it")
