@@ -16,6 +16,7 @@ from kp.manifest import Manifest
 from paywall.auth import current_member, safe_next_url
 from paywall.context import Paywall
 from paywall.entitlements import CANCELS_AT_PERIOD_END, is_active, member_entitlements
+from paywall.growth_account import account_section
 from paywall.lang import format_date, preferred_lang, t
 from paywall.models import Entitlement, Member
 from paywall.pages import esc, render_page
@@ -109,7 +110,10 @@ def render_lines(lines: list[AccessLine], lang: str) -> str:
     return '<ul class="kp-access">' + "".join(items) + "</ul>"
 
 
-def member_body(member: Member, lines: list[AccessLine], has_customer: bool, lang: str) -> str:
+def member_body(
+    member: Member, lines: list[AccessLine], has_customer: bool, lang: str, growth: str = ""
+) -> str:
+    """`growth`: the invites/rewards/newsletter part (paywall.growth_account), before sign-out."""
     courses = [ln for ln in lines if ln.kind != "membership"]
     memberships = [ln for ln in lines if ln.kind == "membership"]
     parts = [
@@ -127,6 +131,7 @@ def member_body(member: Member, lines: list[AccessLine], has_customer: bool, lan
             '<button type="submit" class="md-button md-button--primary">'
             f"{esc(t(lang, 'account.billing'))}</button></form>"
         )
+    parts.append(growth)
     parts.append(
         '<form method="post" action="/api/logout"><input type="hidden" name="next" value="/">'
         '<button type="submit" class="md-button">'
@@ -152,7 +157,8 @@ async def account(request: Request) -> Response:
         lang = preferred_lang(pw, request, request.query_params.get("lang"), member=member)
         rows, has_customer = await run_in_threadpool(load_account, pw, member)
         lines = access_lines(pw.manifest(), rows, lang)
-        body = member_body(member, lines, has_customer, lang)
+        growth = await run_in_threadpool(account_section, pw, member, lang)
+        body = member_body(member, lines, has_customer, lang, growth)
         response = render_page(pw, request, t(lang, "account.title"), body, lang)
     response.headers["Vary"] = "Cookie, Accept-Language"
     return response

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kp.settings import Settings, load_settings
-from paywall import account, routes_auth, routes_stripe
+from paywall import account, growth_routes, routes_auth, routes_stripe
 from paywall.context import Paywall
 from paywall.logging import configure_logging, get_logger, kv
 from paywall.mailer import mailer_from_settings
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
         *routes_auth.routes,
         *account.routes,
         *routes_stripe.routes,
+        *growth_routes.routes,
         Route("/{path:path}", serve_site, methods=["GET", "HEAD"]),
     ]
     https = pw.settings.base_url.lower().startswith("https://")

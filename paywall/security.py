@@ -18,8 +18,10 @@ from paywall.logging import get_logger, kv
 log = get_logger("paywall.security")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-# Verified by its Stripe-Signature instead: Stripe sends no Origin.
-ORIGIN_EXEMPT_PATHS = frozenset({"/api/stripe/webhook"})
+# Verified by its Stripe-Signature instead: Stripe sends no Origin. The newsletter's one-click
+# unsubscribe (RFC 8058) is POSTed by mail providers, also without Origin; its signed token
+# is the proof instead.
+ORIGIN_EXEMPT_PATHS = frozenset({"/api/stripe/webhook", "/api/newsletter/unsubscribe"})
 
 
 class OriginRejected(Exception):
