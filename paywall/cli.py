@@ -112,8 +112,10 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
 
 def register(group: click.Group) -> None:
     """Attach the paywall commands to the `kp` group: `serve` here, and the admin commands
-    (db, members, stripe, events) from `paywall.cli_admin`."""
-    from paywall import cli_admin
+    (db, members, stripe, events) from `paywall.cli_admin`, the growth commands (partners,
+    stats, newsletter) from `paywall.cli_growth`."""
+    from paywall import cli_admin, cli_growth
 
     group.add_command(serve)
     cli_admin.register(group)
+    cli_growth.register(group)
