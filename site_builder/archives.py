@@ -26,7 +26,8 @@ from typing import Literal
 
 from kp.i18n import format_date, t
 from site_builder.content import ContentIndex, Entry
-from site_builder.page_langs import lang_prefix, url_segment
+from site_builder.page_langs import lang_prefix
+from site_builder.slugs import slugify
 
 PER_PAGE = 20
 ArchiveKind = Literal["articles", "tags", "tag"]
@@ -166,11 +167,12 @@ def _paginate(
 
 
 def _tags_of(articles: Iterable[Entry], prefix: str) -> dict[str, tuple[str, list[Entry]]]:
-    """Tag slug → (display name, articles newest first); the first spelling names the tag."""
+    """Tag slug → (display name, articles newest first); the first spelling names the tag
+    (`Growth` and `growth` are one tag, at tags/growth/; Chinese tags get pinyin slugs)."""
     found: dict[str, tuple[str, list[Entry]]] = {}
     for entry in articles:
         for tag in dict.fromkeys(entry.meta.tags):
-            slug = url_segment(tag)
+            slug = slugify(tag)
             if slug:
                 found.setdefault(slug, (tag, []))[1].append(entry)
     return dict(sorted(found.items()))
@@ -195,7 +197,7 @@ def build_archives(index: ContentIndex, taken: Iterable[str]) -> Archives:
         for entry in articles:
             archives.tag_links[entry.src_uri] = tuple(
                 links[slug]
-                for slug in dict.fromkeys(url_segment(tag) for tag in entry.meta.tags)
+                for slug in dict.fromkeys(slugify(tag) for tag in entry.meta.tags)
                 if slug in links
             )
         items = {e.src_uri: _item(e, archives.tag_links[e.src_uri]) for e in articles}

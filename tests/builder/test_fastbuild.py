@@ -1,0 +1,229 @@
+"""kp build's fast path: cached and parallel builds produce exactly what a clean build does.
+
+Every comparison is byte for byte over site/ and private/, ignoring only build timestamps
+(the manifest's `built_at`, the gzip header of sitemap.xml.gz, RSS build dates).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from site_builder import fastbuild, leaks
+from site_builder.build import build_site
+from site_builder.leaks import find_leaks
+from site_builder.navcache import NavCache
+
+ZH_ARTICLE = """\
+    ---
+    title: 社群运营第一课
+    date: 2026-01-05
+    tags: [社群, 运营]
+    lang: zh
+    summary: 中文文章的摘要。
+    ---
+
+    第一段，介绍社群运营的基本方法。
+
+    ## 为什么重要
+
+    第二段，说明每周节奏为什么重要。
+    """
+
+
+def _comparable(root: Path) -> dict[str, bytes]:
+    files = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        name, data = path.relative_to(root).as_posix(), path.read_bytes()
+        if name.endswith(".gz"):
+            data = gzip.decompress(data)
+        if name.endswith("manifest.json"):
+            manifest = json.loads(data)
+            manifest.pop("built_at", None)
+            data = json.dumps(manifest, sort_keys=True).encode()
+        files[name] = re.sub(rb"<lastBuildDate>[^<]*</lastBuildDate>", b"", data)
+    return files
+
+
+def _outputs(root: Path) -> dict[str, bytes]:
+    site = {f"site/{k}": v for k, v in _comparable(root / "site").items()}
+    private = {f"private/{k}": v for k, v in _comparable(root / "private").items()}
+    return site | private
+
+
+def _clean_copy_build(mini, tmp_path: Path, **options) -> dict[str, bytes]:
+    """The same project built from scratch elsewhere, without any cache."""
+    other = tmp_path / "clean"
+    shutil.rmtree(other, ignore_errors=True)
+    other.mkdir()
+    shutil.copy(mini.config, other / "mkdocs.yml")
+    shutil.copytree(mini.root / "content", other / "content")
+    build_site(other / "mkdocs.yml", cache=False, **options)
+    return _outputs(other)
+
+
+@pytest.fixture
+def site(mini):
+    mini.write("articles/zh-first.md", ZH_ARTICLE)
+    for number in range(1, 24):  # more than one archive page
+        mini.write(
+            f"articles/post-{number:02d}.md",
+            f"---\ntitle: Post {number}\ndate: 2025-{1 + number % 12:02d}-{number:02d}\n"
+            f"tags: [Growth, 'tag {number % 3}']\n---\n\nBody of post {number}.\n\n"
+            f"## Section\n\nMore text.\n",
+        )
+    return mini
+
+
+def _same(a: dict[str, bytes], b: dict[str, bytes]) -> None:
+    assert sorted(a) == sorted(b)
+    differing = [name for name in a if a[name] != b[name]]
+    assert differing == []
+
+
+def test_incremental_build_renders_one_page_and_equals_a_clean_build(site, tmp_path):
+    first = site.build()
+    assert first.fast is not None and first.fast.cached == 0
+    site.write(
+        "articles/post-05.md",
+        "---\ntitle: Post 5\ndate: 2025-06-05\ntags: [Growth, 'tag 2']\n---\n\nEdited body.\n",
+    )
+    second = site.build()
+    assert second.fast is not None
+    assert (second.fast.rendered, second.fast.cached) == (1, second.fast.pages - 1)
+    assert "Edited body." in (site.root / "site/articles/post-05/index.html").read_text("utf-8")
+    _same(_outputs(site.root), _clean_copy_build(site, tmp_path))
+
+
+def test_unchanged_rebuild_renders_nothing(site):
+    site.build()
+    before = _outputs(site.root)
+    again = site.build()
+    assert again.fast is not None and again.fast.rendered == 0
+    _same(_outputs(site.root), before)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["title", "new article", "removed article", "paid text", "config"],
+)
+def test_changes_elsewhere_give_the_clean_output(site, tmp_path, change):
+    site.build()
+    if change == "title":  # listed in archives, tag pages, neighbours' footers
+        text = (site.root / "content/articles/post-07.md").read_text("utf-8")
+        (site.root / "content/articles/post-07.md").write_text(text.replace("Post 7", "Renamed"))
+    elif change == "new article":
+        site.write("articles/fresh.md", "---\ntitle: Fresh\ndate: 2026-02-01\n---\n\nNew.\n")
+    elif change == "removed article":
+        site.remove("articles/post-03.md")
+    elif change == "paid text":
+        site.write(
+            "courses/c/02-paid.md",
+            "---\ntitle: Paid lesson\n---\n\nThe teaser paragraph of the paid lesson.\n\n"
+            "<!-- more -->\n\nA rewritten paid method only members may read here.\n",
+        )
+    else:
+        site.configure(site_name="Renamed Mini")
+    result = site.build()
+    assert result.fast is not None and result.fast.rendered >= 1
+    _same(_outputs(site.root), _clean_copy_build(site, tmp_path))
+    if change == "paid text":
+        private = (site.root / "private/courses/c/02-paid/index.html").read_text("utf-8")
+        assert "A rewritten paid method" in private
+        assert not any(
+            b"rewritten paid method" in data for data in _comparable(site.root / "site").values()
+        )
+
+
+def test_parallel_workers_give_the_same_bytes_as_one_process(site, tmp_path):
+    one = _clean_copy_build(site, tmp_path, jobs=1)
+    site.build(cache=False, jobs=2)
+    assert site.build(cache=False, jobs=2).fast.workers == 2
+    _same(_outputs(site.root), one)
+
+
+def test_fast_path_equals_plain_mkdocs_build(site, tmp_path, monkeypatch):
+    site.build(jobs=2)
+    fast = _outputs(site.root)
+    monkeypatch.setattr(fastbuild, "eligible", lambda config: "forced for the test")
+    plain = site.build()
+    assert plain.fast is None and plain.fast_path_note == "forced for the test"
+    _same(_outputs(site.root), fast)
+
+
+def test_unknown_plugins_fall_back_to_mkdocs(site):
+    plugins = ["search", {"kp-content": {"shell_langs": ["en"]}}, "tags"]
+    site.configure(plugins=plugins)
+    result = site.build()
+    assert result.fast is None and "tags" in (result.fast_path_note or "")
+
+
+def test_sidebar_cache_changes_nothing(site, tmp_path, monkeypatch):
+    site.build(cache=False)
+    cached = _outputs(site.root)
+    monkeypatch.setattr(NavCache, "__call__", lambda self, page, nav, caller: caller())
+    _same(_clean_copy_build(site, tmp_path), cached)
+
+
+def test_sidebar_cache_key():
+    cache = NavCache()
+    assert cache.key(None, None) is None
+    assert cache("not a page", None, lambda: "rendered") == "rendered"
+
+
+def test_leak_check_cache_only_skips_identical_clean_files(mini, tmp_path):
+    mini.build()
+    site, private = mini.root / "site", mini.root / "private"
+
+    class Memory:
+        def __init__(self) -> None:
+            self.known: set[str] = set()
+
+        def clean(self, keys):
+            return self.known & set(keys)
+
+        def update(self, clean, current):
+            self.known = (self.known | set(clean)) & current
+
+    memory = Memory()
+    assert find_leaks(site, private, cache=memory) == []
+    assert memory.known, "clean files are remembered"
+    page = site / "articles/hello/index.html"
+    page.write_text(
+        page.read_text("utf-8")
+        + "<p>The secret method lives only in the private copy of this lesson.</p>",
+        encoding="utf-8",
+    )
+    found = find_leaks(site, private, cache=memory)
+    assert [leak.site_file for leak in found] == ["articles/hello/index.html"]
+    assert find_leaks(site, private, cache=memory, jobs=2) == found
+
+
+def test_leak_memo_reads_the_search_index_like_the_full_text(mini):
+    mini.build()
+    index = (mini.root / "site/search/search_index.json").read_bytes()
+    leaks.SEGMENTS.clear()
+    _, first = leaks.file_views("search_index.json", index)
+    _, again = leaks.file_views("search_index.json", index)  # from the memo
+    strings = leaks._json_strings(json.loads(index))
+    joined = " ".join(leaks.html_to_lines(leaks._BLOCK_BREAK.join(strings)))
+    assert first == again == [joined]
+
+
+def test_chinese_pages_and_search_are_built_with_jieba_rs(site):
+    import jieba
+    from material.plugins.search import plugin as search_plugin
+
+    site.build()
+    assert type(search_plugin.jieba).__name__ == "_JiebaRs"
+    text = "第一段，介绍社群运营的基本方法。每周节奏为什么重要"
+    for run in re.findall(r"[\u4e00-\u9fff]+", text):
+        assert search_plugin.jieba.cut(run.encode("utf-8")) == list(jieba.cut(run))
+    index = json.loads((site.root / "site/search/search_index.json").read_text("utf-8"))
+    zh = next(doc for doc in index["docs"] if doc["location"].startswith("articles/zh-first/"))
+    assert "\u200b社群\u200b" in zh["text"] or "社群\u200b" in zh["text"]
