@@ -29,9 +29,13 @@ class ServerThread:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="auto")
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_level="warning", lifespan="auto"
+        )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn:{self.port}", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, name=f"uvicorn:{self.port}", daemon=True
+        )
 
     @property
     def url(self) -> str:
