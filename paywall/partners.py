@@ -80,7 +80,8 @@ def basis_points(value: str | float | Decimal, what: str, *, allow_zero: bool) -
 
 def percent(bp: int) -> str:
     """Basis points as a percentage for people: 2000 → '20%', 1250 → '12.5%'."""
-    return f"{Decimal(bp) / 100:f}".rstrip("0").rstrip(".") + "%"
+    text = f"{Decimal(bp) / 100:f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
 
 
 # ---------------------------------------------------------------- creating partners
