@@ -36,8 +36,9 @@ from bench.site_builds import clean_env, kp_executable
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 WEBHOOK_SECRET = "whsec_bench_" + "0" * 24
 SCENARIOS = ("gated", "public", "webhook")
-EVENTS_PER_SECOND_BUDGET = 3000
-"""Distinct webhook events prepared per second of load (more than a worker can process)."""
+EVENTS_PER_SECOND_BUDGET = 1000
+"""Distinct webhook events prepared per second of load (several times what one worker
+processes; if it were exceeded, later requests would replay events, which the table says)."""
 
 
 @dataclass(frozen=True)
@@ -147,19 +148,23 @@ def _session_for_entitled_member(env: dict[str, str], requires: list[str]) -> st
 @contextlib.contextmanager
 def _kp_serve(env: dict[str, str], port: int) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
+    # Its output goes to a file: a pipe nobody reads fills up (the development mailer prints
+    # every purchase mail) and then blocks the server.
+    log_path = Path(env["KP_VAR_DIR"]) / "kp-serve.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [kp_executable(), "serve", "--port", str(port)],
         cwd=env["KP_PROJECT_DIR"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                err = log_path.read_text(encoding="utf-8", errors="replace")
                 raise RuntimeError(f"kp serve exited ({proc.returncode}): {err[-2000:]}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
@@ -176,6 +181,7 @@ def _kp_serve(env: dict[str, str], port: int) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log.close()
 
 
 def stripe_signature(body: bytes, secret: str, timestamp: int) -> str:
@@ -296,6 +302,8 @@ def measure_database(
                     generator=generator,
                 )
                 results.append(ScenarioResult(kind, scenario, load))
+                if scenario == "webhook" and load.requests > duration * EVENTS_PER_SECOND_BUDGET:
+                    progress("  (more requests than distinct events: some were replays)")
                 progress(
                     f"  {kind:<10} {scenario:<8} {load.rps:8.0f} req/s  p50 {load.p50_ms:6.1f} ms"
                     f"  p99 {load.p99_ms:6.1f} ms  errors {load.errors}  ({load.generator})"
