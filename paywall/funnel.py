@@ -79,6 +79,8 @@ def parse_beacon(body: bytes, content_type: str) -> tuple[str, str]:
 def published_path(site_root: Path, raw: str) -> str | None:
     """The canonical path (`/articles/x/`) when it names a page of the built site, else
     None. Query and fragment are dropped; unsafe paths are refused."""
+    if not raw.startswith("/") or raw.startswith("//"):
+        return None  # a path on this site, never a URL naming another host
     try:
         path = urlsplit(raw).path
         url = parse_url_path(path)
