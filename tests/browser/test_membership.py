@@ -9,6 +9,8 @@ import datetime as dt
 
 import pytest
 
+from kp.i18n import format_date
+
 pytestmark = pytest.mark.browser
 
 TIER = "pro"
@@ -67,7 +69,7 @@ def test_subscribe_unlocks_tier_cancel_in_portal_ends_at_period_end(reader, stac
     sub = stack.stripe.events("customer.subscription.updated")[-1]["data"]["object"]
     assert sub["cancel_at_period_end"] is True
     period_end = sub["items"]["data"][0]["current_period_end"]
-    end_date = dt.datetime.fromtimestamp(period_end, dt.UTC).strftime("%Y-%m-%d")
+    end_date = format_date(dt.datetime.fromtimestamp(period_end, dt.UTC).date(), "en")
     account_text = page.locator(".md-content").inner_text()
     assert f"Ends on {end_date}" in account_text and "Renews" not in account_text
 
