@@ -112,3 +112,24 @@ class GrowthManifest(GrowthConfig):
             if article.url == url:
                 return article.title
         return None
+
+
+def unknown_rewards(
+    config: GrowthConfig, courses: set[str], tiers: set[str]
+) -> list[tuple[str, str]]:
+    """(key, problem) for every reward naming a course or tier the site does not sell; the
+    build reports them with the other content errors (`extra.growth.referral_rewards.0.course`)."""
+    problems = []
+    for position, rule in enumerate(config.referral_rewards):
+        kind, name, known = (
+            ("course", rule.course, courses) if rule.course else ("tier", rule.tier, tiers)
+        )
+        if name not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            problems.append(
+                (
+                    f"extra.growth.referral_rewards.{position}.{kind}",
+                    f"unknown {kind} {name!r} (known: {listed})",
+                )
+            )
+    return problems

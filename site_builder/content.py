@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from kp.growth import unknown_rewards
 from kp.i18n import DEFAULT_LANG
 from site_builder.errors import ContentError
 from site_builder.frontmatter import FrontMatterError, split_front_matter
@@ -399,7 +400,15 @@ def build_index(
     _check_translation_groups(index, label_prefix)
     _check_unique_urls(index, label_prefix)
     _check_tier_languages(index)
+    _check_referral_rewards(index)
     return index
+
+
+def _check_referral_rewards(index: ContentIndex, label: str = "mkdocs.yml") -> None:
+    """Invite rewards (`extra.growth.referral_rewards`) must name a course or tier for sale."""
+    courses, tiers = set(index.courses), set(index.extra.paywall.tiers)
+    for key, message in unknown_rewards(index.extra.growth, courses, tiers):
+        index.errors.append(ContentError(label, key, message))
 
 
 def _check_tier_languages(index: ContentIndex, label: str = "mkdocs.yml") -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from kp.growth import ArticleRef, GrowthManifest
 from kp.manifest import (
     MEMBER_KEY,
     Course,
@@ -90,4 +91,23 @@ def make_manifest(
         gated=gated_pages(index, catalog),
         shells=shells,
         default_lang=default_lang,
+        growth=growth_manifest(index),
     )
+
+
+def growth_manifest(index: ContentIndex) -> GrowthManifest:
+    """`extra.growth` plus every published article (title, date, language, summary and
+    whether it is free): the paywall's newsletter and funnel report need them, never the
+    text itself."""
+    articles = [
+        ArticleRef(
+            url=entry.url_path,
+            title=entry.meta.title,
+            date=entry.meta.date,
+            lang=entry.lang,
+            summary=entry.meta.summary,
+            access=entry.meta.access,
+        )
+        for entry in index.articles_newest_first()
+    ]
+    return GrowthManifest(**index.extra.growth.model_dump(), articles=articles)

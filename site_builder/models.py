@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from kp.growth import GrowthConfig
+
 Lang = Literal["en", "zh"]
 Slug = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
@@ -198,3 +200,6 @@ class SiteExtra(BaseModel):
 
     community: CommunityConfig | None = None
     paywall: PaywallConfig = Field(default_factory=PaywallConfig)
+    growth: GrowthConfig = Field(default_factory=GrowthConfig)
+    """Invite rewards and the true-fans goal (kp/growth.py), passed to the paywall in the
+    manifest."""
