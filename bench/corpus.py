@@ -62,7 +62,8 @@ class Corpus:
 
 
 def course_count(articles: int) -> int:
-    """Courses grow with the site (one per 200 articles) and there are always two."""
+    """Generated courses grow with the site (one per 200 articles), at least two; the
+    example site's courses come on top."""
     return max(2, articles // 200)
 
 
@@ -267,9 +268,34 @@ def generate(root: Path, articles: int, seed: int = 7) -> Corpus:
         path = content / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    corpus = Corpus(root, articles, courses, courses * LESSONS_PER_COURSE, other_pages=2)
+    example_courses, example_lessons = copy_example_courses(content)
+    corpus = Corpus(
+        root,
+        articles,
+        courses + example_courses,
+        courses * LESSONS_PER_COURSE + example_lessons,
+        other_pages=2,
+    )
     configs.write_all(corpus)
     return corpus
+
+
+def copy_example_courses(content: Path) -> tuple[int, int]:
+    """The example site's courses, as the issue's corpus has them ("plus the example
+    courses"); the inherited mkdocs.yml may also refer to them (tiers, referral rewards).
+    Returns (courses, lessons) copied."""
+    source = configs.REPO / "content" / "courses"
+    courses = lessons = 0
+    for folder in sorted(p for p in source.iterdir() if p.is_dir()) if source.is_dir() else []:
+        for path in sorted(folder.glob("*.md")):
+            target = content / "courses" / folder.name / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            if path.name == "index.md":
+                courses += 1
+            else:
+                lessons += 1
+    return courses, lessons
 
 
 def validate(corpus: Corpus) -> None:

@@ -242,7 +242,8 @@ def find_targets(corpus: Corpus) -> Targets:
 
     manifest = read_manifest(corpus.root / "private" / "manifest.json")
     gated = sorted(manifest.gated.values(), key=lambda page: page.url)
-    lesson = next((page for page in gated if page.course), None)
+    # A lesson of a generated course: its paid part carries PAID_MARKER.
+    lesson = next((page for page in gated if (page.course or "").startswith("course-")), None)
     if lesson is None:
         raise RuntimeError(f"bench: no gated lesson in {corpus.root}/private/manifest.json")
     article = sorted((corpus.root / "site" / "articles").glob("*/index.html"))[0]

@@ -23,7 +23,8 @@ def test_corpus_is_deterministic_valid_and_bilingual(tmp_path: Path) -> None:
     assert files == sorted(p.relative_to(second.content) for p in second.content.rglob("*.md"))
     for relative in files:
         assert (first.content / relative).read_bytes() == (second.content / relative).read_bytes()
-    assert first.pages == 6 + 2 + 2 * corpus.LESSONS_PER_COURSE + 2 == len(files)
+    example = len(list((configs.REPO / "content" / "courses").glob("*/*.md")))
+    assert first.pages == 6 + 2 + 2 * corpus.LESSONS_PER_COURSE + example + 2 == len(files)
     english = first.article_path(1).read_text(encoding="utf-8")
     chinese = first.article_path(2).read_text(encoding="utf-8")
     assert 'lang: "en"' in english and 'lang: "zh"' in chinese
@@ -91,12 +92,13 @@ def test_one_harness_pass_measures_every_tool(tmp_path: Path) -> None:
     assert code == 0
     record = json.loads(next(results.glob("*.json")).read_text(encoding="utf-8"))
     builds = {b["tool"]: b for b in record["builds"]}
+    example = len(list((configs.REPO / "content" / "courses").glob("*/*.md")))
     expected = {"mkdocs", "kp"} | ({"hugo"} if site_builds.hugo_executable() else set())
     for tool in expected:
         assert builds[tool]["skipped"] is None, builds[tool]
         assert builds[tool]["seconds_median"] > 0 and builds[tool]["peak_rss_mb"] > 10
         assert builds[tool]["cpu_seconds_median"] > 0
-        assert builds[tool]["pages"] == 4 + 2 + 2 * corpus.LESSONS_PER_COURSE + 2
+        assert builds[tool]["pages"] == 4 + 2 + 2 * corpus.LESSONS_PER_COURSE + example + 2
     if not site_builds.hugo_executable():
         assert builds["hugo"]["skipped"].startswith("not installed")
     scenarios = {(p["database"], p["scenario"]): p for p in record["paywall"]}
