@@ -104,3 +104,79 @@ def render_feed(
             ET.SubElement(item, "category").text = tag
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+# ---------------------------------------------------------------- Atom (RFC 4287)
+
+ATOM_FILE = "atom.xml"
+
+
+def atom_path(lang: str, default_lang: str) -> str:
+    """`atom.xml` beside `feed.xml` (and `zh/atom.xml`) for readers that prefer Atom."""
+    return ATOM_FILE if lang == default_lang else f"{lang}/{ATOM_FILE}"
+
+
+def _rfc3339(day: dt.date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def render_atom(
+    index: ContentIndex,
+    *,
+    lang: str,
+    site_name: str,
+    site_url: str,
+    description: str,
+    others: list[FeedLink] | None = None,
+) -> str:
+    """The Atom feed for `lang`: the same entries as the RSS feed, each with its title,
+    link, dates, tags and the editor's `summary` only (members-only and paid text never)."""
+    # Plain tag names under a literal default `xmlns`: ElementTree cannot serialize an
+    # unprefixed namespace together with the unqualified attributes Atom uses.
+    root = ET.Element("feed", {"xmlns": ATOM, "xml:lang": lang})
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        node = ET.SubElement(parent, tag, attrs)
+        if text is not None:
+            node.text = text
+        return node
+
+    home = index.home(lang)
+    home_url = urljoin(site_url, home.url if home else "")
+    sub(root, "title", site_name)
+    if description:
+        sub(root, "subtitle", description)
+    sub(root, "id", home_url)
+    sub(root, "link", rel="alternate", type="text/html", href=home_url)
+    self_href = urljoin(site_url, atom_path(lang, index.default_lang))
+    sub(root, "link", rel="self", type="application/atom+xml", href=self_href)
+    for other in others or []:
+        if other.lang != lang:
+            sub(
+                root,
+                "link",
+                rel="alternate",
+                type="application/atom+xml",
+                hreflang=other.lang,
+                href=urljoin(site_url, atom_path(other.lang, index.default_lang)),
+            )
+    author = sub(root, "author")
+    sub(author, "name", site_name)
+    articles = [e for e in index.articles_newest_first() if e.lang == lang][:MAX_ITEMS]
+    newest = articles[0].meta.date if articles else dt.date(1970, 1, 1)
+    sub(root, "updated", _rfc3339(newest))
+    for entry in articles:
+        item = sub(root, "entry")
+        link = urljoin(site_url, entry.url)
+        sub(item, "title", entry.meta.title)
+        sub(item, "link", rel="alternate", type="text/html", href=link)
+        sub(item, "id", link)
+        sub(item, "published", _rfc3339(entry.meta.date))
+        sub(item, "updated", _rfc3339(entry.meta.date))
+        if entry.meta.summary:
+            sub(item, "summary", entry.meta.summary)
+        for tag in entry.meta.tags:
+            sub(item, "category", term=tag)
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + body

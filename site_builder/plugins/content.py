@@ -39,7 +39,7 @@ from site_builder import atomic, navigation
 from site_builder.archives import Archives, build_archives
 from site_builder.content import ContentIndex, Entry, build_index
 from site_builder.errors import ContentErrors
-from site_builder.feed import FeedLink, feed_links, render_feed
+from site_builder.feed import FeedLink, atom_path, feed_links, render_atom, render_feed
 from site_builder.manifest_writer import make_manifest
 from site_builder.navcache import NavCache
 from site_builder.render import render_shell, render_with_content, set_html_lang
@@ -300,6 +300,15 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
                 others=list(self._feeds),
             )
             _write(Path(config.site_dir) / feed.path, xml)
+            atom = render_atom(
+                self.index,
+                lang=feed.lang,
+                site_name=config.site_name,
+                site_url=config.site_url,
+                description=summary or config.site_description or "",
+                others=list(self._feeds),
+            )
+            _write(Path(config.site_dir) / atom_path(feed.lang, self.index.default_lang), atom)
 
     def _write_language_sitemaps(self, config: MkDocsConfig) -> None:
         langs = self.index.langs()
