@@ -6,14 +6,21 @@ a reward naming something the site does not sell is a build error naming the key
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
+from kp.asgi_thread import ServerThread, free_port
 from kp.manifest import read_manifest
+from kp.settings import load_settings
+from paywall.app import create_app
 from site_builder.build import BuildFailed, build_site
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,3 +166,41 @@ def test_a_reward_naming_an_unknown_course_fails_the_build(tmp_path: Path):
     assert "extra.growth.referral_rewards.0.course" in message
     assert "unknown course 'no-such-course'" in message and "community-launch" in message
     assert not (project / "site").exists()
+
+
+def test_members_only_article_is_a_free_sign_in_wall(built: Path, tmp_path: Path):
+    """Served by the paywall: the public teaser (no members' text) to visitors; the whole
+    article once the CTA's free sign-up link was followed."""
+    port = free_port()
+    settings = load_settings(
+        _env_file=None,
+        KP_PROJECT_DIR=built,
+        KP_VAR_DIR=tmp_path / "var",
+        KP_DATABASE_URL=f"sqlite:///{tmp_path / 'paywall.sqlite3'}",
+        KP_SECRET_KEY="test-secret-key-not-for-production-0123456789",
+        KP_BASE_URL=f"http://127.0.0.1:{port}",
+        KP_SMTP_HOST=None,
+        STRIPE_SECRET_KEY=None,
+    )
+    url = "/articles/members-launch-call-notes/"
+    server = ServerThread(create_app(settings), port=port).start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, headers={"Origin": base}) as visitor:
+            teaser = visitor.get(url)
+            assert teaser.status_code == 200
+            assert "Everyone can read this first paragraph" in teaser.text
+            assert MEMBERS_CANARY not in teaser.text
+            assert 'action="/api/login"' in teaser.text  # sign in, not pay
+            assert 'action="/api/checkout"' not in teaser.text.split("kp-paywall", 1)[-1]
+            r = visitor.post("/api/login", data={"email": "reader@example.com", "next": url})
+            assert r.status_code == 200
+            raw = sorted((tmp_path / "var" / "outbox").glob("*.eml"))[-1].read_bytes()
+            message = email.message_from_bytes(raw, policy=email.policy.default)
+            mail = message.get_body(preferencelist=("plain",)).get_content()
+            link = re.search(r"http://127\.0\.0\.1:\d+/api/login/callback\?token=[\w-]+", mail)
+            assert visitor.get(link.group(0)).status_code == 303
+            full = visitor.get(url)
+            assert full.status_code == 200 and MEMBERS_CANARY in full.text
+    finally:
+        server.stop()

@@ -1,0 +1,96 @@
+"""The growth engine's wording (every key in English and Chinese, same placeholders) and its
+migration (0001 → 0002 keeps existing rows; 0002 → 0001 removes exactly what it added)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import string
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from kp.i18n import LANGS
+from kp.settings import load_settings
+from paywall.admin import COLORS
+from paywall.db import make_engine
+from paywall.growth_texts import TEXTS, gt
+from paywall.migrate import downgrade, upgrade
+
+GROWTH_TABLES = {
+    "referral_codes",
+    "referrals",
+    "referral_rewards",
+    "partners",
+    "partner_members",
+    "partner_ledger",
+    "conversions",
+    "page_counters",
+    "newsletter_log",
+}
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_every_growth_text_has_every_language_with_the_same_placeholders():
+    han = re.compile(r"[\u4e00-\u9fff]")
+    assert len(TEXTS) >= 40
+    for key, entry in TEXTS.items():
+        assert set(entry) == set(LANGS), key
+        assert len({frozenset(_fields(t)) for t in entry.values()}) == 1, key
+        assert entry["zh"] != entry["en"], key
+        if key != "mail_subject_one":  # "{site}：{title}": only the punctuation is Chinese
+            assert han.search(entry["zh"]), key
+
+
+def test_every_growth_text_the_code_uses_exists():
+    used: set[str] = set()
+    for module in Path(__file__).resolve().parents[2].joinpath("paywall").glob("*.py"):
+        source = module.read_text(encoding="utf-8")
+        used |= set(re.findall(r"""\bgt\(\s*[a-z_.]+,\s*["']([a-z_]+)["']""", source))
+        used |= set(re.findall(r"""["'](col_[a-z]+)["']""", source))  # header keys in tuples
+    assert {"invite_title", "unsub_done", "admin_title", "mail_footer"} <= used
+    used |= {f"col_{metric}" for metric in COLORS}  # the admin charts' legend: gt(lang, f"col_…")
+    assert used - set(TEXTS) == set()
+    assert gt("zh", "invite_progress", count=2, needed=3, reward="课程").startswith(
+        "已成功邀请 2/3"
+    )
+    assert gt("fr", "unsub_title") == "Unsubscribe"
+    with pytest.raises(KeyError, match="no growth text 'nope'"):
+        gt("en", "nope")
+
+
+def test_growth_migration_keeps_rows_and_steps_back(db_url, tmp_path):
+    settings = load_settings(_env_file=None, KP_PROJECT_DIR=tmp_path, KP_DATABASE_URL=db_url)
+    upgrade(settings, "0001")
+    engine = make_engine(settings)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO login_tokens (token_hash, email, next_url, created_at, "
+                    "expires_at) VALUES ('h1', 'old@example.com', '/', :now, :now)"
+                ),
+                {"now": now},
+            )
+        assert upgrade(settings) == "0002"
+        names = set(inspect(engine).get_table_names())
+        assert names >= GROWTH_TABLES
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT email, ref FROM login_tokens")).one()
+        assert tuple(row) == ("old@example.com", None)
+
+        downgrade(settings, "0001")
+        inspector = inspect(engine)
+        assert not GROWTH_TABLES & set(inspector.get_table_names())
+        assert "ref" not in {c["name"] for c in inspector.get_columns("login_tokens")}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT email FROM login_tokens")).scalar() == (
+                "old@example.com"
+            )
+    finally:
+        engine.dispose()
