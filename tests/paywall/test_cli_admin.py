@@ -20,7 +20,7 @@ from paywall.cli_admin import register
 from paywall.entitlements import active_keys
 from paywall.member_csv import COLUMNS
 from paywall.members import find_member
-from paywall.migrate import downgrade
+from paywall.migrate import downgrade, head_revision
 from paywall.models import AuditLog, Entitlement, StripeEvent
 
 pytestmark = pytest.mark.timeout(120)
@@ -93,8 +93,9 @@ def keys(pw, email: str) -> set[str]:
 
 
 def test_db_upgrade_and_current(run):
-    assert "is at revision 0001" in run("db", "upgrade").output
-    assert "revision 0001 (up to date)" in run("db", "current").output
+    head = head_revision()  # the newest migration (0002 since the growth engine)
+    assert f"is at revision {head}" in run("db", "upgrade").output
+    assert f"revision {head} (up to date)" in run("db", "current").output
 
 
 # ---------------------------------------------------------------- grant / revoke / list
