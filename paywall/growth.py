@@ -96,6 +96,8 @@ def on_sign_in(
 def after_event(ctx: EventContext, outcome: str) -> str:
     """Growth bookkeeping of an event the fulfillment handler has just applied; returns the
     outcome text with what was booked appended."""
+    if outcome.startswith("ignored"):
+        return outcome  # nothing this site sells or knows: nothing to attribute either
     if ctx.type in CHECKOUT_PAID_EVENTS:
         extra = _paid_checkout(ctx)
     elif ctx.type in REVERSAL_EVENTS:

@@ -221,3 +221,14 @@ def test_percentages_and_codes():
     assert default_code("小明", 1500).endswith("15") and default_code("小明", 1500).startswith("P")
     with pytest.raises(PartnerError, match="--discount"):
         basis_points("nan", "discount", allow_zero=False)
+
+
+def test_a_session_selling_nothing_known_is_not_booked(app_server, kp, pw, deliver, stripe_events):
+    kp("partners", "add", "Alice", "--discount", "20", "--commission", "10")
+    with pw.sessions() as db:
+        promo_id = db.scalar(select(Partner.promotion_code_id))
+    event = stripe_events.checkout_session(email="ann@example.com", product=None)
+    event["data"]["object"]["discounts"] = [{"coupon": "c1", "promotion_code": promo_id}]
+    r = deliver(app_server.url, event)
+    assert r.status_code == 200 and r.json()["status"] == "processed"
+    assert ledger(pw) == []
