@@ -214,23 +214,43 @@ def _pydantic_errors(label: str, exc: ValidationError) -> list[ContentError]:
     return errors
 
 
+_OWNED_SECTIONS = ("community", "paywall", "growth")
+
+
 def validate_extra(
     extra: dict[str, Any], label: str = "mkdocs.yml"
 ) -> tuple[SiteExtra, list[ContentError]]:
-    """Validate `extra.community` and `extra.paywall`; keys are reported as `extra.…`."""
+    """Validate the sections of `extra` we own; keys are reported as `extra.…`.
+
+    A bad section is reported and left out, but the valid ones are kept, so one typo in
+    `extra.paywall` does not also make every CTA name in the content look unknown.
+    """
+    extra = extra or {}
     try:
-        return SiteExtra.model_validate(extra or {}), []
+        return SiteExtra.model_validate(extra), []
     except ValidationError as exc:
         errors = [
             ContentError(label, f"extra.{e.key}" if e.key else "extra", e.message)
             for e in _pydantic_errors(label, exc)
         ]
-        return SiteExtra(), errors
+    invalid = set()
+    for section in _OWNED_SECTIONS:
+        if section in extra:
+            try:
+                SiteExtra.model_validate({section: extra[section]})
+            except ValidationError:
+                invalid.add(section)
+    kept = {key: value for key, value in extra.items() if key not in invalid}
+    try:
+        site_extra = SiteExtra.model_validate(kept)
+    except ValidationError:  # an error outside the owned sections: keep nothing of ours
+        site_extra, invalid = SiteExtra(), set(_OWNED_SECTIONS)
+    return site_extra.model_copy(update={"invalid": frozenset(invalid)}), errors
 
 
 def _check_cta(label: str, cta: str | None, extra: SiteExtra) -> list[ContentError]:
     """`cta: <name>` must name a CTA from `extra.community.ctas`."""
-    if cta is None or cta in ("default", "none"):
+    if cta is None or cta in ("default", "none") or "community" in extra.invalid:
         return []
     names = sorted(extra.community.ctas) if extra.community else []
     if cta not in names:
@@ -289,7 +309,7 @@ def _check_course(label: str, meta: CourseMeta, extra: SiteExtra) -> list[Conten
         )
     if meta.interval and meta.mode != "subscription":
         errors.append(ContentError(label, "interval", "only for `mode: subscription`"))
-    if meta.tier and meta.tier not in extra.paywall.tiers:
+    if meta.tier and "paywall" not in extra.invalid and meta.tier not in extra.paywall.tiers:
         known = ", ".join(sorted(extra.paywall.tiers)) or "none defined"
         errors.append(
             ContentError(
@@ -406,6 +426,8 @@ def build_index(
 
 def _check_referral_rewards(index: ContentIndex, label: str = "mkdocs.yml") -> None:
     """Invite rewards (`extra.growth.referral_rewards`) must name a course or tier for sale."""
+    if index.extra.invalid & {"growth", "paywall"}:
+        return
     courses, tiers = set(index.courses), set(index.extra.paywall.tiers)
     for key, message in unknown_rewards(index.extra.growth, courses, tiers):
         index.errors.append(ContentError(label, key, message))

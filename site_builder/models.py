@@ -203,3 +203,6 @@ class SiteExtra(BaseModel):
     growth: GrowthConfig = Field(default_factory=GrowthConfig)
     """Invite rewards and the true-fans goal (kp/growth.py), passed to the paywall in the
     manifest."""
+    invalid: frozenset[str] = Field(default=frozenset(), exclude=True)
+    """Sections that failed validation (already reported): checks that look names up in them
+    stay quiet rather than report every CTA or tier as unknown."""

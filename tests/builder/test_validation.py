@@ -129,3 +129,21 @@ def test_missing_config_is_a_clear_error(tmp_path, kp_cli):
     result = kp_cli("build", "--config", str(tmp_path / "nope.yml"))
     assert result.exit_code == 1
     assert "nope.yml: no such file" in result.output
+
+
+def test_a_bad_extra_section_does_not_make_good_names_look_unknown():
+    """A typo in `extra.paywall` is reported once; CTAs and other sections still resolve."""
+    from site_builder.content import validate_extra
+
+    extra = {
+        "community": {
+            "name": "C",
+            "join_url": "https://example.com/join",
+            "ctas": {"course": {"title": "T", "url": "/pricing/"}},
+        },
+        "paywall": {"tiers": {"pro": {"title": "Pro", "currency": "usd", "pricez": {}}}},
+    }
+    site_extra, errors = validate_extra(extra)
+    assert errors and all(e.key.startswith("extra.paywall.tiers.pro") for e in errors)
+    assert site_extra.community is not None and "course" in site_extra.community.ctas
+    assert site_extra.invalid == frozenset({"paywall"})
