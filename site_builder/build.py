@@ -162,15 +162,20 @@ def build_site(
         jobs = jobs or fastbuild.default_jobs()
         cache_dir = cache_dir_for(config) if cache else None
         note = fastbuild.eligible(config)
-        fast = _run_mkdocs(config, cache_dir=cache_dir, jobs=jobs, fast=note is None)
+        fast = _run_mkdocs(
+            config, cache_dir=cache_dir, jobs=jobs, fast=note is None, previous=site_target
+        )
         kept = [] if clean else _carry_over(site_target, staged_site)
         manifest = read_manifest(staged_private / plugin.config.manifest)
-        leaks = _find_leaks(staged_site, staged_private, manifest, cache_dir, jobs)
+        digests = fast.digests if fast is not None else {}
+        leaks = _find_leaks(staged_site, staged_private, manifest, cache_dir, jobs, digests)
         if leaks:
             raise BuildFailed(_leak_report(leaks))
         files_checked = sum(1 for p in staged_site.rglob("*") if p.is_file())
         atomic.replace_dir(staged_site, site_target)
         atomic.replace_dir(staged_private, private_target)
+        if fast is not None and cache_dir is not None:
+            fastbuild.mark_live(cache_dir, fast, site_target)
     finally:
         atomic.discard(staged_site)
         atomic.discard(staged_private)
@@ -196,21 +201,26 @@ def cache_dir_for(config: MkDocsConfig) -> Path:
 
 
 def _find_leaks(
-    site: Path, private: Path, manifest: Manifest, cache_dir: Path | None, jobs: int
+    site: Path,
+    private: Path,
+    manifest: Manifest,
+    cache_dir: Path | None,
+    jobs: int,
+    digests: dict[str, str],
 ) -> list[Leak]:
     if cache_dir is None:
         return find_leaks(site, private, manifest, jobs=jobs)
     verdicts = fastbuild.PageCache(cache_dir)
     fastbuild.load_leak_memo(cache_dir)
     try:
-        return find_leaks(site, private, manifest, jobs=jobs, cache=verdicts)
+        return find_leaks(site, private, manifest, jobs=jobs, cache=verdicts, digests=digests)
     finally:
         verdicts.close()
         fastbuild.save_leak_memo(cache_dir)
 
 
 def _run_mkdocs(
-    config: MkDocsConfig, *, cache_dir: Path | None, jobs: int, fast: bool
+    config: MkDocsConfig, *, cache_dir: Path | None, jobs: int, fast: bool, previous: Path
 ) -> fastbuild.FastBuildStats | None:
     """What `mkdocs build` does (startup/shutdown events included), errors collected; the
     fast path (page cache, worker processes) when `fast`."""
@@ -218,7 +228,9 @@ def _run_mkdocs(
         config.plugins.on_startup(command="build", dirty=False)
         try:
             if fast:
-                return fastbuild.build(config, cache_dir=cache_dir, jobs=jobs)
+                return fastbuild.build(
+                    config, cache_dir=cache_dir, jobs=jobs, previous_site=previous
+                )
             mkdocs_build(config)
             return None
         except Abort as exc:

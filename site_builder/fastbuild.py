@@ -23,6 +23,7 @@ and kp-content); with any other plugin, or Markdown extensions that read other f
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib.metadata
@@ -76,9 +77,17 @@ class PageResult:
     romanized: list[tuple[str, str]] = field(default_factory=list)
     """Pinyin the page's headings needed (slugs.ROMANIZED), for the parent's memo."""
 
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.output).hexdigest()
+
 
 @dataclass
 class FastBuildStats:
+    digests: dict[str, str] = field(default_factory=dict)
+    """Output path (relative to the site) → sha256 of each page written: the leak check
+    need not read them again, and the next build links unchanged ones."""
+    linked: int = 0
     pages: int = 0
     rendered: int = 0
     cached: int = 0
@@ -164,7 +173,11 @@ def page_key(structure: str, page: Page) -> str:
 
 
 class PageCache:
-    """Rendered pages by key, in one SQLite file (atomic writes, safe if two builds overlap)."""
+    """Rendered pages by key, in one SQLite file (atomic writes, safe if two builds overlap).
+
+    A page's output is stored apart from the rest of its result: an incremental build reads
+    every page's search entries but links unchanged outputs from the live site unread.
+    """
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -172,39 +185,85 @@ class PageCache:
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, data BLOB)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS results "
+            "(key TEXT PRIMARY KEY, digest TEXT, meta BLOB, output BLOB)"
+        )
         self.db.execute("CREATE TABLE IF NOT EXISTS clean_files (key TEXT PRIMARY KEY)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS live (dest TEXT PRIMARY KEY, digest TEXT, stamp TEXT)"
+        )
+        self._pending: list[tuple[str, str, bytes, bytes]] = []
 
-    def get_many(self, keys: list[str]) -> dict[str, PageResult]:
-        found: dict[str, PageResult] = {}
+    def existing(self, keys: list[str]) -> set[str]:
+        found: set[str] = set()
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT key, data FROM pages WHERE key IN ({marks})"  # noqa: S608
-            for key, data in self.db.execute(query, chunk):
-                try:
-                    found[key] = pickle.loads(data)  # noqa: S301 - our own cache file
-                except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-                    log.debug("kp build: unreadable cache entry %s (%s): rendering", key, exc)
+            query = f"SELECT key FROM results WHERE key IN ({marks})"  # noqa: S608
+            found.update(key for (key,) in self.db.execute(query, chunk))
         return found
 
-    def put_many(self, items: Iterable[tuple[str, PageResult]]) -> None:
-        rows = [
-            (key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)) for key, result in items
-        ]
-        if not rows:
+    def get(self, key: str, *, output: bool) -> tuple[PageResult, str] | None:
+        """(result, output digest); `output=False` leaves `result.output` empty."""
+        column = "output" if output else "NULL"
+        row = self.db.execute(
+            f"SELECT digest, meta, {column} FROM results WHERE key = ?",  # noqa: S608
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        digest, meta, data = row
+        try:
+            entries, private, romanized = pickle.loads(meta)  # noqa: S301 - our own cache
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+            return None
+        return PageResult(data or b"", entries, private, romanized), digest
+
+    def put(self, key: str, result: PageResult, digest: str) -> None:
+        meta = pickle.dumps(
+            (result.search_entries, result.private_html, result.romanized),
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        self._pending.append((key, digest, meta, result.output))
+        if len(self._pending) >= 200:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
             return
         self.db.execute("BEGIN")
-        self.db.executemany("INSERT OR REPLACE INTO pages (key, data) VALUES (?, ?)", rows)
+        self.db.executemany(
+            "INSERT OR REPLACE INTO results (key, digest, meta, output) VALUES (?, ?, ?, ?)",
+            self._pending,
+        )
         self.db.execute("COMMIT")
+        self._pending.clear()
 
     def keep_only(self, keys: set[str]) -> None:
         """Drop entries this build did not use, so the cache does not grow without bound."""
-        stale = [(k,) for (k,) in self.db.execute("SELECT key FROM pages") if k not in keys]
+        self.flush()
+        stale = [(k,) for (k,) in self.db.execute("SELECT key FROM results") if k not in keys]
         if stale:
             self.db.execute("BEGIN")
-            self.db.executemany("DELETE FROM pages WHERE key = ?", stale)
+            self.db.executemany("DELETE FROM results WHERE key = ?", stale)
             self.db.execute("COMMIT")
+
+    # -- what the published site holds (set once a build was swapped in) --
+
+    def live_files(self) -> dict[str, tuple[str, str]]:
+        """Published page file → (sha256, stat stamp) as `set_live` recorded them."""
+        rows = self.db.execute("SELECT dest, digest, stamp FROM live")
+        return {dest: (digest, stamp) for dest, digest, stamp in rows}
+
+    def set_live(self, files: dict[str, tuple[str, str]]) -> None:
+        self.db.execute("BEGIN")
+        self.db.execute("DELETE FROM live")
+        self.db.executemany(
+            "INSERT INTO live (dest, digest, stamp) VALUES (?, ?, ?)",
+            [(dest, digest, stamp) for dest, (digest, stamp) in files.items()],
+        )
+        self.db.execute("COMMIT")
 
     # -- leak check verdicts (site_builder.leaks.VerdictCache) --
 
@@ -256,22 +315,29 @@ def _read_source(page: Page, config: MkDocsConfig) -> str | None:
 
 
 def load_leak_memo(cache_dir: Path) -> None:
-    """The leak check's memo of JSON string texts (leaks.SEGMENTS) from the last build."""
+    """The leak check's memos (leaks.SEGMENTS, leaks.FRAGMENTS) from the last build."""
     try:
-        data = pickle.loads((cache_dir / "leak-segments.pickle").read_bytes())  # noqa: S301
+        data = pickle.loads((cache_dir / "leak-memo.pickle").read_bytes())  # noqa: S301
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        return
+        data = {}
     if isinstance(data, dict):
-        leaks.SEGMENTS.update(data)
+        leaks.SEGMENTS.update(data.get("segments", {}))
+        leaks.FRAGMENTS.update(data.get("fragments", {}))
     leaks.NEW_SEGMENTS.clear()
     leaks.USED_SEGMENTS.clear()
+    _LEAK_MEMO_SIZE[0] = len(leaks.FRAGMENTS)
+
+
+_LEAK_MEMO_SIZE = [0]
 
 
 def save_leak_memo(cache_dir: Path) -> None:
-    """Keep the memo when this build added to it (new or changed search entries)."""
-    if leaks.NEW_SEGMENTS:
+    """Keep the memos when this build added to them (new or changed pages)."""
+    if leaks.NEW_SEGMENTS or len(leaks.FRAGMENTS) != _LEAK_MEMO_SIZE[0]:
         used = {key: text for key, text in leaks.SEGMENTS.items() if key in leaks.USED_SEGMENTS}
-        _replace_file(cache_dir / "leak-segments.pickle", pickle.dumps(used))
+        fragments = {k: v for k, v in leaks.FRAGMENTS.items() if k in leaks.USED_FRAGMENTS}
+        data = {"segments": used, "fragments": fragments}
+        _replace_file(cache_dir / "leak-memo.pickle", pickle.dumps(data))
     leaks.NEW_SEGMENTS.clear()
 
 
@@ -377,18 +443,107 @@ def _render_in_worker(src_uri: str) -> tuple[str, PageResult | str]:
         return src_uri, f"{type(exc).__name__}: {exc}"
 
 
-def _render_all(src_uris: list[str], jobs: int) -> Iterator[tuple[str, PageResult]]:
-    if jobs <= 1 or len(src_uris) < PARALLEL_MIN_PAGES:
-        for src_uri in src_uris:
-            yield src_uri, _render_page(src_uri)
+@contextlib.contextmanager
+def _renderer(src_uris: list[str], jobs: int) -> Iterator[Iterator[tuple[str, PageResult]]]:
+    """The results of rendering `src_uris`, in that order: by a pool of forked workers, or
+    in this process when one worker is enough."""
+    if jobs <= 1:
+        yield ((src_uri, _render_page(src_uri)) for src_uri in src_uris)
         return
-    context = multiprocessing.get_context("fork")
     chunk = max(1, min(16, len(src_uris) // (jobs * 8)))
-    with context.Pool(jobs) as pool:
-        for src_uri, result in pool.imap(_render_in_worker, src_uris, chunksize=chunk):
-            if isinstance(result, str):
-                raise BuildError(result)
-            yield src_uri, result
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+
+        def results() -> Iterator[tuple[str, PageResult]]:
+            for src_uri, result in pool.imap(_render_in_worker, src_uris, chunksize=chunk):
+                if isinstance(result, str):
+                    raise BuildError(result)
+                yield src_uri, result
+
+        yield results()
+
+
+def _publish(
+    page: Page,
+    key: str,
+    rendered: Iterator[tuple[str, PageResult]] | None,
+    cache: PageCache | None,
+    live: dict[str, tuple[str, str]],
+    previous_site: Path | None,
+    stats: FastBuildStats,
+) -> None:
+    """Write one page's output (or link the published one) and hand its search entries and
+    private version to the plugins, in page order so the output never depends on timing.
+    `rendered` is None for a page the cache holds."""
+    src_uri, dest = page.file.src_uri, page.file.dest_uri
+    result = digest = None
+    linked = False
+    if rendered is None and cache is not None:
+        published = live.get(dest) if previous_site is not None else None
+        found = cache.get(key, output=published is None)
+        if found is not None and published is not None:
+            linked = published[0] == found[1] and _link(previous_site, published[1], page)
+            if not linked:
+                found = cache.get(key, output=True)
+        if found is not None:
+            result, digest = found
+            stats.linked += linked
+    if result is None or digest is None:  # not cached, or an unreadable entry: render it
+        if rendered is not None:
+            rendered_uri, result = next(rendered)
+            if rendered_uri != src_uri:
+                raise BuildError(f"kp build: expected {src_uri}, got {rendered_uri}")
+        else:
+            result = _render_page(src_uri)
+            stats.rendered += 1
+        digest = result.digest
+        if cache is not None:
+            cache.put(key, result, digest)
+    if result.output and not linked:
+        write_file(result.output, page.file.abs_dest_path)
+    stats.digests[dest] = digest
+    build = _BUILD
+    assert build is not None
+    if build.search is not None:
+        build.search.search_index.entries.extend(result.search_entries)
+    if build.content is not None and result.private_html is not None:
+        build.content.put_private_page(page, result.private_html)
+    slugs.ROMANIZED.update(result.romanized)
+
+
+def _stamp(path: Path) -> str:
+    """What changes when a file is replaced or edited in place: inode, size, mtime."""
+    info = path.stat()
+    return f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
+
+
+def _link(previous_site: Path | None, stamp: str, page: Page) -> bool:
+    """Hard-link the published file when it is untouched since the build that wrote it (the
+    cache recorded its digest and stamp then). Files are never written in place afterwards:
+    every build writes a new tree."""
+    if previous_site is None:
+        return False
+    source, target = previous_site / page.file.dest_uri, Path(page.file.abs_dest_path)
+    try:
+        if _stamp(source) != stamp:
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, target)
+    except OSError:
+        return False
+    return True
+
+
+def mark_live(cache_dir: Path, stats: FastBuildStats, site: Path) -> None:
+    """After the build was swapped in: its page outputs are what `site` now holds."""
+    files = {}
+    for dest, digest in stats.digests.items():
+        with contextlib.suppress(OSError):
+            files[dest] = (digest, _stamp(site / dest))
+    cache = PageCache(cache_dir)
+    try:
+        cache.set_live(files)
+    finally:
+        cache.close()
 
 
 # -- the build ----------------------------------------------------------------------------------
@@ -408,10 +563,20 @@ def default_jobs() -> int:
     )
 
 
-def build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBuildStats:
-    """Build `config.site_dir` like `mkdocs build`; see the module docstring."""
+def build(
+    config: MkDocsConfig,
+    *,
+    cache_dir: Path | None,
+    jobs: int,
+    previous_site: Path | None = None,
+) -> FastBuildStats:
+    """Build `config.site_dir` like `mkdocs build`; see the module docstring.
+
+    `previous_site` is the published site: an unchanged page whose file there is the one the
+    cache says was published is hard-linked instead of written (`mark_live` records it).
+    """
     try:
-        return _build(config, cache_dir=cache_dir, jobs=jobs)
+        return _build(config, cache_dir=cache_dir, jobs=jobs, previous_site=previous_site)
     except Exception as exc:  # as mkdocs does: plugins hear of it, BuildErrors become Abort
         config.plugins.on_build_error(error=exc)
         if isinstance(exc, BuildError):
@@ -420,7 +585,9 @@ def build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBui
         raise
 
 
-def _build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBuildStats:
+def _build(
+    config: MkDocsConfig, *, cache_dir: Path | None, jobs: int, previous_site: Path | None
+) -> FastBuildStats:
     global _BUILD
     stats = FastBuildStats(workers=jobs)
     clock = time.monotonic()
@@ -460,11 +627,13 @@ def _build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBu
     drafts = f"drafts={content.config.drafts}" if content else ""
     structure = structure_fingerprint(files, pages, [code_fingerprint(config), drafts])
     keys = {page.file.src_uri: page_key(structure, page) for page in pages}
-    cached: dict[str, PageResult] = {}
+    cached: set[str] = set()
+    live: dict[str, tuple[str, str]] = {}
     if cache_dir is not None:
         cache = PageCache(cache_dir)
         try:
-            cached = cache.get_many(list(keys.values()))
+            cached = cache.existing(list(keys.values()))
+            live = cache.live_files() if previous_site is not None else {}
         finally:
             cache.close()  # never carried into forked workers
     lap("read")
@@ -481,52 +650,40 @@ def _build(config: MkDocsConfig, *, cache_dir: Path | None, jobs: int) -> FastBu
     lap("static")
 
     search = _search_plugin(config)
+    to_render = [p.file.src_uri for p in pages if keys[p.file.src_uri] not in cached]
+    stats.workers = jobs if len(to_render) >= PARALLEL_MIN_PAGES else 1
     _BUILD = _Build(config, files, nav, env, doc_files, search, content)
     try:
-        to_render = [p.file.src_uri for p in pages if keys[p.file.src_uri] not in cached]
-        workers = jobs if len(to_render) >= PARALLEL_MIN_PAGES else 1
-        rendered = dict(_render_all(to_render, workers))
+        with _renderer(to_render, stats.workers) as rendered:
+            cache = PageCache(cache_dir) if cache_dir is not None else None  # after the fork
+            try:
+                for page in pages:
+                    key = keys[page.file.src_uri]
+                    source = rendered if key not in cached else None
+                    _publish(page, key, source, cache, live, previous_site, stats)
+                if cache is not None:
+                    cache.keep_only(set(keys.values()))
+            finally:
+                if cache is not None:
+                    cache.close()
     finally:
         _BUILD = None
-    stats.workers = workers
-    lap("render")
-
-    fresh = []
-    for page in pages:
-        src_uri = page.file.src_uri
-        result = rendered.get(src_uri) or cached[keys[src_uri]]
-        if src_uri in rendered:
-            fresh.append((keys[src_uri], result))
-        if result.output:
-            write_file(result.output, page.file.abs_dest_path)
-        if search is not None:
-            search.search_index.entries.extend(result.search_entries)
-        if content is not None and result.private_html is not None:
-            content.put_private_page(page, result.private_html)
-        slugs.ROMANIZED.update(result.romanized)
     if cache_dir is not None:
-        cache = PageCache(cache_dir)
-        try:
-            cache.put_many(fresh)
-            cache.keep_only(set(keys.values()))
-        finally:
-            cache.close()
         _save_memo(cache_dir, blocks)
-    lap("write")
+    lap("render")
 
     config.plugins.on_post_build(config=config)
     lap("post_build")
-    stats.pages, stats.rendered, stats.cached = (
-        len(pages),
-        len(rendered),
-        len(pages) - len(rendered),
-    )
+    stats.pages = len(pages)
+    stats.rendered += len(to_render)
+    stats.cached = stats.pages - stats.rendered
     log.info(
-        "kp build: %d pages, %d rendered by %d worker(s), %d cached; seconds %s",
+        "kp build: %d pages, %d rendered by %d worker(s), %d cached (%d linked); seconds %s",
         stats.pages,
         stats.rendered,
         stats.workers,
         stats.cached,
+        stats.linked,
         stats.seconds,
     )
     return stats

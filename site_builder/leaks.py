@@ -92,8 +92,25 @@ def _distinctive(fragment: str) -> bool:
     return cjk >= MIN_CJK_CHARS or len(fragment) >= MIN_LATIN_CHARS
 
 
+FRAGMENTS: dict[bytes, list[str]] = {}
+"""`paid_fragments` of private pages already seen, by digest (kept in .kp-cache by
+`kp build`: the same page always gives the same fragments)."""
+
+
 def paid_fragments(private_html: str) -> list[str]:
     """Distinctive sentences of the paid part of a private page, minus those in its teaser."""
+    key = hashlib.blake2b(private_html.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    USED_FRAGMENTS.add(key)
+    known = FRAGMENTS.get(key)
+    if known is None:
+        known = FRAGMENTS[key] = _paid_fragments(private_html)
+    return list(known)
+
+
+USED_FRAGMENTS: set[bytes] = set()
+
+
+def _paid_fragments(private_html: str) -> list[str]:
     paid = paid_part(private_html)
     teaser_text = " ".join(html_to_lines(private_html.split(PAID_START, 1)[0]))
     fragments: dict[str, None] = {}
@@ -215,9 +232,9 @@ class VerdictCache(Protocol):
         ...
 
 
-def _file_key(matcher_digest: str, relative: str, data: bytes) -> str:
+def _file_key(matcher_digest: str, relative: str, content_digest: str) -> str:
     digest = hashlib.sha256(matcher_digest.encode())
-    digest.update(relative.encode() + b"\0" + data)
+    digest.update(f"{relative}\0{content_digest}".encode())
     return digest.hexdigest()
 
 
@@ -261,11 +278,14 @@ def find_leaks(
     *,
     jobs: int = 1,
     cache: VerdictCache | None = None,
+    digests: dict[str, str] | None = None,
 ) -> list[Leak]:
     """Every (site file, gated page) pair where paid text shows up in `site_dir`.
 
     `jobs` > 1 searches files in that many processes; `cache` skips files whose exact bytes
-    were found clean before, searched for the same paid text (incremental builds).
+    were found clean before, searched for the same paid text (incremental builds);
+    `digests` are the sha256 of files the caller just wrote (relative path → hex), so they
+    are not read again to be identified.
     """
     manifest = manifest or read_manifest(private_dir / "manifest.json")
     pages = []
@@ -281,7 +301,15 @@ def find_leaks(
     if cache is None:
         leaks = _check_files(matcher, files, jobs)
     else:
-        keys = {rel: _file_key(matcher.digest, rel, path.read_bytes()) for rel, path in files}
+        written = digests or {}
+        keys = {
+            rel: _file_key(
+                matcher.digest,
+                rel,
+                written.get(rel) or hashlib.sha256(path.read_bytes()).hexdigest(),
+            )
+            for rel, path in files
+        }
         known = cache.clean(list(keys.values()))
         todo = [(rel, path) for rel, path in files if keys[rel] not in known]
         leaks = _check_files(matcher, todo, jobs)

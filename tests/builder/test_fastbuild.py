@@ -96,7 +96,19 @@ def test_incremental_build_renders_one_page_and_equals_a_clean_build(site, tmp_p
     second = site.build()
     assert second.fast is not None
     assert (second.fast.rendered, second.fast.cached) == (1, second.fast.pages - 1)
+    assert second.fast.linked == second.fast.cached, "unchanged pages are linked, not rewritten"
     assert "Edited body." in (site.root / "site/articles/post-05/index.html").read_text("utf-8")
+    _same(_outputs(site.root), _clean_copy_build(site, tmp_path))
+
+
+def test_a_published_file_edited_by_hand_is_not_reused(site, tmp_path):
+    site.build()
+    site.build()  # records what was published
+    published = site.root / "site/articles/post-02/index.html"
+    published.write_text(published.read_text("utf-8") + "<!-- edited by hand -->", "utf-8")
+    again = site.build()
+    assert again.fast is not None and again.fast.linked == again.fast.pages - 1
+    assert "edited by hand" not in published.read_text("utf-8")
     _same(_outputs(site.root), _clean_copy_build(site, tmp_path))
 
 
