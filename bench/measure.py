@@ -3,10 +3,11 @@
 CPU seconds (user + system, the process and the children it waited for) are reported too:
 on a machine shared with other work, wall time varies with the load and CPU time much less.
 
-Peak RSS is the larger of two readings: the kernel's own maximum for the process tree
-(`os.wait4` rusage, the biggest single process, exact) and, when psutil is installed, the
-largest SUM over the process and its children sampled every 20 ms — the one that matters
-when a build runs worker processes side by side.
+Peak memory is the larger of two readings: the kernel's own maximum resident set of the
+process tree (`os.wait4` rusage: the biggest single process, exact) and, when psutil is
+installed, the largest sum over the process and its children sampled every 50 ms of their
+proportional set size (PSS: a page shared by forked workers counts once in total, not once
+per worker, which summing RSS would do).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ try:
 except ImportError:  # optional: without it only the kernel's per-process maximum is read
     psutil = None
 
-SAMPLE_SECONDS = 0.02
+SAMPLE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Run:
 
 
 class _TreeSampler(threading.Thread):
-    """Polls the summed RSS of a process and its descendants until told to stop."""
+    """Polls the summed PSS (else RSS) of a process and its descendants until stopped."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -66,13 +67,21 @@ class _TreeSampler(threading.Thread):
                 total = 0
                 for proc in procs:
                     try:
-                        total += proc.memory_info().rss
+                        total += _proportional(proc)
                     except psutil.Error:
                         continue
                 self.peak = max(self.peak, total)
             except psutil.Error:
                 return
             self.done.wait(SAMPLE_SECONDS)
+
+
+def _proportional(proc: psutil.Process) -> int:
+    """PSS where the system reports it (Linux), RSS elsewhere."""
+    try:
+        return int(proc.memory_full_info().pss)
+    except (AttributeError, psutil.AccessDenied):
+        return int(proc.memory_info().rss)
 
 
 def run_measured(
