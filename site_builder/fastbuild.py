@@ -40,12 +40,20 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from mkdocs.commands.build import _build_theme_template, _populate_page, get_context
+import markdown
+from mkdocs.commands.build import _build_theme_template, get_context
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort, BuildError
 from mkdocs.structure.files import Files, InclusionLevel, get_files, set_exclusions
 from mkdocs.structure.nav import Navigation, get_navigation
-from mkdocs.structure.pages import Page
+from mkdocs.structure.pages import (
+    Page,
+    _ExtractAnchorsTreeprocessor,
+    _ExtractTitleTreeprocessor,
+    _RawHTMLPreprocessor,
+    _RelativePathTreeprocessor,
+)
+from mkdocs.structure.toc import get_toc
 from mkdocs.utils import clean_directory, write_file
 from mkdocs.utils.meta import YAML_RE, get_data
 
@@ -399,6 +407,73 @@ class _Build:
 _BUILD: _Build | None = None
 
 
+_MARKDOWN: dict[str, markdown.Markdown] = {}
+
+
+def _markdown_for(config: MkDocsConfig) -> markdown.Markdown:
+    """One Markdown converter per process and configuration, `reset()` between pages as
+    Python-Markdown intends: building it with every extension costs more than converting
+    a typical page."""
+    key = repr((config["markdown_extensions"], sorted((config["mdx_configs"] or {}).items())))
+    md = _MARKDOWN.get(key)
+    if md is None:
+        if len(_MARKDOWN) > 8:  # a long-lived process building many sites
+            _MARKDOWN.clear()
+        md = _MARKDOWN[key] = markdown.Markdown(
+            extensions=config["markdown_extensions"],
+            extension_configs=config["mdx_configs"] or {},
+        )
+    md.reset()
+    return md
+
+
+def _render_markdown(page: Page, config: MkDocsConfig, files: Files) -> None:
+    """`Page.render` (mkdocs 1.6) with a reused converter; mkdocs' per-page processors are
+    registered again under their names, replacing the previous page's."""
+    if page.markdown is None:
+        raise RuntimeError("`markdown` field hasn't been set (via `read_source`)")
+    md = _markdown_for(config)
+    raw_html = _RawHTMLPreprocessor()
+    raw_html._register(md)
+    anchors = _ExtractAnchorsTreeprocessor(page.file, files, config)
+    anchors._register(md)
+    relative_paths = _RelativePathTreeprocessor(page.file, files, config)
+    relative_paths._register(md)
+    title = _ExtractTitleTreeprocessor()
+    title._register(md)
+    page.content = md.convert(page.markdown)
+    page.toc = get_toc(getattr(md, "toc_tokens", []))
+    page._title_from_render = title.title
+    page.present_anchor_ids = anchors.present_anchor_ids | raw_html.present_anchor_ids
+    if logging.getLogger("mkdocs.structure.pages").getEffectiveLevel() > logging.DEBUG:
+        page.links_to_anchors = relative_paths.links_to_anchors
+
+
+def _populate(page: Page, config: MkDocsConfig, files: Files) -> None:
+    """mkdocs' `_populate_page` (1.6): read, plugin events, Markdown to HTML."""
+    config._current_page = page
+    try:
+        page = config.plugins.on_pre_page(page, config=config, files=files)
+        page.read_source(config)
+        assert page.markdown is not None
+        page.markdown = config.plugins.on_page_markdown(
+            page.markdown, page=page, config=config, files=files
+        )
+        _render_markdown(page, config, files)
+        assert page.content is not None
+        page.content = config.plugins.on_page_content(
+            page.content, page=page, config=config, files=files
+        )
+    except Exception as exc:
+        message = f"Error reading page '{page.file.src_uri}':"
+        if not isinstance(exc, BuildError):
+            message += f" {exc}"
+        log.error(message)
+        raise
+    finally:
+        config._current_page = None
+
+
 def _render_page(src_uri: str) -> PageResult:
     """mkdocs' `_populate_page` + `_build_page` for one page, output kept instead of written."""
     build = _BUILD
@@ -409,7 +484,7 @@ def _render_page(src_uri: str) -> PageResult:
     entries = build.search.search_index.entries if build.search else []
     before = len(entries)
     slugs.NEWLY_ROMANIZED.clear()
-    _populate_page(page, config, build.files)
+    _populate(page, config, build.files)
     config._current_page = page
     try:
         page.active = True
