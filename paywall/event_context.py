@@ -42,6 +42,9 @@ class Fresh:
     customer_email: str | None = None
     line_item_prices: list[tuple[str | None, str | None]] | None = None
     charge: dict[str, Any] | None = None
+    # invoice.paid's invoice, or a subscription checkout's first one, with `payments`
+    # expanded: which PaymentIntent paid it (partner commissions and their refunds)
+    invoice: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@
   reader came from, kept by growth.js) ride along, on the magic-link row and in the Checkout
   Session's metadata;
 - Stripe events (`paywall.fulfillment.dispatch`): a paid checkout is a purchase for the
-  funnel and, when a partner brought it, a commission; a refund or dispute reverses it.
+  funnel and, when a partner brought it, a commission (a subscription's: on each paid
+  invoice, see `paywall.partner_subscriptions`); a refund or dispute reverses it.
 
 All of it runs inside the caller's transaction, so a sign-in or an event is applied with its
 growth bookkeeping or not at all, and unique keys make repeats harmless.
@@ -25,6 +26,11 @@ from paywall.event_context import PAID_STATUSES, EventContext
 from paywall.funnel import attribution_path, record_purchase, record_signup
 from paywall.members import find_member, find_member_by_customer
 from paywall.models import LoginToken, Member
+from paywall.partner_subscriptions import (
+    attribute_subscription,
+    invoice_payment_intent,
+    on_invoice_paid,
+)
 from paywall.partners import (
     link_member,
     partner_for_checkout,
@@ -100,6 +106,8 @@ def after_event(ctx: EventContext, outcome: str) -> str:
         return outcome  # nothing this site sells or knows: nothing to attribute either
     if ctx.type in CHECKOUT_PAID_EVENTS:
         extra = _paid_checkout(ctx)
+    elif ctx.type == "invoice.paid":
+        extra = _paid_invoice(ctx)
     elif ctx.type in REVERSAL_EVENTS:
         reversal = reverse_payment(ctx.db, ctx.obj, ctx.type, event_id=ctx.event["id"], at=ctx.now)
         extra = f"partner commission reversed ({reversal.commission})" if reversal else ""
@@ -129,10 +137,33 @@ def _paid_checkout(ctx: EventContext) -> str:
     if found is None:
         return ""
     partner, how = found
+    sub_id = so.object_id(session.get("subscription"))
+    if session.get("mode") == "subscription" and sub_id:
+        booked = attribute_subscription(
+            ctx.db,
+            sub_id,
+            partner,
+            how,
+            member,
+            key,
+            checkout_session_id=str(session["id"]),
+            fresh_invoice=ctx.fresh.invoice,
+            at=ctx.now,
+        )
+        total = sum(entry.commission for entry in booked)
+        return f"partner {partner.name!r} subscription ({how}), {len(booked)} invoice(s) {total}"
     sale = record_sale(
         ctx.db, partner, how, session, member, key, event_id=str(ctx.event["id"]), at=ctx.now
     )
     return f"partner {partner.name!r} commission {sale.commission} ({how})" if sale else ""
+
+
+def _paid_invoice(ctx: EventContext) -> str:
+    payment_intent = invoice_payment_intent(ctx.obj) or invoice_payment_intent(ctx.fresh.invoice)
+    sale = on_invoice_paid(
+        ctx.db, ctx.obj, payment_intent, event_id=str(ctx.event["id"]), at=ctx.now
+    )
+    return f"partner commission {sale.commission} (invoice {sale.invoice_id})" if sale else ""
 
 
 def _buyer(db: Session, session: dict[str, Any]) -> Member | None:

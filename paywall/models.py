@@ -280,7 +280,8 @@ class PartnerMember(Base):
 
 
 class PartnerLedger(Base):
-    """Commission ledger, append-only: a `sale` row per attributed checkout and `reversal`
+    """Commission ledger, append-only: a `sale` row per attributed one-time checkout or paid
+    subscription invoice (`invoice_id`; its `checkout_session_id` is NULL) and `reversal`
     rows (negative) when its payment is refunded or disputed. `refunded_total` is the
     cumulative refunded amount a reversal brings the sale to, so each refund step is
     booked once however often its event is delivered."""
@@ -289,6 +290,9 @@ class PartnerLedger(Base):
     __table_args__ = (
         UniqueConstraint(
             "checkout_session_id", "kind", "refunded_total", name="uq_partner_ledger_entry"
+        ),
+        UniqueConstraint(
+            "invoice_id", "kind", "refunded_total", name="uq_partner_ledger_invoice_entry"
         ),
         Index("ix_partner_ledger_payment_intent", "payment_intent"),
         Index("ix_partner_ledger_partner_at", "partner_id", "at"),
@@ -300,7 +304,9 @@ class PartnerLedger(Base):
     attribution: Mapped[str] = mapped_column(
         String(32), comment="promotion_code | ref_link | member"
     )
-    checkout_session_id: Mapped[str] = mapped_column(String(255))
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255))
+    invoice_id: Mapped[str | None] = mapped_column(String(255))
+    subscription_id: Mapped[str | None] = mapped_column(String(255))
     payment_intent: Mapped[str | None] = mapped_column(String(255))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     product_key: Mapped[str] = mapped_column(String(255), default="")
@@ -311,6 +317,23 @@ class PartnerLedger(Base):
     commission: Mapped[int] = mapped_column(BigInteger, comment="minor units; < 0 reverses")
     refunded_total: Mapped[int] = mapped_column(BigInteger, default=0)
     event_id: Mapped[str] = mapped_column(String(255), default="")
+    at: Mapped[dt.datetime]
+
+
+class PartnerSubscription(Base):
+    """Who brought a subscription, so each of its paid invoices earns that partner's
+    commission. A row with no partner is a placeholder written by an `invoice.paid` that
+    came before the checkout: the two events meet on this primary key, whatever their
+    order or concurrency."""
+
+    __tablename__ = "partner_subscriptions"
+
+    subscription_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    attribution: Mapped[str] = mapped_column(String(32), default="")
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    product_key: Mapped[str] = mapped_column(String(255), default="")
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255))
     at: Mapped[dt.datetime]
 
 

@@ -6,7 +6,8 @@ Stripe coupon (20 % off) and a promotion code for it (`ALICE20`), and stores the
 a referral link (`?ref=p-alice20`). A paid checkout is the partner's when it used their
 promotion code, or came through their link (the form carried `ref`), or was made by a member
 who signed up through their link. Each such sale books a commission in an append-only
-ledger; a refund or dispute books a reversal, so the report nets them out.
+ledger; a refund or dispute books a reversal, so the report nets them out. Subscriptions earn
+the commission on every paid invoice: see `paywall.partner_subscriptions`.
 """
 
 from __future__ import annotations
@@ -300,7 +301,7 @@ def record_sale(
     sale = _sale(db, str(session["id"]))
     log.info(kv("partner.sale", partner=partner.id, session=session["id"], how=how))
     if sale is not None and sale.payment_intent:
-        _apply_earlier_reversals(db, sale, at)
+        apply_earlier_reversals(db, sale, at)
     return sale
 
 
@@ -313,9 +314,11 @@ def _sale(db: Session, checkout_session_id: str) -> PartnerLedger | None:
     )
 
 
-def _apply_earlier_reversals(db: Session, sale: PartnerLedger, at: dt.datetime) -> None:
-    """A refund or dispute delivered before the checkout event (Stripe does not promise
+def apply_earlier_reversals(db: Session, sale: PartnerLedger, at: dt.datetime) -> None:
+    """A refund or dispute delivered before the sale's event (Stripe does not promise
     order): the stored events of the same payment intent are booked now."""
+    if not sale.payment_intent:
+        return
     rows = db.scalars(
         select(StripeEvent)
         .where(
@@ -351,7 +354,9 @@ def reverse_payment(
     share of the sale's commission matching the share of the payment refunded, minus what
     earlier reversals took back. Idempotent per cumulative refunded amount."""
     payment_intent = so.object_id(obj.get("payment_intent"))
-    sale = _sale_by_payment(db, payment_intent)
+    sale = _sale_by_payment(db, payment_intent) or _sale_by_invoice(
+        db, so.object_id(obj.get("invoice"))
+    )
     amounts = refunded_amount(obj, event_type)
     if sale is None or amounts is None:
         return None
@@ -360,10 +365,7 @@ def reverse_payment(
         select(
             func.coalesce(func.sum(PartnerLedger.commission), 0),
             func.coalesce(func.max(PartnerLedger.refunded_total), 0),
-        ).where(
-            PartnerLedger.checkout_session_id == sale.checkout_session_id,
-            PartnerLedger.kind == "reversal",
-        )
+        ).where(_same_sale(sale), PartnerLedger.kind == "reversal")
     ).one()
     reversed_so_far, refunded_before = -int(earlier[0]), int(earlier[1])
     if refunded <= refunded_before:
@@ -378,6 +380,8 @@ def reverse_payment(
             "kind": "reversal",
             "attribution": sale.attribution,
             "checkout_session_id": sale.checkout_session_id,
+            "invoice_id": sale.invoice_id,
+            "subscription_id": sale.subscription_id,
             "payment_intent": sale.payment_intent,
             "member_id": sale.member_id,
             "product_key": sale.product_key,
@@ -390,16 +394,39 @@ def reverse_payment(
             "event_id": event_id,
             "at": at,
         },
-        ["checkout_session_id", "kind", "refunded_total"],
+        [_booking_key(sale), "kind", "refunded_total"],
     )
     if not inserted:
         return None
     log.info(kv("partner.reversal", partner=sale.partner_id, payment=payment_intent))
     return db.scalar(
         select(PartnerLedger).where(
-            PartnerLedger.checkout_session_id == sale.checkout_session_id,
+            _same_sale(sale),
             PartnerLedger.kind == "reversal",
             PartnerLedger.refunded_total == refunded,
+        )
+    )
+
+
+def _booking_key(sale: PartnerLedger) -> str:
+    """What a sale's entries are keyed by: its invoice (subscription payments) or its
+    Checkout Session (one-time purchases)."""
+    return "invoice_id" if sale.invoice_id else "checkout_session_id"
+
+
+def _same_sale(sale: PartnerLedger) -> Any:
+    if sale.invoice_id:
+        return PartnerLedger.invoice_id == sale.invoice_id
+    return PartnerLedger.checkout_session_id == sale.checkout_session_id
+
+
+def _sale_by_invoice(db: Session, invoice_id: str | None) -> PartnerLedger | None:
+    """Fallback for API versions whose charges name their invoice (`charge.invoice`)."""
+    if not invoice_id:
+        return None
+    return db.scalar(
+        select(PartnerLedger).where(
+            PartnerLedger.invoice_id == invoice_id, PartnerLedger.kind == "sale"
         )
     )
 

@@ -192,6 +192,7 @@ def fetch_fresh(pw: Paywall, event: dict[str, Any]) -> Fresh:
                 (so.object_id(item.get("price")), (item.get("price") or {}).get("lookup_key"))
                 for item in so.as_dict(items).get("data") or []
             ]
+        fresh.invoice = _invoice_with_payments(client, event)
         if event_type == "charge.dispute.created" and so.object_id(obj.get("charge")):
             fresh.charge = so.as_dict(client.charges.retrieve(str(so.object_id(obj["charge"]))))
     except stripe.StripeError as exc:
@@ -209,6 +210,28 @@ def _subscription_to_read(event_type: str, obj: dict[str, Any]) -> str | None:
         return so.invoice_subscription_id(obj)
     if event_type.startswith("checkout.session.") and obj.get("mode") == "subscription":
         return so.object_id(obj.get("subscription"))
+    return None
+
+
+def _invoice_with_payments(client: Any, event: dict[str, Any]) -> dict[str, Any] | None:
+    """Only the partner commission's refund link needs it: a failed read loses that alone."""
+    invoice_id = _invoice_to_read(str(event["type"]), event["data"]["object"])
+    if not invoice_id:
+        return None
+    try:
+        return so.as_dict(client.invoices.retrieve(invoice_id, {"expand": ["payments"]}))
+    except stripe.StripeError as exc:
+        log.warning(kv("webhook.invoice_unreadable", invoice=invoice_id, error=_first_line(exc)))
+        return None
+
+
+def _invoice_to_read(event_type: str, obj: dict[str, Any]) -> str | None:
+    """The invoice whose payment a partner commission needs (newer API versions name the
+    PaymentIntent only in the expanded `payments`)."""
+    if event_type == "invoice.paid" and not so.object_id(obj.get("payment_intent")):
+        return so.object_id(obj.get("id"))
+    if event_type.startswith("checkout.session.") and obj.get("mode") == "subscription":
+        return so.object_id(obj.get("invoice"))
     return None
 
 

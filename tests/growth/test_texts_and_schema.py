@@ -77,7 +77,7 @@ def test_growth_migration_keeps_rows_and_steps_back(db_url, tmp_path):
                 ),
                 {"now": now},
             )
-        assert upgrade(settings) == "0002"
+        assert upgrade(settings, "0002") == "0002"
         names = set(inspect(engine).get_table_names())
         assert names >= GROWTH_TABLES
         with engine.connect() as conn:
@@ -92,5 +92,45 @@ def test_growth_migration_keeps_rows_and_steps_back(db_url, tmp_path):
             assert conn.execute(text("SELECT email FROM login_tokens")).scalar() == (
                 "old@example.com"
             )
+    finally:
+        engine.dispose()
+
+
+def test_partner_subscription_migration_keeps_sales_and_steps_back(db_url, tmp_path):
+    """0002 → 0003 keeps the checkout ledger; 0003 → 0002 drops only the invoice entries."""
+    settings = load_settings(_env_file=None, KP_PROJECT_DIR=tmp_path, KP_DATABASE_URL=db_url)
+    upgrade(settings, "0002")
+    engine = make_engine(settings)
+    now = dt.datetime.now(dt.UTC)
+    entry = (
+        "INSERT INTO partner_ledger (partner_id, kind, attribution, {key}, product_key, "
+        "currency, amount_subtotal, amount_discount, amount_total, commission, "
+        "refunded_total, event_id, at) VALUES (1, 'sale', 'ref_link', :id, 'tier:pro', 'usd', "
+        "900, 0, 900, 90, 0, 'evt', :now)"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO partners (id, name, ref_code, promotion_code, "
+                    "promotion_code_id, coupon_id, discount_bp, commission_bp, active, "
+                    "created_at) VALUES (1, 'Alice', 'p-a20', 'A20', 'promo_1', 'c_1', 2000, "
+                    "1000, true, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(text(entry.format(key="checkout_session_id")), {"id": "cs_1", "now": now})
+        assert upgrade(settings) == "0003"
+        assert "partner_subscriptions" in inspect(engine).get_table_names()
+        with engine.begin() as conn:
+            conn.execute(text(entry.format(key="invoice_id")), {"id": "in_1", "now": now})
+            conn.execute(text(entry.format(key="invoice_id")), {"id": "in_2", "now": now})
+        downgrade(settings, "0002")
+        inspector = inspect(engine)
+        assert "partner_subscriptions" not in inspector.get_table_names()
+        assert "invoice_id" not in {c["name"] for c in inspector.get_columns("partner_ledger")}
+        with engine.connect() as conn:
+            kept = conn.execute(text("SELECT checkout_session_id FROM partner_ledger")).all()
+        assert [tuple(r) for r in kept] == [("cs_1",)]
     finally:
         engine.dispose()
