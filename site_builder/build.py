@@ -167,8 +167,7 @@ def build_site(
         )
         kept = [] if clean else _carry_over(site_target, staged_site)
         manifest = read_manifest(staged_private / plugin.config.manifest)
-        digests = fast.digests if fast is not None else {}
-        leaks = _find_leaks(staged_site, staged_private, manifest, cache_dir, jobs, digests)
+        leaks = _find_leaks(staged_site, staged_private, manifest, cache_dir, jobs, fast)
         if leaks:
             raise BuildFailed(_leak_report(leaks))
         files_checked = sum(1 for p in staged_site.rglob("*") if p.is_file())
@@ -206,14 +205,27 @@ def _find_leaks(
     manifest: Manifest,
     cache_dir: Path | None,
     jobs: int,
-    digests: dict[str, str],
+    fast: fastbuild.FastBuildStats | None,
 ) -> list[Leak]:
+    """The leak check, reusing what the fast path already knows: pages it searched while
+    rendering them, digests of what it wrote, verdicts of earlier builds."""
+    prechecked = None
+    if fast is not None and fast.matcher_digest:
+        prechecked = (fast.matcher_digest, fast.prechecked)
     if cache_dir is None:
-        return find_leaks(site, private, manifest, jobs=jobs)
+        return find_leaks(site, private, manifest, jobs=jobs, prechecked=prechecked)
     verdicts = fastbuild.PageCache(cache_dir)
-    fastbuild.load_leak_memo(cache_dir)
+    digests = fast.digests if fast is not None else {}
     try:
-        return find_leaks(site, private, manifest, jobs=jobs, cache=verdicts, digests=digests)
+        return find_leaks(
+            site,
+            private,
+            manifest,
+            jobs=jobs,
+            cache=verdicts,
+            digests=digests,
+            prechecked=prechecked,
+        )
     finally:
         verdicts.close()
         fastbuild.save_leak_memo(cache_dir)

@@ -84,6 +84,8 @@ class PageResult:
     private_html: str | None
     romanized: list[tuple[str, str]] = field(default_factory=list)
     """Pinyin the page's headings needed (slugs.ROMANIZED), for the parent's memo."""
+    leaks: list[leaks.Leak] | None = None
+    """Paid text found in `output` by the worker that rendered it (None: not searched)."""
 
     @property
     def digest(self) -> str:
@@ -92,6 +94,10 @@ class PageResult:
 
 @dataclass
 class FastBuildStats:
+    prechecked: dict[str, list[leaks.Leak]] = field(default_factory=dict)
+    """Leak check results of pages searched as they were rendered (by output path)."""
+    matcher_digest: str = ""
+    """Which paid text `prechecked` searched for (leaks.matcher_for)."""
     digests: dict[str, str] = field(default_factory=dict)
     """Output path (relative to the site) → sha256 of each page written: the leak check
     need not read them again, and the next build links unchanged ones."""
@@ -508,7 +514,14 @@ def _render_page(src_uri: str) -> PageResult:
     )
     del entries[before:]
     page.content = None  # rendered and indexed: free the memory (title/meta stay)
+    if _PRECHECK is not None and result.output:
+        result.leaks = _PRECHECK.leaks_in(page.file.dest_uri, result.output)
     return result
+
+
+_PRECHECK: leaks.Matcher | None = None
+"""Set once every gated page is rendered: later pages are searched for paid text by the
+worker that renders them, on both cores, instead of afterwards in the leak check."""
 
 
 def _render_in_worker(src_uri: str) -> tuple[str, PageResult | str]:
@@ -576,6 +589,8 @@ def _publish(
     if result.output and not linked:
         write_file(result.output, page.file.abs_dest_path)
     stats.digests[dest] = digest
+    if result.leaks is not None:
+        stats.prechecked[dest] = result.leaks
     build = _BUILD
     assert build is not None
     if build.search is not None:
@@ -583,6 +598,51 @@ def _publish(
     if build.content is not None and result.private_html is not None:
         build.content.put_private_page(page, result.private_html)
     slugs.ROMANIZED.update(result.romanized)
+
+
+def _gated_entries(content: ContentPlugin | None) -> dict[str, Any]:
+    """Published gated pages by source path, in manifest order (leaks.matcher_for)."""
+    if content is None:
+        return {}
+    return {e.src_uri: e for e in sorted(content.index.gated(), key=lambda e: e.src_uri)}
+
+
+def _render_now(src_uris: list[str], jobs: int) -> dict[str, PageResult]:
+    with _renderer(src_uris, jobs if len(src_uris) >= PARALLEL_MIN_PAGES else 1) as results:
+        return dict(results)
+
+
+def _start_precheck(
+    gated: dict[str, Any],
+    early: dict[str, PageResult],
+    keys: dict[str, str],
+    cache_dir: Path | None,
+    stats: FastBuildStats,
+) -> None:
+    """Build the leak matcher from every gated page's private version (just rendered, or
+    from the cache); without all of them, pages are left to the leak check."""
+    global _PRECHECK
+    private: list[tuple[str, str, str]] = []
+    cache = PageCache(cache_dir) if cache_dir is not None else None
+    try:
+        for src_uri, entry in gated.items():
+            result = early.get(src_uri)
+            if result is None and cache is not None:
+                found = cache.get(keys[src_uri], output=False)
+                result = found[0] if found is not None else None
+            if result is None or result.private_html is None:
+                return
+            private.append((entry.url_path, entry.dest_uri, result.private_html))
+    finally:
+        if cache is not None:
+            cache.close()  # before the workers fork
+    _PRECHECK = leaks.matcher_for(private)
+    stats.matcher_digest = _PRECHECK.digest
+
+
+def _stop_precheck() -> None:
+    global _PRECHECK
+    _PRECHECK = None
 
 
 def _stamp(path: Path) -> str:
@@ -675,6 +735,7 @@ def _build(
 
     if cache_dir is not None:
         _load_memo(cache_dir)
+        load_leak_memo(cache_dir)
     config = config.plugins.on_config(config)
     config.plugins.on_pre_build(config=config)
     clean_directory(config.site_dir)
@@ -727,14 +788,25 @@ def _build(
     search = _search_plugin(config)
     to_render = [p.file.src_uri for p in pages if keys[p.file.src_uri] not in cached]
     stats.workers = jobs if len(to_render) >= PARALLEL_MIN_PAGES else 1
+    gated = _gated_entries(content)
     _BUILD = _Build(config, files, nav, env, doc_files, search, content)
     try:
-        with _renderer(to_render, stats.workers) as rendered:
+        # Gated pages first: with their paid text known, workers search every other page
+        # for it as they render it (the leak check then skips those files).
+        first = [uri for uri in to_render if uri in gated]
+        rest = [uri for uri in to_render if uri not in gated]
+        early = _render_now(first, jobs)
+        _start_precheck(gated, early, keys, cache_dir, stats)
+        with _renderer(rest, jobs if len(rest) >= PARALLEL_MIN_PAGES else 1) as rendered:
             cache = PageCache(cache_dir) if cache_dir is not None else None  # after the fork
             try:
                 for page in pages:
-                    key = keys[page.file.src_uri]
-                    source = rendered if key not in cached else None
+                    src_uri = page.file.src_uri
+                    key = keys[src_uri]
+                    if src_uri in early:
+                        source = iter([(src_uri, early.pop(src_uri))])
+                    else:
+                        source = rendered if key not in cached else None
                     _publish(page, key, source, cache, live, previous_site, stats)
                 if cache is not None:
                     cache.keep_only(set(keys.values()))
@@ -743,6 +815,7 @@ def _build(
                     cache.close()
     finally:
         _BUILD = None
+        _stop_precheck()
     if cache_dir is not None:
         _save_memo(cache_dir, blocks)
     lap("render")

@@ -220,6 +220,15 @@ class _Matcher:
         return leaks
 
 
+def matcher_for(pages: list[tuple[str, str, str]]) -> Matcher:
+    """The matcher `find_leaks` builds, from (url, private file, private html) of every
+    gated page in manifest order: `kp build` checks pages as they are rendered with it."""
+    return _Matcher([_Gated(url, name, paid_fragments(html)) for url, name, html in pages])
+
+
+Matcher = _Matcher
+
+
 class VerdictCache(Protocol):
     """Remembers files known to be clean (by content digest and `_Matcher.digest`)."""
 
@@ -279,13 +288,16 @@ def find_leaks(
     jobs: int = 1,
     cache: VerdictCache | None = None,
     digests: dict[str, str] | None = None,
+    prechecked: tuple[str, dict[str, list[Leak]]] | None = None,
 ) -> list[Leak]:
     """Every (site file, gated page) pair where paid text shows up in `site_dir`.
 
     `jobs` > 1 searches files in that many processes; `cache` skips files whose exact bytes
     were found clean before, searched for the same paid text (incremental builds);
     `digests` are the sha256 of files the caller just wrote (relative path → hex), so they
-    are not read again to be identified.
+    are not read again to be identified; `prechecked` is (matcher digest, leaks by file) of
+    files the caller already searched with `matcher_for` — used only if that matcher looked
+    for exactly the paid text this check does.
     """
     manifest = manifest or read_manifest(private_dir / "manifest.json")
     pages = []
@@ -298,8 +310,13 @@ def find_leaks(
         (path.relative_to(site_dir).as_posix(), path)
         for path in sorted(p for p in site_dir.rglob("*") if p.is_file())
     ]
+    done: dict[str, list[Leak]] = {}
+    if prechecked is not None and prechecked[0] == matcher.digest:
+        present = {rel for rel, _ in files}
+        done = {rel: found for rel, found in prechecked[1].items() if rel in present}
+    leaks = [leak for found in done.values() for leak in found]
     if cache is None:
-        leaks = _check_files(matcher, files, jobs)
+        leaks += _check_files(matcher, [(r, p) for r, p in files if r not in done], jobs)
     else:
         written = digests or {}
         keys = {
@@ -311,10 +328,11 @@ def find_leaks(
             for rel, path in files
         }
         known = cache.clean(list(keys.values()))
-        todo = [(rel, path) for rel, path in files if keys[rel] not in known]
-        leaks = _check_files(matcher, todo, jobs)
+        todo = [(rel, path) for rel, path in files if keys[rel] not in known and rel not in done]
+        leaks += _check_files(matcher, todo, jobs)
         leaky = {leak.site_file for leak in leaks}
-        cache.update([keys[rel] for rel, _ in todo if rel not in leaky], set(keys.values()))
+        searched = [rel for rel, _ in todo] + list(done)
+        cache.update([keys[rel] for rel in searched if rel not in leaky], set(keys.values()))
     order = {rel: number for number, (rel, _) in enumerate(files)}
     page_order = {page.url: number for number, page in enumerate(pages)}
     return sorted(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from site_builder import fastbuild, leaks
-from site_builder.build import build_site
+from site_builder.build import BuildFailed, build_site
 from site_builder.leaks import find_leaks
 from site_builder.navcache import NavCache
 
@@ -239,3 +239,27 @@ def test_chinese_pages_and_search_are_built_with_jieba_rs(site):
     index = json.loads((site.root / "site/search/search_index.json").read_text("utf-8"))
     zh = next(doc for doc in index["docs"] if doc["location"].startswith("articles/zh-first/"))
     assert "\u200b社群\u200b" in zh["text"] or "社群\u200b" in zh["text"]
+
+
+def test_workers_find_paid_text_while_rendering(site, monkeypatch):
+    """Pages are searched for paid text by the workers that render them; a leak still fails
+    the build (and the files it was found in are not searched a second time)."""
+    site.write(
+        "articles/quote.md",
+        "---\ntitle: Quote\ndate: 2026-01-03\n---\n\n"
+        "As the course says: The secret method lives only in the private copy of this lesson.\n",
+    )
+    searched: list[str] = []
+    original = leaks._check_files
+    monkeypatch.setattr(
+        leaks,
+        "_check_files",
+        lambda matcher, files, jobs: (
+            searched.extend(r for r, _ in files) or original(matcher, files, jobs)
+        ),
+    )
+    with pytest.raises(BuildFailed) as failed:
+        site.build(cache=False, jobs=2)
+    assert "articles/quote/index.html: paid text of /courses/c/02-paid/" in str(failed.value)
+    assert "articles/quote/index.html" not in searched and searched, "found by a worker"
+    assert "search/search_index.json" in searched
