@@ -4,6 +4,7 @@ tool and served under one-second load, and the results file holds real measureme
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,7 @@ def test_one_harness_pass_measures_every_tool(tmp_path: Path) -> None:
             "--duration", "1",
             "--connections", "2",
             "--databases", "sqlite",
+            "--generator", "python",
             "--corpus-dir", str(tmp_path / "corpus"),
             "--results-dir", str(results),
         ]
@@ -120,3 +122,32 @@ def test_incremental_edits_differ_each_run_and_are_undone(tmp_path: Path) -> Non
     assert len({original, first, edits.path.read_bytes()}) == 3
     edits.restore()
     assert edits.path.read_bytes() == original
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+def test_wrk_sends_each_prepared_request_with_its_headers_and_body() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request as HttpRequest
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from bench.loadgen import Request, run_load
+    from kp.asgi_thread import serving
+
+    seen: list[tuple[str, str, bytes]] = []
+
+    async def record(request: HttpRequest) -> PlainTextResponse:
+        seen.append((request.method, request.headers.get("x-bench", ""), await request.body()))
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/r", record, methods=["GET", "POST"])])
+    requests = [
+        Request("GET", "/r", {"X-Bench": "one"}),
+        Request("POST", "/r", {"X-Bench": "two", "Content-Type": "application/json"}, b'{"n":2}'),
+    ]
+    with serving(app) as server:
+        result = run_load(server.url, requests, duration=1, connections=2, generator="wrk")
+    assert result.generator == "wrk" and result.requests > 0 and result.errors == 0
+    assert ("GET", "one", b"") in seen and ("POST", "two", b'{"n":2}') in seen
