@@ -394,6 +394,68 @@ def _save_memo(cache_dir: Path, sources: set[str]) -> None:
     _replace_file(cache_dir / "frontmatter.pickle", pickle.dumps(parsed))
 
 
+def _flat_navigation(files: Files, config: MkDocsConfig) -> Navigation:
+    """Every page of the automatic navigation, unarranged. mkdocs' `get_navigation` nests
+    them by folder first, which kp-content's `on_nav` replaces anyway (navigation.py reads
+    only `nav.pages`)."""
+    pages = [
+        file.page if file.page is not None else Page(None, file, config)
+        for file in files.documentation_pages(inclusion=InclusionLevel.is_in_nav)
+    ]
+    return Navigation(list(pages), pages)
+
+
+def _theme_listing_stamp(directory: str) -> str | None:
+    """A stamp for a theme folder that is part of an installed package (mkdocs-material's
+    templates, thousands of icons): its listing changes only with the package version."""
+    import material
+
+    package = Path(material.__file__).resolve().parent
+    if not Path(directory).resolve().is_relative_to(package):
+        return None
+    return f"{directory}|mkdocs-material={importlib.metadata.version('mkdocs-material')}"
+
+
+def _walk_templates(searchpath: str, followlinks: bool) -> list[str]:
+    """jinja2.FileSystemLoader.list_templates for one search path."""
+    found = []
+    for dirpath, _, filenames in os.walk(searchpath, followlinks=followlinks):
+        for filename in filenames:
+            name = os.path.join(dirpath, filename)[len(searchpath) :].strip(os.sep)
+            name = name.replace(os.sep, "/")
+            found.append(name[2:] if name[:2] == "./" else name)
+    return found
+
+
+def _list_theme_from_cache(env: jinja2.Environment, cache_dir: Path) -> None:
+    """Give the theme's loader a listing that reuses the installed theme's file list from
+    .kp-cache (walking it is a tenth of a second of every build); other folders (the
+    project's custom_dir) are walked every time."""
+    loader = env.loader
+    if type(loader) is not jinja2.FileSystemLoader:
+        return
+    path = cache_dir / "theme-files.json"
+    try:
+        memo = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        memo = {}
+    names: set[str] = set()
+    changed = False
+    for searchpath in loader.searchpath:
+        stamp = _theme_listing_stamp(searchpath)
+        known = memo.get(stamp) if stamp else None
+        if known is None:
+            known = _walk_templates(searchpath, loader.followlinks)
+            if stamp:
+                memo[stamp], changed = known, True
+        names.update(known)
+    listing = sorted(names)
+    loader.list_templates = lambda: list(listing)  # type: ignore[method-assign]
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _replace_file(path, json.dumps(memo).encode("utf-8"))
+
+
 # -- rendering one page ---------------------------------------------------------------------
 
 
@@ -741,10 +803,16 @@ def _build(
     clean_directory(config.site_dir)
     files = get_files(config)
     env = config.theme.get_env()
+    if cache_dir is not None:
+        _list_theme_from_cache(env, cache_dir)
     files.add_files_from_theme(env, config)
     files = config.plugins.on_files(files, config=config)
     set_exclusions(files, config)
-    nav = get_navigation(files, config)
+    content = _content_plugin(config)
+    if content is not None and config.nav is None:
+        nav = _flat_navigation(files, config)  # kp-content arranges its own from scratch
+    else:
+        nav = get_navigation(files, config)
     nav = config.plugins.on_nav(nav, config=config, files=files)
     lap("setup")
 
@@ -759,7 +827,6 @@ def _build(
         if block is not None:
             blocks.add(block)
         pages.append(file.page)
-    content = _content_plugin(config)
     drafts = f"drafts={content.config.drafts}" if content else ""
     structure = structure_fingerprint(files, pages, [code_fingerprint(config), drafts])
     keys = {page.file.src_uri: page_key(structure, page) for page in pages}

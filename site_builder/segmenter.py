@@ -10,6 +10,7 @@ the search plugin in jieba's place, unless the site loads its own jieba dictiona
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from typing import Any
 
@@ -17,28 +18,24 @@ log = logging.getLogger("mkdocs.plugins.kp-content")
 
 
 class _JiebaRs:
-    """The one call material makes, `jieba.cut(value.encode("utf-8"))`, served by jieba-rs."""
-
-    def __init__(self, cut: Any) -> None:
-        self._cut = cut
+    """The one call material makes, `jieba.cut(value.encode("utf-8"))`, served by jieba-rs
+    (imported on first use: loading its dictionary is wasted on builds without Chinese)."""
 
     def cut(self, text: str | bytes, cut_all: bool = False, HMM: bool = True) -> list[str]:  # noqa: N803 - jieba's signature
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
-        return self._cut(text, hmm=HMM) if not cut_all else self._cut_all(text)
-
-    def _cut_all(self, text: str) -> list[str]:
         import rjieba
 
-        return rjieba.cut_all(text)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return rjieba.cut_all(text) if cut_all else rjieba.cut(text, hmm=HMM)
 
 
 def use_fast_segmenter(search_config: Any) -> bool:
     """Segment with jieba-rs in mkdocs-material's search plugin; False when it cannot."""
     if search_config.get("jieba_dict") or search_config.get("jieba_dict_user"):
         return False
+    if importlib.util.find_spec("rjieba") is None:
+        return False
     try:
-        import rjieba
         from material.plugins.search import plugin as search_plugin
     except ImportError:
         return False
@@ -46,6 +43,6 @@ def use_fast_segmenter(search_config: Any) -> bool:
     if current is None:  # jieba not installed: material does not segment at all; keep that
         return False
     if not isinstance(current, _JiebaRs):
-        search_plugin.jieba = _JiebaRs(rjieba.cut)
+        search_plugin.jieba = _JiebaRs()
         log.debug("kp-content: Chinese search segmentation by jieba-rs")
     return True
