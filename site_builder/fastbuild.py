@@ -1,7 +1,8 @@
 """`kp build`'s fast path: mkdocs' own build steps, with a page cache and both cores.
 
 This is `mkdocs.commands.build.build` (mkdocs 1.6) step for step — the same plugin events in
-the same order, the same template context — with two differences:
+the same order, the same template context, byte-identical output (tests/builder/
+test_fastbuild.py compares them) — with these differences:
 
 1. A page whose inputs are unchanged since the last build is not rendered again: its output,
    its search-index entries and (for gated pages) its private full version come from
@@ -10,14 +11,21 @@ the same order, the same template context — with two differences:
    site's structure (every file's URL and every page's front matter — titles, dates, tags and
    prices appear in navigation, archives, lesson lists and previous/next links). Editing an
    article's body re-renders that article only; editing a title or adding an article
-   re-renders everything (rare, and still correct).
+   re-renders everything (rare, and still correct). An unchanged page whose published file
+   is untouched since the build that wrote it (inode, size, mtime) is hard-linked from the
+   published site instead of written.
 2. Pages that must be rendered are rendered by worker processes forked after the navigation
    and theme are set up (one per core), each returning the page's output and the plugin state
    the build needs later; the parent merges them in page order, so the output does not
-   depend on which worker rendered what.
+   depend on which worker rendered what. Gated pages are rendered first, so the workers can
+   search every other page for paid text as they render it (`leaks.matcher_for`).
+3. Work whose result only depends on its input text is remembered in `.kp-cache`: parsed
+   front matter, pinyin, compiled templates, the installed theme's file list, the leak
+   check's text of search-index strings. One Markdown converter per worker is reset between
+   pages instead of being built for each.
 
-Both only apply to the plugins whose per-page state is known here (mkdocs-material's search
-and kp-content); with any other plugin, or Markdown extensions that read other files,
+All this only applies to the plugins whose per-page state is known here (mkdocs-material's
+search and kp-content); with any other plugin, or Markdown extensions that read other files,
 `eligible` says why and `kp build` runs the plain mkdocs build.
 """
 
