@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from kp.money import plain_amount
 from paywall.auth import current_member
 from paywall.context import Paywall
 from paywall.funnel import FunnelRow, daily_views, funnel, paying_members, rate, totals
@@ -23,7 +24,7 @@ from paywall.growth_texts import gt
 from paywall.lang import preferred_lang, t, valid_lang
 from paywall.models import Member
 from paywall.pages import esc, render_page
-from paywall.partners import ReportLine, money, month_range, report
+from paywall.partners import ReportLine, month_range, report
 from paywall.referrals import growth_of
 from paywall.routes_auth import sign_in_form
 
@@ -190,8 +191,8 @@ def partners_table(lines: list[ReportLine], lang: str) -> str:
     )
     body = "".join(
         f"<tr><td>{esc(ln.partner)} <small>{esc(ln.code)}</small></td><td>{ln.sales}</td>"
-        f"<td>{money(ln.net, ln.currency)} {esc(ln.currency.upper())}</td>"
-        f"<td>{money(ln.owed, ln.currency)} {esc(ln.currency.upper())}</td></tr>"
+        f"<td>{plain_amount(ln.net, ln.currency)} {esc(ln.currency.upper())}</td>"
+        f"<td>{plain_amount(ln.owed, ln.currency)} {esc(ln.currency.upper())}</td></tr>"
         for ln in lines
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

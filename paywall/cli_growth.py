@@ -13,6 +13,7 @@ import sys
 import click
 import stripe
 
+from kp.money import plain_amount
 from paywall.cli_admin import paywall_context
 from paywall.context import StripeNotConfigured
 from paywall.funnel import FunnelRow, funnel, paying_members, rate, totals
@@ -23,7 +24,6 @@ from paywall.partners import (
     check_new_partner,
     create_partner,
     list_partners,
-    money,
     month_range,
     percent,
     report,
@@ -102,7 +102,7 @@ REPORT_COLUMNS = (
 
 def _report_row(line: ReportLine) -> list[str]:
     cur = line.currency or "-"
-    amount = (lambda v: money(v, line.currency)) if line.currency else str
+    amount = (lambda v: plain_amount(v, line.currency)) if line.currency else str
     return [
         line.partner,
         line.code,

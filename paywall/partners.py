@@ -34,27 +34,6 @@ log = get_logger("paywall.partners")
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,39}$")
 META_PARTNER = "kp_partner"
-# Currencies Stripe counts in whole units (no cents), for readable amounts in reports.
-ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
-)
 
 
 class PartnerError(ValueError):
@@ -518,11 +497,3 @@ def _add(line: ReportLine, entry: PartnerLedger) -> None:
         line.refunds += 1
         line.refunded_amount += -entry.amount_total
         line.commission_reversed += -entry.commission
-
-
-def money(amount: int, currency: str) -> str:
-    """Minor units for people: 4900 usd → '49.00', 500 jpy → '500'."""
-    if currency.lower() in ZERO_DECIMAL:
-        return f"{amount}"
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(amount) // 100}.{abs(amount) % 100:02d}"

@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 from kp.manifest import Interval, Price
+from kp.money import display_price, to_minor_units
 from site_builder.models import CourseMeta, TierConfig
-from site_builder.money import display_price, to_minor_units
 
 
 def course_price(meta: CourseMeta) -> Price:

@@ -1,4 +1,8 @@
-"""Prices: major units from front matter → Stripe minor units and a display string."""
+"""Money in Stripe's minor units, shared by the build (prices on pages) and the paywall (reports).
+
+One list of zero-decimal currencies for both halves, so a yen price and a yen commission are
+never read a hundred times apart.
+"""
 
 from __future__ import annotations
 
@@ -59,3 +63,11 @@ def display_price(amount: int, currency: str) -> str:
         number = f"{major:,.0f}" if amount % 100 == 0 else f"{major:,.2f}"
     symbol = SYMBOLS.get(code)
     return f"{symbol}{number}" if symbol else f"{number} {code.upper()}"
+
+
+def plain_amount(amount: int, currency: str) -> str:
+    """Minor units as a plain number for reports and CSV: 4900 usd -> '49.00', 500 jpy -> '500'."""
+    if currency.lower() in ZERO_DECIMAL:
+        return f"{amount}"
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{abs(amount) // 100}.{abs(amount) % 100:02d}"
