@@ -77,9 +77,6 @@ KNOWN_PLUGINS = (*SEARCH_PLUGINS, "kp-content")
 UNCACHEABLE_EXTENSIONS = ("pymdownx.snippets", "markdown_include", "mdx_include")
 PARALLEL_MIN_PAGES = 24
 """Below this many pages to render, forking costs more than it saves."""
-RENDERING_SHARED_FILES = ("kp/__init__.py", "kp/i18n.py", "kp/translations.yml", "kp/manifest.py")
-"""The modules outside site_builder/ that pages are rendered with (the rest of kp/ serves
-the paywall and the command line)."""
 _VERSIONED = ("mkdocs", "mkdocs-material", "markdown", "pymdown-extensions", "pygments", "jinja2")
 
 
@@ -160,9 +157,8 @@ def code_fingerprint(config: MkDocsConfig) -> str:
         except importlib.metadata.PackageNotFoundError:
             digest.update(f"{dist}=-".encode())
     package_root = Path(__file__).resolve().parents[1]
-    _hash_tree(digest, package_root / "site_builder")
-    for shared in RENDERING_SHARED_FILES:
-        digest.update(shared.encode() + b"\0" + (package_root / shared).read_bytes())
+    for package in ("site_builder", "kp"):  # kp/: shared modules pages are rendered with
+        _hash_tree(digest, package_root / package)
     for theme_dir in config.theme.dirs:
         if "site-packages" not in Path(theme_dir).parts:  # installed themes: by version
             _hash_tree(digest, Path(theme_dir))
