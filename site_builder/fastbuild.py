@@ -164,7 +164,38 @@ def code_fingerprint(config: MkDocsConfig) -> str:
             _hash_tree(digest, Path(theme_dir))
     for path in _config_files(config):
         digest.update(path.read_bytes())
+    digest.update(json.dumps(_resolved_settings(config), sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able view of a setting; objects (functions, plugins) by type name only."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return type(value).__qualname__
+
+
+_PATHS_OF_THIS_RUN = ("config_file_path", "site_dir", "docs_dir", "private_dir")
+
+
+def _resolved_settings(config: MkDocsConfig) -> dict[str, Any]:
+    """The configuration as mkdocs resolved it, `!ENV` values and plugin options included
+    (the files alone do not show those); paths of this run (the staging dirs) left out."""
+    data = {
+        key: _plain(value)
+        for key, value in config.items()
+        if key not in ("plugins", "theme", *_PATHS_OF_THIS_RUN)
+    }
+    data["theme"] = {key: _plain(config.theme[key]) for key in config.theme}
+    data["plugins"] = {
+        name: {k: _plain(v) for k, v in plugin.config.items() if k not in _PATHS_OF_THIS_RUN}
+        for name, plugin in config.plugins.items()
+    }
+    return data
 
 
 def structure_fingerprint(files: Files, pages: Iterable[Page], extra: Iterable[str]) -> str:

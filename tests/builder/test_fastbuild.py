@@ -263,3 +263,14 @@ def test_workers_find_paid_text_while_rendering(site, monkeypatch):
     assert "articles/quote/index.html: paid text of /courses/c/02-paid/" in str(failed.value)
     assert "articles/quote/index.html" not in searched and searched, "found by a worker"
     assert "search/search_index.json" in searched
+
+
+def test_settings_from_the_environment_are_part_of_the_cache_key(site, tmp_path, monkeypatch):
+    config = site.config.read_text("utf-8")
+    site.config.write_text(config + "site_description: !ENV [KP_BENCH_DESC, first]\n", "utf-8")
+    site.build()
+    monkeypatch.setenv("KP_BENCH_DESC", "second description")
+    again = site.build()
+    assert again.fast is not None and again.fast.rendered == again.fast.pages
+    assert "second description" in (site.root / "site/index.html").read_text("utf-8")
+    _same(_outputs(site.root), _clean_copy_build(site, tmp_path))
