@@ -8,6 +8,7 @@ last good site byte-for-byte untouched and the paywall never sees a half-written
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -160,7 +161,7 @@ def build_site(
         plugin.config.private_dir = str(staged_private)
         plugin.config.drafts = drafts
         jobs = jobs or fastbuild.default_jobs()
-        cache_dir = cache_dir_for(config) if cache else None
+        cache_dir = usable_cache_dir(cache_dir_for(config)) if cache else None
         note = fastbuild.eligible(config)
         fast = _run_mkdocs(
             config, cache_dir=cache_dir, jobs=jobs, fast=note is None, previous=site_target
@@ -197,6 +198,19 @@ def build_site(
 def cache_dir_for(config: MkDocsConfig) -> Path:
     """`.kp-cache/` beside mkdocs.yml (git-ignored)."""
     return Path(config.config_file_path).resolve().parent / ".kp-cache"
+
+
+def usable_cache_dir(path: Path) -> Path | None:
+    """`path` if the cache can live there; else None (the build runs without it)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        logging.getLogger("mkdocs.kp").warning("kp build: no page cache at %s (%s)", path, exc)
+        return None
+    return path
 
 
 def _find_leaks(

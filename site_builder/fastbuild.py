@@ -231,18 +231,36 @@ class PageCache:
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "pages.sqlite3"
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(
+        try:
+            self.db = self._open()
+        except sqlite3.DatabaseError as exc:  # not a cache any more: start a new one
+            log.warning("kp build: %s is unreadable (%s); starting a new cache", self.path, exc)
+            for leftover in (self.path, *self.path.parent.glob(f"{self.path.name}-*")):
+                leftover.unlink(missing_ok=True)
+            self.db = self._open()
+        self._pending: list[tuple[str, str, bytes, bytes]] = []
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            self._create(db)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    @staticmethod
+    def _create(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
             "CREATE TABLE IF NOT EXISTS results "
             "(key TEXT PRIMARY KEY, digest TEXT, meta BLOB, output BLOB)"
         )
-        self.db.execute("CREATE TABLE IF NOT EXISTS clean_files (key TEXT PRIMARY KEY)")
-        self.db.execute(
+        db.execute("CREATE TABLE IF NOT EXISTS clean_files (key TEXT PRIMARY KEY)")
+        db.execute(
             "CREATE TABLE IF NOT EXISTS live (dest TEXT PRIMARY KEY, digest TEXT, stamp TEXT)"
         )
-        self._pending: list[tuple[str, str, bytes, bytes]] = []
 
     def existing(self, keys: list[str]) -> set[str]:
         found: set[str] = set()
@@ -265,7 +283,7 @@ class PageCache:
         digest, meta, data = row
         try:
             entries, private, romanized = pickle.loads(meta)  # noqa: S301 - our own cache
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss
             return None
         return PageResult(data or b"", entries, private, romanized), digest
 
@@ -367,7 +385,7 @@ def load_leak_memo(cache_dir: Path) -> None:
     """The leak check's memos (leaks.SEGMENTS, leaks.FRAGMENTS) from the last build."""
     try:
         data = pickle.loads((cache_dir / "leak-memo.pickle").read_bytes())  # noqa: S301
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+    except Exception:  # noqa: BLE001 - a damaged memo is an empty one
         data = {}
     if isinstance(data, dict):
         leaks.SEGMENTS.update(data.get("segments", {}))
@@ -405,7 +423,7 @@ def _load_memo(cache_dir: Path) -> None:
         slugs.ROMANIZED.update({k: v for k, v in data.items() if isinstance(v, str)})
     try:
         parsed = pickle.loads((cache_dir / "frontmatter.pickle").read_bytes())  # noqa: S301
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+    except Exception:  # noqa: BLE001 - a damaged memo is an empty one
         parsed = {}
     if isinstance(parsed, dict):
         frontmatter.PARSED.update(parsed.get("content", {}))

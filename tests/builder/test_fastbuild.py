@@ -274,3 +274,23 @@ def test_settings_from_the_environment_are_part_of_the_cache_key(site, tmp_path,
     assert again.fast is not None and again.fast.rendered == again.fast.pages
     assert "second description" in (site.root / "site/index.html").read_text("utf-8")
     _same(_outputs(site.root), _clean_copy_build(site, tmp_path))
+
+
+def test_a_damaged_cache_is_replaced_not_fatal(site, tmp_path):
+    site.build()
+    (site.root / ".kp-cache/pages.sqlite3").write_bytes(b"not a database" * 100)
+    for name in ("frontmatter.pickle", "leak-memo.pickle"):
+        (site.root / ".kp-cache" / name).write_bytes(b"\x80garbage")
+    (site.root / ".kp-cache/romanized.json").write_text("{not json", "utf-8")
+    result = site.build()
+    assert result.fast is not None and result.fast.rendered == result.fast.pages
+    _same(_outputs(site.root), _clean_copy_build(site, tmp_path))
+    assert site.build().fast.rendered == 0, "the new cache works"
+
+
+def test_no_cache_where_it_cannot_be_written(site, monkeypatch):
+    from site_builder import build as build_module
+
+    monkeypatch.setattr(build_module, "cache_dir_for", lambda config: Path("/proc/kp-cache"))
+    result = site.build()
+    assert result.fast is not None and result.fast.rendered == result.fast.pages
