@@ -11,7 +11,7 @@ import click
 from mkdocs.config.defaults import MkDocsConfig
 
 from kp.settings import Settings, load_settings
-from site_builder import scaffold
+from site_builder import fastbuild, scaffold
 from site_builder.build import BuildFailed, build_site, load_site_config
 from site_builder.content import build_index, markdown_sources
 from site_builder.leaks import find_leaks
@@ -21,6 +21,7 @@ from site_builder.plugins.content import (
     resolve_private_dir,
     site_lang,
 )
+from site_builder.watch import watch as watch_changes
 
 config_option = click.option(
     "--config",
@@ -99,9 +100,21 @@ def _fail(title: str, problems: list[str]) -> NoReturn:
     show_default=True,
     help="Reuse pages whose inputs did not change since the last build (.kp-cache/).",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="After building, rebuild whenever content/, mkdocs.yml or the theme change "
+    "(Ctrl-C stops).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show mkdocs' progress messages.")
 def build(
-    config_file: Path, drafts: bool, clean: bool, jobs: int | None, cache: bool, verbose: bool
+    config_file: Path,
+    drafts: bool,
+    clean: bool,
+    jobs: int | None,
+    cache: bool,
+    watch: bool,
+    verbose: bool,
 ) -> None:
     """Render content/ into site/ (public) and private/ (paid pages + manifest).
 
@@ -110,21 +123,67 @@ def build(
     """
     _setup_logging(verbose)
     site_dir, private_dir = _output_dirs(load_settings())
+    options = {
+        "drafts": drafts,
+        "clean": clean,
+        "site_dir": site_dir,
+        "private_dir": private_dir,
+        "jobs": jobs,
+        "cache": cache,
+    }
     try:
-        result = build_site(
-            config_file,
-            drafts=drafts,
-            clean=clean,
-            site_dir=site_dir,
-            private_dir=private_dir,
-            jobs=jobs,
-            cache=cache,
-        )
+        result = build_site(config_file, **options)
     except BuildFailed as exc:
-        _fail("Build failed; site/ and private/ were left as they were.", exc.problems)
-    click.echo(result.summary())
-    if result.kept:
-        click.echo(f"  kept {len(result.kept)} file(s) from the previous site (--no-clean)")
+        if not watch:
+            _fail("Build failed; site/ and private/ were left as they were.", exc.problems)
+        _report_failure(exc)
+    else:
+        click.echo(result.summary())
+        if result.kept:
+            click.echo(f"  kept {len(result.kept)} file(s) from the previous site (--no-clean)")
+    if watch:
+        _watch_and_rebuild(config_file, options)
+
+
+def _report_failure(exc: BuildFailed) -> None:
+    click.secho("Build failed; site/ and private/ were left as they were.", fg="red", err=True)
+    for problem in exc.problems:
+        click.echo(problem, err=True)
+
+
+def _watched_paths(config_file: Path) -> list[Path]:
+    """mkdocs.yml (and what it INHERITs), the content folder and the theme overrides."""
+    try:
+        config = load_site_config(config_file)
+    except BuildFailed:
+        return [config_file]
+    paths = [*fastbuild.config_files(config), Path(config.docs_dir)]
+    custom_dir = config.theme.custom_dir
+    if custom_dir:
+        paths.append(Path(custom_dir))
+    return paths
+
+
+def _watch_and_rebuild(config_file: Path, options: dict[str, object]) -> None:
+
+    def rebuild(paths: list[str]) -> None:
+        shown = ", ".join(Path(p).name for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
+        click.echo(f"Changed: {shown}")
+        try:
+            result = build_site(config_file, **options)  # type: ignore[arg-type]
+        except BuildFailed as exc:
+            _report_failure(exc)
+            return
+        click.echo(result.summary().splitlines()[0])
+
+    try:
+        watch_changes(
+            lambda: _watched_paths(config_file),
+            rebuild,
+            ready=lambda: click.echo("Watching for changes (Ctrl-C to stop)..."),
+        )
+    except KeyboardInterrupt:
+        click.echo("Stopped watching.")
 
 
 @click.command()

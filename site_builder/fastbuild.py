@@ -134,7 +134,7 @@ def _hash_tree(digest: Any, root: Path) -> None:
         digest.update(path.read_bytes())
 
 
-def _config_files(config: MkDocsConfig) -> list[Path]:
+def config_files(config: MkDocsConfig) -> list[Path]:
     """mkdocs.yml and every file it INHERITs from."""
     found: list[Path] = []
     path = Path(config.config_file_path) if config.config_file_path else None
@@ -162,7 +162,7 @@ def code_fingerprint(config: MkDocsConfig) -> str:
     for theme_dir in config.theme.dirs:
         if "site-packages" not in Path(theme_dir).parts:  # installed themes: by version
             _hash_tree(digest, Path(theme_dir))
-    for path in _config_files(config):
+    for path in config_files(config):
         digest.update(path.read_bytes())
     digest.update(json.dumps(_resolved_settings(config), sort_keys=True).encode())
     return digest.hexdigest()
