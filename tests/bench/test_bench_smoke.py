@@ -77,7 +77,7 @@ def test_stripe_signature_matches_the_sdk() -> None:
 
 def test_one_harness_pass_measures_every_tool(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    only = "mkdocs,kp,hugo,paywall"  # kp-incremental: one more kp build, see the next test
+    only = "mkdocs,kp,kp-watch,hugo,paywall"  # kp-incremental: one more kp build, see below
     code = cli.main(
         [
             "--sizes", "4",
@@ -95,7 +95,7 @@ def test_one_harness_pass_measures_every_tool(tmp_path: Path) -> None:
     record = json.loads(next(results.glob("*.json")).read_text(encoding="utf-8"))
     builds = {b["tool"]: b for b in record["builds"]}
     example = len(list((configs.REPO / "content" / "courses").glob("*/*.md")))
-    expected = {"mkdocs", "kp"} | ({"hugo"} if site_builds.hugo_executable() else set())
+    expected = {"mkdocs", "kp", "kp-watch"} | ({"hugo"} if site_builds.hugo_executable() else set())
     for tool in expected:
         assert builds[tool]["skipped"] is None, builds[tool]
         assert builds[tool]["seconds_median"] > 0 and builds[tool]["peak_rss_mb"] > 10
