@@ -481,7 +481,9 @@ def reader(browser: Browser, stack: Stack, viewport: str) -> Iterator[Reader]:
     context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
     context.add_init_script(ME_PROBE)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    # Generous: on a loaded 2-core machine chromium's "stable element" check before a click
+    # can take seconds (smooth scrolling, throttled animation frames); a real hang still fails.
+    page.set_default_timeout(30_000)
     person = Reader(page, stack, viewport, "reader")
     page.on("pageerror", lambda exc: person.errors.append(f"{page.url}: {exc.message}"))
     try:
