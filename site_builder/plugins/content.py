@@ -43,6 +43,7 @@ from site_builder.feed import FeedLink, atom_path, feed_links, render_atom, rend
 from site_builder.manifest_writer import make_manifest
 from site_builder.navcache import NavCache
 from site_builder.render import render_shell, render_with_content, set_html_lang
+from site_builder.search_parser import use_fast_parser
 from site_builder.segmenter import use_fast_segmenter
 from site_builder.sitemap import render_sitemap, sitemap_path
 from site_builder.teaser import Split, mark_teaser_end, split_html, teaser_toc
@@ -101,6 +102,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         search = config.plugins.get("material/search") or config.plugins.get("search")
         if search is not None:
             use_fast_segmenter(search.config)
+            use_fast_parser()
         return config
 
     # -- content model --------------------------------------------------------------------
