@@ -46,7 +46,6 @@ _HEADERLINK = re.compile(r"<a\b[^>\x00]*\bclass=\"headerlink\"[^>\x00]*>[^\x00]*
 _BLOCK_BREAK = "\x00"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_WHITESPACE = re.compile(r"\s+")
 # Zero-width characters: the search plugin segments Chinese with U+200B between words.
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
 _PAID_MARKERS = (PAID_START.encode(), PAID_END.encode())
@@ -74,16 +73,18 @@ class Leak:
 
 
 def collapse(text: str) -> str:
-    """Comparable text: zero-width characters dropped, whitespace runs made one space."""
-    return _WHITESPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
+    """Comparable text: zero-width characters dropped, whitespace runs made one space.
+    (`str.split()` and the regular expression `\\s` know the same whitespace characters; the
+    split is several times faster on the long runs of indentation in rendered pages.)"""
+    return " ".join(_INVISIBLE.sub("", text).split())
 
 
 def html_to_lines(markup: str) -> list[str]:
     """Visible text of an HTML fragment, one entry per block element."""
     markup = _HEADERLINK.sub("", _SCRIPT.sub(" ", _COMMENT.sub("", markup)))
     text = html.unescape(_TAG.sub("", _BLOCK_TAG.sub(_BLOCK_BREAK, markup)))
-    text = _WHITESPACE.sub(" ", _INVISIBLE.sub("", text))  # `collapse`, once for all lines
-    return [line for line in (part.strip() for part in text.split(_BLOCK_BREAK)) if line]
+    text = _INVISIBLE.sub("", text)
+    return [line for line in (" ".join(part.split()) for part in text.split(_BLOCK_BREAK)) if line]
 
 
 def _distinctive(fragment: str) -> bool:
