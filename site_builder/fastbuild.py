@@ -4,16 +4,18 @@ This is `mkdocs.commands.build.build` (mkdocs 1.6) step for step — the same pl
 the same order, the same template context, byte-identical output (tests/builder/
 test_fastbuild.py compares them) — with these differences:
 
-1. A page whose inputs are unchanged since the last build is not rendered again: its output,
-   its search-index entries and (for gated pages) its private full version come from
-   `.kp-cache/pages.sqlite3`. A page's key hashes its own source together with everything
-   any page's output can depend on: the code and theme, the configuration files, and the
-   site's structure (every file's URL and every page's front matter — titles, dates, tags and
-   prices appear in navigation, archives, lesson lists and previous/next links). Editing an
-   article's body re-renders that article only; editing a title or adding an article
-   re-renders everything (rare, and still correct). An unchanged page whose published file
-   is untouched since the build that wrote it (inode, size, mtime) is hard-linked from the
-   published site instead of written.
+1. A page whose inputs are unchanged since the last build is not rendered again: its
+   published file is hard-linked from the live site (when it is still the file that build
+   wrote: same inode, size and mtime), and its search-index entries and (for gated pages)
+   its private full version come from `.kp-cache/pages.sqlite3`. A page's key hashes its
+   own source together with everything any page's output can depend on: the code and
+   theme, the configuration files, and the site's structure (every file's URL and every
+   page's front matter — titles, dates, tags and prices appear in navigation, archives,
+   lesson lists and previous/next links). Editing an article's body re-renders that
+   article only; editing a title or adding an article re-renders everything (rare, and
+   still correct). Outputs themselves are not cached: a second copy of every page costs a
+   clean build more than it ever saves, and a page whose published file was removed or
+   edited by hand is simply rendered again.
 2. Pages that must be rendered are rendered by worker processes forked after the navigation
    and theme are set up (one per core), each returning the page's output and the plugin state
    the build needs later; the parent merges them in page order, so the output does not
@@ -70,7 +72,7 @@ from site_builder.plugins.content import ContentPlugin
 
 log = logging.getLogger("mkdocs.kp.fastbuild")
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 SEARCH_PLUGINS = ("material/search", "search")
 KNOWN_PLUGINS = (*SEARCH_PLUGINS, "kp-content")
 # Markdown extensions that read files other than the page (their inputs are not in the key).
@@ -91,10 +93,12 @@ class PageResult:
     """Pinyin the page's headings needed (slugs.ROMANIZED), for the parent's memo."""
     leaks: list[leaks.Leak] | None = None
     """Paid text found in `output` by the worker that rendered it (None: not searched)."""
+    digest: str = ""
+    """sha256 of `output` (set by `rendered`, or from the cache when output is not loaded)."""
 
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.output).hexdigest()
+    @classmethod
+    def rendered(cls, output: bytes, **fields: Any) -> PageResult:
+        return cls(output=output, digest=hashlib.sha256(output).hexdigest(), **fields)
 
 
 @dataclass
@@ -222,11 +226,9 @@ def page_key(structure: str, page: Page) -> str:
 
 
 class PageCache:
-    """Rendered pages by key, in one SQLite file (atomic writes, safe if two builds overlap).
-
-    A page's output is stored apart from the rest of its result: an incremental build reads
-    every page's search entries but links unchanged outputs from the live site unread.
-    """
+    """What rendering each page gave besides its output (digest, search entries, private
+    version), by key, in one SQLite file (atomic writes, safe if two builds overlap), and
+    which page files the live site holds (`set_live`)."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -238,7 +240,7 @@ class PageCache:
             for leftover in (self.path, *self.path.parent.glob(f"{self.path.name}-*")):
                 leftover.unlink(missing_ok=True)
             self.db = self._open()
-        self._pending: list[tuple[str, str, bytes, bytes]] = []
+        self._pending: list[tuple[str, str, bytes]] = []
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -253,46 +255,43 @@ class PageCache:
     def _create(db: sqlite3.Connection) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("DROP TABLE IF EXISTS results")  # CACHE_FORMAT 1 kept outputs too
         db.execute(
-            "CREATE TABLE IF NOT EXISTS results "
-            "(key TEXT PRIMARY KEY, digest TEXT, meta BLOB, output BLOB)"
+            "CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, digest TEXT, meta BLOB)"
         )
         db.execute("CREATE TABLE IF NOT EXISTS clean_files (key TEXT PRIMARY KEY)")
         db.execute(
             "CREATE TABLE IF NOT EXISTS live (dest TEXT PRIMARY KEY, digest TEXT, stamp TEXT)"
         )
 
-    def existing(self, keys: list[str]) -> set[str]:
-        found: set[str] = set()
+    def _rows(self, columns: str, keys: list[str]) -> Iterator[tuple[Any, ...]]:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT key FROM results WHERE key IN ({marks})"  # noqa: S608
-            found.update(key for (key,) in self.db.execute(query, chunk))
-        return found
+            query = f"SELECT key, {columns} FROM pages WHERE key IN ({marks})"  # noqa: S608
+            yield from self.db.execute(query, chunk)
 
-    def get(self, key: str, *, output: bool) -> tuple[PageResult, str] | None:
-        """(result, output digest); `output=False` leaves `result.output` empty."""
-        column = "output" if output else "NULL"
-        row = self.db.execute(
-            f"SELECT digest, meta, {column} FROM results WHERE key = ?",  # noqa: S608
-            (key,),
-        ).fetchone()
-        if row is None:
-            return None
-        digest, meta, data = row
-        try:
-            entries, private, romanized = pickle.loads(meta)  # noqa: S301 - our own cache
-        except Exception:  # noqa: BLE001 - a damaged entry is a miss
-            return None
-        return PageResult(data or b"", entries, private, romanized), digest
+    def digests(self, keys: list[str]) -> dict[str, str]:
+        """Output digest of each key the cache holds."""
+        return dict(self._rows("digest", keys))  # type: ignore[arg-type]
+
+    def results(self, keys: list[str]) -> dict[str, PageResult]:
+        """The cached results of `keys` (output left empty); damaged entries are left out."""
+        found: dict[str, PageResult] = {}
+        for key, digest, meta in self._rows("digest, meta", keys):
+            try:
+                entries, private, romanized = pickle.loads(meta)  # noqa: S301 - our own cache
+            except Exception:  # noqa: BLE001, S112 - a damaged entry is a miss: rendered again
+                continue
+            found[key] = PageResult(b"", entries, private, romanized, digest=digest)
+        return found
 
     def put(self, key: str, result: PageResult, digest: str) -> None:
         meta = pickle.dumps(
             (result.search_entries, result.private_html, result.romanized),
             protocol=pickle.HIGHEST_PROTOCOL,
         )
-        self._pending.append((key, digest, meta, result.output))
+        self._pending.append((key, digest, meta))
         if len(self._pending) >= 200:
             self.flush()
 
@@ -301,7 +300,7 @@ class PageCache:
             return
         self.db.execute("BEGIN")
         self.db.executemany(
-            "INSERT OR REPLACE INTO results (key, digest, meta, output) VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO pages (key, digest, meta) VALUES (?, ?, ?)",
             self._pending,
         )
         self.db.execute("COMMIT")
@@ -310,10 +309,10 @@ class PageCache:
     def keep_only(self, keys: set[str]) -> None:
         """Drop entries this build did not use, so the cache does not grow without bound."""
         self.flush()
-        stale = [(k,) for (k,) in self.db.execute("SELECT key FROM results") if k not in keys]
+        stale = [(k,) for (k,) in self.db.execute("SELECT key FROM pages") if k not in keys]
         if stale:
             self.db.execute("BEGIN")
-            self.db.executemany("DELETE FROM results WHERE key = ?", stale)
+            self.db.executemany("DELETE FROM pages WHERE key = ?", stale)
             self.db.execute("COMMIT")
 
     # -- what the published site holds (set once a build was swapped in) --
@@ -621,8 +620,8 @@ def _render_page(src_uri: str) -> PageResult:
         page.active = False
         config._current_page = None
     private = build.content.take_private_page(page) if build.content else None
-    result = PageResult(
-        output=output.encode("utf-8", errors="xmlcharrefreplace") if output.strip() else b"",
+    result = PageResult.rendered(
+        output.encode("utf-8", errors="xmlcharrefreplace") if output.strip() else b"",
         search_entries=entries[before:],
         private_html=private,
         romanized=list(slugs.NEWLY_ROMANIZED),
@@ -668,44 +667,35 @@ def _renderer(src_uris: list[str], jobs: int) -> Iterator[Iterator[tuple[str, Pa
 def _publish(
     page: Page,
     key: str,
-    rendered: Iterator[tuple[str, PageResult]] | None,
+    rendered: Iterator[tuple[str, PageResult]] | PageResult,
     cache: PageCache | None,
-    live: dict[str, tuple[str, str]],
     previous_site: Path | None,
     stats: FastBuildStats,
 ) -> None:
     """Write one page's output (or link the published one) and hand its search entries and
     private version to the plugins, in page order so the output never depends on timing.
-    `rendered` is None for a page the cache holds."""
-    src_uri, dest = page.file.src_uri, page.file.dest_uri
-    result = digest = None
-    linked = False
-    if rendered is None and cache is not None:
-        published = live.get(dest) if previous_site is not None else None
-        found = cache.get(key, output=published is None)
-        if found is not None and published is not None:
-            linked = published[0] == found[1] and _link(previous_site, published[1], page)
-            if not linked:
-                found = cache.get(key, output=True)
-        if found is not None:
-            result, digest = found
-            stats.linked += linked
-    if result is None or digest is None:  # not cached, or an unreadable entry: render it
-        if rendered is not None:
-            rendered_uri, result = next(rendered)
-            if rendered_uri != src_uri:
-                raise BuildError(f"kp build: expected {src_uri}, got {rendered_uri}")
-        else:
+    `rendered` is the cached result (output not loaded) of a page whose published file is
+    reused, else the renderer its result comes from."""
+    src_uri, dest = page.file.src_uri, page.file.abs_dest_path
+    if isinstance(rendered, PageResult):
+        result = rendered
+        if not _link(previous_site, page):  # removed or replaced since we looked: render it
             result = _render_page(src_uri)
             stats.rendered += 1
-        digest = result.digest
-        if cache is not None:
-            cache.put(key, result, digest)
-    if result.output and not linked:
-        write_file(result.output, page.file.abs_dest_path)
-    stats.digests[dest] = digest
+            write_file(result.output, dest)
+        else:
+            stats.linked += 1
+    else:
+        rendered_uri, result = next(rendered)
+        if rendered_uri != src_uri:
+            raise BuildError(f"kp build: expected {src_uri}, got {rendered_uri}")
+        if result.output:
+            write_file(result.output, dest)
+    if cache is not None and not isinstance(rendered, PageResult):
+        cache.put(key, result, result.digest)
+    stats.digests[page.file.dest_uri] = result.digest
     if result.leaks is not None:
-        stats.prechecked[dest] = result.leaks
+        stats.prechecked[page.file.dest_uri] = result.leaks
     build = _BUILD
     assert build is not None
     if build.search is not None:
@@ -730,27 +720,18 @@ def _render_now(src_uris: list[str], jobs: int) -> dict[str, PageResult]:
 def _start_precheck(
     gated: dict[str, Any],
     early: dict[str, PageResult],
-    keys: dict[str, str],
-    cache_dir: Path | None,
+    reused: dict[str, PageResult],
     stats: FastBuildStats,
 ) -> None:
     """Build the leak matcher from every gated page's private version (just rendered, or
     from the cache); without all of them, pages are left to the leak check."""
     global _PRECHECK
     private: list[tuple[str, str, str]] = []
-    cache = PageCache(cache_dir) if cache_dir is not None else None
-    try:
-        for src_uri, entry in gated.items():
-            result = early.get(src_uri)
-            if result is None and cache is not None:
-                found = cache.get(keys[src_uri], output=False)
-                result = found[0] if found is not None else None
-            if result is None or result.private_html is None:
-                return
-            private.append((entry.url_path, entry.dest_uri, result.private_html))
-    finally:
-        if cache is not None:
-            cache.close()  # before the workers fork
+    for src_uri, entry in gated.items():
+        result = early.get(src_uri) or reused.get(src_uri)
+        if result is None or result.private_html is None:
+            return
+        private.append((entry.url_path, entry.dest_uri, result.private_html))
     _PRECHECK = leaks.matcher_for(private)
     stats.matcher_digest = _PRECHECK.digest
 
@@ -766,18 +747,32 @@ def _stamp(path: Path) -> str:
     return f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
 
 
-def _link(previous_site: Path | None, stamp: str, page: Page) -> bool:
-    """Hard-link the published file when it is untouched since the build that wrote it (the
-    cache recorded its digest and stamp then). Files are never written in place afterwards:
-    every build writes a new tree."""
+def _reusable(
+    previous_site: Path | None,
+    live: dict[str, tuple[str, str]],
+    page: Page,
+    digest: str | None,
+) -> bool:
+    """Whether the published file of `page` is the output its cached result describes and
+    untouched since the build that wrote it (the cache recorded its digest and stamp then).
+    Files are never written in place afterwards: every build writes a new tree."""
+    published = live.get(page.file.dest_uri)
+    if previous_site is None or digest is None or published is None or published[0] != digest:
+        return False
+    try:
+        return _stamp(previous_site / page.file.dest_uri) == published[1]
+    except OSError:
+        return False
+
+
+def _link(previous_site: Path | None, page: Page) -> bool:
+    """Hard-link the published file of `page` (`_reusable` said it may) into the new site."""
     if previous_site is None:
         return False
-    source, target = previous_site / page.file.dest_uri, Path(page.file.abs_dest_path)
+    target = Path(page.file.abs_dest_path)
     try:
-        if _stamp(source) != stamp:
-            return False
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(source, target)
+        os.link(previous_site / page.file.dest_uri, target)
     except OSError:
         return False
     return True
@@ -883,13 +878,23 @@ def _build(
     drafts = f"drafts={content.config.drafts}" if content else ""
     structure = structure_fingerprint(files, pages, [code_fingerprint(config), drafts])
     keys = {page.file.src_uri: page_key(structure, page) for page in pages}
-    cached: set[str] = set()
-    live: dict[str, tuple[str, str]] = {}
-    if cache_dir is not None:
+    reused: dict[str, PageResult] = {}  # by source path: pages whose published file is kept
+    if cache_dir is not None and previous_site is not None:
         cache = PageCache(cache_dir)
         try:
-            cached = cache.existing(list(keys.values()))
-            live = cache.live_files() if previous_site is not None else {}
+            digests = cache.digests(list(keys.values()))
+            live = cache.live_files()
+            keep = [
+                page
+                for page in pages
+                if _reusable(previous_site, live, page, digests.get(keys[page.file.src_uri]))
+            ]
+            found = cache.results([keys[page.file.src_uri] for page in keep])
+            reused = {
+                page.file.src_uri: found[keys[page.file.src_uri]]
+                for page in keep
+                if keys[page.file.src_uri] in found
+            }
         finally:
             cache.close()  # never carried into forked workers
     lap("read")
@@ -906,7 +911,7 @@ def _build(
     lap("static")
 
     search = _search_plugin(config)
-    to_render = [p.file.src_uri for p in pages if keys[p.file.src_uri] not in cached]
+    to_render = [p.file.src_uri for p in pages if p.file.src_uri not in reused]
     stats.workers = jobs if len(to_render) >= PARALLEL_MIN_PAGES else 1
     gated = _gated_entries(content)
     _BUILD = _Build(config, files, nav, env, doc_files, search, content)
@@ -916,18 +921,19 @@ def _build(
         first = [uri for uri in to_render if uri in gated]
         rest = [uri for uri in to_render if uri not in gated]
         early = _render_now(first, jobs)
-        _start_precheck(gated, early, keys, cache_dir, stats)
+        _start_precheck(gated, early, reused, stats)
         with _renderer(rest, jobs if len(rest) >= PARALLEL_MIN_PAGES else 1) as rendered:
             cache = PageCache(cache_dir) if cache_dir is not None else None  # after the fork
             try:
                 for page in pages:
                     src_uri = page.file.src_uri
                     key = keys[src_uri]
+                    source: Iterator[tuple[str, PageResult]] | PageResult
                     if src_uri in early:
                         source = iter([(src_uri, early.pop(src_uri))])
                     else:
-                        source = rendered if key not in cached else None
-                    _publish(page, key, source, cache, live, previous_site, stats)
+                        source = reused.get(src_uri) or rendered
+                    _publish(page, key, source, cache, previous_site, stats)
                 if cache is not None:
                     cache.keep_only(set(keys.values()))
             finally:
