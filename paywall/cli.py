@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 import uvicorn
@@ -68,6 +69,19 @@ def apply_migrations(settings: Settings) -> None:
     click.echo(f"  schema:   at revision {revision}", err=True)
 
 
+def check_watch_options(
+    watch: bool, reload: bool, workers: int, config_file: Path | None, drafts: bool
+) -> None:
+    """--watch rebuilds and reloads inside one process; the build options need it."""
+    if watch and (reload or workers > 1):
+        raise click.UsageError(
+            "--watch rebuilds the site inside the serving process: it cannot be combined "
+            "with --reload or --workers > 1"
+        )
+    if not watch and (config_file is not None or drafts):
+        raise click.UsageError("--config and --drafts build the site: they need --watch")
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -79,15 +93,37 @@ def apply_migrations(settings: Settings) -> None:
     type=click.IntRange(1, 64),
     help="Worker processes (use PostgreSQL when more than one host serves).",
 )
-def serve(host: str, port: int, reload: bool, workers: int) -> None:
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Build the site first, rebuild it whenever content/, mkdocs.yml or the theme "
+    "change, and reload open pages (while writing; one process).",
+)
+@click.option(
+    "--config",
+    "-f",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --watch: the site's mkdocs.yml (default: the project's).",
+)
+@click.option("--drafts", is_flag=True, help="With --watch: also publish drafts.")
+def serve(
+    host: str,
+    port: int,
+    reload: bool,
+    workers: int,
+    watch: bool,
+    config_file: Path | None,
+    drafts: bool,
+) -> None:
     """Serve the site and the paywall on one port; applies database migrations first."""
+    check_watch_options(watch, reload, workers, config_file, drafts)
     settings = load_settings()
     if "base_url" not in settings.model_fields_set:
         os.environ["KP_BASE_URL"] = default_base_url(host, port)
         settings = load_settings()
     configure_logging(settings.log_level)
-    click.echo(banner(settings, host, port), err=True)
-    apply_migrations(settings)
     common = {
         "host": host,
         "port": port,
@@ -95,6 +131,24 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
         "access_log": False,
         "proxy_headers": True,
     }
+    if watch:
+        # Composed in kp/: the paywall itself never imports the build.
+        from kp.serve_watch import serve_watch
+
+        def before_serving() -> None:
+            click.echo(banner(settings, host, port), err=True)
+            apply_migrations(settings)
+
+        serve_watch(
+            settings,
+            config_file=config_file,
+            drafts=drafts,
+            server_options=common,
+            before_serving=before_serving,
+        )
+        return
+    click.echo(banner(settings, host, port), err=True)
+    apply_migrations(settings)
     if reload or workers > 1:
         # Fresh processes build the app from the environment (KP_BASE_URL set above).
         uvicorn.run(

@@ -1,0 +1,204 @@
+"""`kp serve --watch`: build, serve with the paywall, rebuild on every edit, reload the pages.
+
+The paywall never imports the build, so the two are composed here (as `kp demo` does):
+the site is built once, then uvicorn serves it in the foreground while a background thread
+watches content/, mkdocs.yml (and what it INHERITs) and the theme overrides and calls
+`build_site` again in the same process (warm, as `kp build --watch`). A rebuild is atomic:
+the paywall only ever sees a complete site (it reloads the manifest by its mtime), and a
+failed one prints its errors and leaves the last good site served. Open pages learn about
+each new build through `kp.livereload` and reload themselves. Ctrl-C or SIGTERM stops the
+server, then the watcher (after the rebuild in progress, if any).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+import uvicorn
+
+from kp.livereload import LiveReloadMiddleware, ReloadHub
+from kp.settings import Settings
+
+JOIN_SECONDS = 60.0
+"""How long Ctrl-C waits for a rebuild in progress (it is atomic: stopping mid-way is safe)."""
+
+
+_forks_reset = False
+
+
+def _reset_signals_in_child() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def reset_signals_in_forked_workers() -> None:
+    """The build forks its render and leak-check workers from the watcher thread, and a fork
+    inherits the server's signal handlers: uvicorn's SIGTERM handler only asks the server
+    to stop, so the pool's terminate() at the end of a build would wait for its workers
+    forever. Forked children get the defaults back (what `kp build`'s workers have)."""
+    global _forks_reset
+    if not _forks_reset:
+        os.register_at_fork(after_in_child=_reset_signals_in_child)
+        _forks_reset = True
+
+
+class StopRequested(Exception):
+    """SIGTERM, turned into the same clean shutdown as Ctrl-C."""
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise StopRequested
+
+
+@dataclass
+class SiteRebuilder:
+    """Builds the site into the directories the paywall serves and tells the hub."""
+
+    config_file: Path
+    site_dir: Path
+    private_dir: Path
+    hub: ReloadHub
+    drafts: bool = False
+
+    def build(self) -> bool:
+        """One `kp build`; False (errors printed, site untouched) when it failed."""
+        from site_builder.build import BuildFailed, build_site
+
+        try:
+            result = build_site(
+                self.config_file,
+                drafts=self.drafts,
+                site_dir=self.site_dir,
+                private_dir=self.private_dir,
+            )
+        except BuildFailed as exc:
+            _report_failure(exc.problems)
+            return False
+        except Exception:  # a crash must not end watching: the last good site stays served
+            _report_failure(traceback.format_exc().rstrip().splitlines())
+            return False
+        build_id = self.hub.publish()
+        click.echo(f"{result.summary().splitlines()[0]} [build {build_id}]")
+        return True
+
+    def rebuild(self, paths: list[str]) -> None:
+        """The watcher's callback: say what changed, build again."""
+        shown = ", ".join(Path(p).name for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
+        click.echo(f"Changed: {shown}")
+        self.build()
+
+    def watched_paths(self) -> list[Path]:
+        from site_builder.cli import _watched_paths
+
+        return _watched_paths(self.config_file)
+
+
+def _report_failure(problems: list[str]) -> None:
+    click.secho("Build failed; the last good site is still being served.", fg="red", err=True)
+    for problem in problems:
+        click.echo(problem, err=True)
+
+
+def start_watching(
+    rebuilder: SiteRebuilder, stop: threading.Event, interval: float = 0.3
+) -> threading.Thread:
+    """The watcher thread, started; returns once the starting state is taken."""
+    from site_builder.watch import watch
+
+    ready = threading.Event()
+
+    def run() -> None:
+        try:
+            watch(
+                rebuilder.watched_paths,
+                rebuilder.rebuild,
+                interval=interval,
+                stop=stop,
+                ready=ready.set,
+            )
+        except Exception:
+            click.secho("Watching stopped after an error:", fg="red", err=True)
+            click.echo(traceback.format_exc(), err=True)
+        finally:
+            ready.set()
+
+    thread = threading.Thread(target=run, name="kp-watch", daemon=True)
+    thread.start()
+    ready.wait()
+    return thread
+
+
+class WatchServer(uvicorn.Server):
+    """uvicorn's server, ending the long polls as soon as a stop is asked for: uvicorn waits
+    for open requests before it stops, and a long poll would hold it for seconds."""
+
+    def __init__(self, config: uvicorn.Config, hub: ReloadHub) -> None:
+        super().__init__(config)
+        self.hub = hub
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.hub.close()
+        super().handle_exit(sig, frame)
+
+
+def run_server(app: Any, hub: ReloadHub, server_options: dict[str, Any]) -> None:
+    """uvicorn in the foreground until Ctrl-C or SIGTERM (both end cleanly)."""
+    server = WatchServer(uvicorn.Config(app, **server_options), hub)
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        server.run()  # re-raises the signal that stopped it once it has shut down
+    except (KeyboardInterrupt, StopRequested):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        hub.close()
+    if not server.started:
+        where = f"{server_options.get('host')}:{server_options.get('port')}"
+        raise click.ClickException(f"could not listen on {where}")
+
+
+def serve_watch(
+    settings: Settings,
+    *,
+    config_file: Path | None,
+    drafts: bool,
+    server_options: dict[str, Any],
+    before_serving: Callable[[], None],
+) -> None:
+    """Build, then serve and rebuild until stopped. `before_serving` (the paywall's banner
+    and migrations) runs after the first build, so the banner describes a built site."""
+    from paywall.app import create_app
+    from site_builder.cli import _setup_logging
+
+    _setup_logging(False)
+    reset_signals_in_forked_workers()
+    hub = ReloadHub()
+    rebuilder = SiteRebuilder(
+        config_file or settings.project_dir / "mkdocs.yml",
+        settings.site_path,
+        settings.private_path,
+        hub,
+        drafts=drafts,
+    )
+    click.echo(f"kp serve --watch: building {rebuilder.config_file} ...")
+    rebuilder.build()
+    before_serving()
+    app = LiveReloadMiddleware(create_app(settings), hub)
+    stop = threading.Event()
+    watcher = start_watching(rebuilder, stop)
+    click.echo("Watching content, configuration and theme; open pages reload after each build.")
+    try:
+        run_server(app, hub, server_options)
+    finally:
+        stop.set()
+        watcher.join(JOIN_SECONDS)
+    click.echo("kp serve --watch: stopped.")
