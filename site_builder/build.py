@@ -23,12 +23,13 @@ from mkdocs.exceptions import Abort, ConfigurationError
 
 from kp.manifest import Manifest, read_manifest
 from site_builder import atomic, fastbuild
-from site_builder.leaks import Leak, find_leaks
+from site_builder.leaks import Leak, find_leaks, site_files
 from site_builder.plugins.content import (
     ContentPlugin,
     resolve_private_dir,
     unsafe_private_dir,
 )
+from site_builder.segmenter import defer_jieba_import
 
 
 class BuildFailed(Exception):
@@ -100,6 +101,7 @@ def load_site_config(config_file: Path) -> MkDocsConfig:
     """mkdocs.yml validated by mkdocs; configuration errors become `BuildFailed`."""
     if not config_file.is_file():
         raise BuildFailed([f"{config_file}: no such file (pass --config PATH to mkdocs.yml)"])
+    defer_jieba_import()
     with _collect_errors() as errors:  # mkdocs logs the reasons, then raises Abort
         try:
             return load_config(str(config_file))
@@ -171,7 +173,7 @@ def build_site(
         leaks = _find_leaks(staged_site, staged_private, manifest, cache_dir, jobs, fast)
         if leaks:
             raise BuildFailed(_leak_report(leaks))
-        files_checked = sum(1 for p in staged_site.rglob("*") if p.is_file())
+        files_checked = len(site_files(staged_site))
         atomic.replace_dir(staged_site, site_target)
         atomic.replace_dir(staged_private, private_target)
         if fast is not None and cache_dir is not None:

@@ -50,9 +50,9 @@ class _WarningsOnly(logging.Filter):
 
 def _setup_logging(verbose: bool) -> None:
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # mkdocs-material's banner, not ours
-    import jieba  # the search plugin's Chinese tokenizer logs its dictionary loading at DEBUG
-
-    jieba.setLogLevel(logging.WARNING)
+    # jieba (the search plugin's Chinese tokenizer, when it is used) logs its dictionary
+    # loading at DEBUG; its logger is set here without importing it (segmenter.py).
+    logging.getLogger("jieba").setLevel(logging.WARNING)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
     handler.addFilter(_WarningsOnly())

@@ -34,7 +34,6 @@ search and kp-content); with any other plugin, or Markdown extensions that read 
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import importlib.metadata
 import json
@@ -358,8 +357,9 @@ class PageCache:
         self.db.close()
 
 
-PAGE_META: dict[str, dict[str, Any]] = {}
-"""mkdocs' own parse of front matter blocks (`mkdocs.utils.meta.get_data`), by block text."""
+PAGE_META: dict[str, bytes] = {}
+"""mkdocs' own parse of front matter blocks (`mkdocs.utils.meta.get_data`), by block text,
+pickled (as frontmatter.PARSED)."""
 
 
 def _read_source(page: Page, config: MkDocsConfig) -> str | None:
@@ -372,11 +372,13 @@ def _read_source(page: Page, config: MkDocsConfig) -> str | None:
     match = YAML_RE.match(source)
     known = PAGE_META.get(match.group(1)) if match else None
     if match and known is not None:
-        page.markdown, page.meta = source[match.end() :].lstrip("\n"), copy.deepcopy(known)
+        page.markdown = source[match.end() :].lstrip("\n")
+        page.meta = pickle.loads(known)  # noqa: S301 - our own memo
         return match.group(1)
     page.markdown, page.meta = get_data(source)
     if match and page.meta and page.markdown == source[match.end() :].lstrip("\n"):
-        PAGE_META[match.group(1)] = copy.deepcopy(page.meta)
+        with contextlib.suppress(pickle.PicklingError, TypeError, AttributeError):
+            PAGE_META[match.group(1)] = pickle.dumps(page.meta, protocol=pickle.HIGHEST_PROTOCOL)
     return match.group(1) if match else None
 
 
@@ -425,8 +427,10 @@ def _load_memo(cache_dir: Path) -> None:
     except Exception:  # noqa: BLE001 - a damaged memo is an empty one
         parsed = {}
     if isinstance(parsed, dict):
-        frontmatter.PARSED.update(parsed.get("content", {}))
-        PAGE_META.update(parsed.get("mkdocs", {}))
+        for memo, part in ((frontmatter.PARSED, "content"), (PAGE_META, "mkdocs")):
+            entries = parsed.get(part)
+            if isinstance(entries, dict):
+                memo.update((k, v) for k, v in entries.items() if isinstance(v, bytes))
 
 
 def _replace_file(path: Path, data: bytes) -> None:
@@ -501,7 +505,10 @@ def _list_theme_from_cache(env: jinja2.Environment, cache_dir: Path) -> None:
             if stamp:
                 memo[stamp], changed = known, True
         names.update(known)
-    listing = sorted(names)
+    # Hidden files (mkdocs-material's thousands of .icons) are left out of the listing: its
+    # only reader, mkdocs' `add_files_from_theme`, drops every name matching '.*' or '*/.*'
+    # after testing each against a dozen patterns.
+    listing = sorted(name for name in names if not (name.startswith(".") or "/." in name))
     loader.list_templates = lambda: list(listing)  # type: ignore[method-assign]
     if changed:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -765,13 +772,19 @@ def _reusable(
         return False
 
 
+_MADE_DIRS: set[Path] = set()
+"""Folders `_link` created in this build's output (emptied when a build starts)."""
+
+
 def _link(previous_site: Path | None, page: Page) -> bool:
     """Hard-link the published file of `page` (`_reusable` said it may) into the new site."""
     if previous_site is None:
         return False
     target = Path(page.file.abs_dest_path)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in _MADE_DIRS:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _MADE_DIRS.add(target.parent)
         os.link(previous_site / page.file.dest_uri, target)
     except OSError:
         return False
@@ -835,6 +848,7 @@ def _build(
 ) -> FastBuildStats:
     global _BUILD
     stats = FastBuildStats(workers=jobs)
+    _MADE_DIRS.clear()
     clock = time.monotonic()
 
     def lap(name: str) -> None:

@@ -20,12 +20,13 @@ import hashlib
 import html
 import json
 import multiprocessing
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ahocorasick_rs import AhoCorasick, MatchKind
+from ahocorasick_rs import BytesAhoCorasick
 
 from kp.manifest import Manifest, read_manifest
 from site_builder.teaser import PAID_END, PAID_START, paid_part
@@ -194,7 +195,10 @@ class _Matcher:
             for position, fragment in enumerate(page.fragments):
                 patterns.append(fragment)
                 self.owners.append((number, position))
-        self.automaton = AhoCorasick(patterns, matchkind=MatchKind.Standard) if patterns else None
+        # Matched on UTF-8 bytes: the same matches as on text, without mapping offsets
+        # back to characters (a third faster on the search index).
+        encoded = [pattern.encode("utf-8", "surrogatepass") for pattern in patterns]
+        self.automaton = BytesAhoCorasick(encoded) if patterns else None
         digest = hashlib.sha256(b"leaks-v1")
         for page in pages:
             digest.update(f"{page.url}\0{page.private_file}\0".encode())
@@ -211,7 +215,8 @@ class _Matcher:
             return leaks
         found: dict[int, set[int]] = {}
         for view in views:
-            for pattern, _, _ in self.automaton.find_matches_as_indexes(view, overlapping=True):
+            haystack = view.encode("utf-8", "surrogatepass")
+            for pattern, _, _ in self.automaton.find_matches_as_indexes(haystack, overlapping=True):
                 page, position = self.owners[pattern]
                 found.setdefault(page, set()).add(position)
         for number in sorted(found):
@@ -281,6 +286,24 @@ def _check_files(matcher: _Matcher, files: list[tuple[str, Path]], jobs: int) ->
     return [leak for chunk, _ in results for leak in chunk]
 
 
+def site_files(root: Path) -> list[tuple[str, Path]]:
+    """(path relative to `root`, path) of every file under `root`, in path order (by
+    component). `os.scandir` knows which entries are files without a `stat` per file."""
+    found: list[tuple[str, Path]] = []
+    pending = [(root, "")]
+    while pending:
+        directory, prefix = pending.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                relative = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((Path(entry.path), relative + "/"))
+                elif entry.is_file():
+                    found.append((relative, Path(entry.path)))
+    found.sort(key=lambda item: item[0].split("/"))
+    return found
+
+
 def find_leaks(
     site_dir: Path,
     private_dir: Path,
@@ -307,10 +330,7 @@ def find_leaks(
         full = private_file.read_text(encoding="utf-8") if private_file.is_file() else ""
         pages.append(_Gated(page.url, page.private_file, paid_fragments(full)))
     matcher = _Matcher(pages)
-    files = [
-        (path.relative_to(site_dir).as_posix(), path)
-        for path in sorted(p for p in site_dir.rglob("*") if p.is_file())
-    ]
+    files = site_files(site_dir)
     done: dict[str, list[Leak]] = {}
     if prechecked is not None and prechecked[0] == matcher.digest:
         present = {rel for rel, _ in files}

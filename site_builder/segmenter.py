@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
+import types
 from typing import Any
 
 log = logging.getLogger("mkdocs.plugins.kp-content")
@@ -29,6 +31,27 @@ class _JiebaRs:
         return rjieba.cut_all(text) if cut_all else rjieba.cut(text, hmm=HMM)
 
 
+class _DeferredJieba(types.ModuleType):
+    """Stands in for jieba in `sys.modules` until something uses it: the first attribute
+    asked for imports the real module (which then replaces this one) and is answered from
+    it. (importlib's LazyLoader cannot do this: `import` itself reads `__spec__`.)"""
+
+    def __getattr__(self, name: str) -> Any:
+        if sys.modules.get("jieba") is self:
+            del sys.modules["jieba"]
+        return getattr(importlib.import_module("jieba"), name)
+
+
+def defer_jieba_import() -> None:
+    """Defer importing jieba: mkdocs-material's search plugin imports it when it loads, and
+    importing jieba (it pulls in pkg_resources) is a tenth of a second of every build,
+    though `use_fast_segmenter` then never calls it. A site that sets `jieba_dict` still
+    gets the real jieba, on first use."""
+    if "jieba" in sys.modules or importlib.util.find_spec("jieba") is None:
+        return
+    sys.modules["jieba"] = _DeferredJieba("jieba")
+
+
 def use_fast_segmenter(search_config: Any) -> bool:
     """Segment with jieba-rs in mkdocs-material's search plugin; False when it cannot."""
     if search_config.get("jieba_dict") or search_config.get("jieba_dict_user"):
@@ -42,7 +65,7 @@ def use_fast_segmenter(search_config: Any) -> bool:
     current = getattr(search_plugin, "jieba", None)
     if current is None:  # jieba not installed: material does not segment at all; keep that
         return False
-    if not isinstance(current, _JiebaRs):
+    if type(current) is not _JiebaRs:  # (isinstance would load a lazily imported jieba)
         search_plugin.jieba = _JiebaRs()
         log.debug("kp-content: Chinese search segmentation by jieba-rs")
     return True
