@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -155,6 +156,47 @@ def test_stopping_ends_the_long_polls_and_ids_differ_per_process(served):
     waiter.join(WAIT)
     assert answer and answer[0].status_code == 503, "the script backs off, then reconnects"
     assert ReloadHub().build_id != ReloadHub().build_id, "a restarted server reloads pages"
+
+
+@pytest.mark.browser
+def test_an_open_page_reloads_after_a_build_and_after_a_restart(tmp_path):
+    """The script itself, in chromium: a new build reloads the page; so does a server that
+    was stopped and started again (it retries while the server is away)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    app = _small_app(tmp_path)
+    hub = ReloadHub()
+    server = ServerThread(LiveReloadMiddleware(app, hub)).start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium)
+        page = browser.new_page()
+        polling = "**/__kp/reload?since=*"
+        with page.expect_request(polling):
+            page.goto(f"{server.url}/html")
+
+        def reloaded_after(action: Callable[[], None]) -> str:
+            page.evaluate("window.kpBefore = true")
+            with page.expect_request(polling, timeout=WAIT * 1000):  # the new page's poll
+                action()
+                page.wait_for_function("!window.kpBefore", timeout=WAIT * 1000)
+            return BUILD_RE.search(page.content()).group(1)
+
+        assert reloaded_after(hub.publish) == hub.build_id
+
+        def restart() -> None:
+            nonlocal hub, server
+            hub.close()
+            server.stop()
+            hub = ReloadHub()
+            server = ServerThread(LiveReloadMiddleware(app, hub), port=server.port).start()
+
+        assert reloaded_after(restart) == hub.build_id
+        browser.close()
+    hub.close()
+    server.stop()
 
 
 # -- the command ---------------------------------------------------------------------------
