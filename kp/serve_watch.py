@@ -28,6 +28,9 @@ import uvicorn
 from kp.livereload import LiveReloadMiddleware, ReloadHub
 from kp.settings import Settings
 
+POLL_SECONDS = 0.1
+"""How often the watcher looks for changes: a look at a 1,000-article site takes about 2 ms,
+and on a served site an edit should show within a second (issue 7)."""
 JOIN_SECONDS = 60.0
 """How long Ctrl-C waits for a rebuild in progress (it is atomic: stopping mid-way is safe)."""
 
@@ -109,7 +112,7 @@ def _report_failure(problems: list[str]) -> None:
 
 
 def start_watching(
-    rebuilder: SiteRebuilder, stop: threading.Event, interval: float = 0.3
+    rebuilder: SiteRebuilder, stop: threading.Event, interval: float = POLL_SECONDS
 ) -> threading.Thread:
     """The watcher thread, started; returns once the starting state is taken."""
     from site_builder.watch import watch
