@@ -94,6 +94,9 @@ class PageResult:
     """Paid text found in `output` by the worker that rendered it (None: not searched)."""
     digest: str = ""
     """sha256 of `output` (set by `rendered`, or from the cache when output is not loaded)."""
+    segments: dict[bytes, str] = field(default_factory=dict)
+    """The leak check's text of each string of `search_entries` (leaks.json_string_texts),
+    worked out by the worker that rendered the page; not cached (the leak memo keeps it)."""
 
     @classmethod
     def rendered(cls, output: bytes, **fields: Any) -> PageResult:
@@ -632,6 +635,7 @@ def _render_page(src_uri: str) -> PageResult:
         search_entries=entries[before:],
         private_html=private,
         romanized=list(slugs.NEWLY_ROMANIZED),
+        segments=leaks.json_string_texts(entries[before:]),
     )
     del entries[before:]
     page.content = None  # rendered and indexed: free the memory (title/meta stay)
@@ -710,6 +714,9 @@ def _publish(
     if build.content is not None and result.private_html is not None:
         build.content.put_private_page(page, result.private_html)
     slugs.ROMANIZED.update(result.romanized)
+    if result.segments:
+        leaks.SEGMENTS.update(result.segments)
+        leaks.NEW_SEGMENTS.update(result.segments)
 
 
 def _gated_entries(content: ContentPlugin | None) -> dict[str, Any]:

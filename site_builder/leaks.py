@@ -181,15 +181,28 @@ USED_SEGMENTS: set[bytes] = set()
 """Entries this process looked up: what a saved memo keeps (so it does not grow forever)."""
 
 
-def _string_text(value: str) -> str:
-    """`html_to_lines` of one JSON string, joined (memoized in SEGMENTS). Joining these for
-    every string equals `html_to_lines` of all strings joined by block breaks."""
+def _segment(value: str) -> tuple[bytes, str]:
+    """(memo key, `html_to_lines` of one JSON string joined), memoized in SEGMENTS."""
     key = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    USED_SEGMENTS.add(key)
     known = SEGMENTS.get(key)
     if known is None:
         known = SEGMENTS[key] = NEW_SEGMENTS[key] = " ".join(html_to_lines(value))
-    return known
+    return key, known
+
+
+def _string_text(value: str) -> str:
+    """`html_to_lines` of one JSON string, joined (memoized in SEGMENTS). Joining these for
+    every string equals `html_to_lines` of all strings joined by block breaks."""
+    key, text = _segment(value)
+    USED_SEGMENTS.add(key)
+    return text
+
+
+def json_string_texts(value: object) -> dict[bytes, str]:
+    """The text the check of a JSON file will read from each string in `value`, by memo
+    key: `kp build`'s workers work it out for the search-index entries of the pages they
+    render, so the check of the whole index afterwards only looks them up."""
+    return dict(_segment(string) for string in _json_strings(value))
 
 
 @dataclass(frozen=True)

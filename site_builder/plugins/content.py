@@ -47,6 +47,7 @@ from site_builder.search_parser import use_fast_parser
 from site_builder.segmenter import use_fast_segmenter
 from site_builder.sitemap import render_sitemap, sitemap_path
 from site_builder.teaser import Split, mark_teaser_end, split_html, teaser_toc
+from site_builder.theme_text import ThemeText
 from site_builder.views import Catalog, archive_view, build_catalog, page_view, shell_view
 
 log = logging.getLogger("mkdocs.plugins.kp-content")
@@ -223,6 +224,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
 
     def on_env(self, env: jinja2.Environment, config: MkDocsConfig, files: Files) -> Any:
         self._env = env
+        env.globals["kp_theme_text"] = ThemeText(env)
         return env
 
     def on_page_context(
