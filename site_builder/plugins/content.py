@@ -35,7 +35,7 @@ from mkdocs.structure.toc import TableOfContents
 
 from kp.i18n import normalize_lang
 from kp.manifest import write_manifest
-from site_builder import atomic, navigation
+from site_builder import atomic, highlighting, navigation
 from site_builder.archives import Archives, build_archives
 from site_builder.content import ContentIndex, Entry, build_index
 from site_builder.errors import ContentErrors
@@ -104,6 +104,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         if search is not None:
             use_fast_segmenter(search.config)
             use_fast_parser()
+        highlighting.speed_up()
         return config
 
     # -- content model --------------------------------------------------------------------
