@@ -12,7 +12,6 @@ server, then the watcher (after the rebuild in progress, if any).
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import traceback
@@ -33,25 +32,6 @@ POLL_SECONDS = 0.1
 and on a served site an edit should show within a second (issue 7)."""
 JOIN_SECONDS = 60.0
 """How long Ctrl-C waits for a rebuild in progress (it is atomic: stopping mid-way is safe)."""
-
-
-_forks_reset = False
-
-
-def _reset_signals_in_child() -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def reset_signals_in_forked_workers() -> None:
-    """The build forks its render and leak-check workers from the watcher thread, and a fork
-    inherits the server's signal handlers: uvicorn's SIGTERM handler only asks the server
-    to stop, so the pool's terminate() at the end of a build would wait for its workers
-    forever. Forked children get the defaults back (what `kp build`'s workers have)."""
-    global _forks_reset
-    if not _forks_reset:
-        os.register_at_fork(after_in_child=_reset_signals_in_child)
-        _forks_reset = True
 
 
 class StopRequested(Exception):
@@ -183,7 +163,6 @@ def serve_watch(
     from site_builder.cli import _setup_logging
 
     _setup_logging(False)
-    reset_signals_in_forked_workers()
     hub = ReloadHub()
     rebuilder = SiteRebuilder(
         config_file or settings.project_dir / "mkdocs.yml",

@@ -38,7 +38,6 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import multiprocessing
 import os
 import pickle
 import sqlite3
@@ -68,6 +67,7 @@ from mkdocs.utils.meta import YAML_RE, get_data
 
 from site_builder import frontmatter, leaks, slugs
 from site_builder.plugins.content import ContentPlugin
+from site_builder.workers import fork_pool
 
 log = logging.getLogger("mkdocs.kp.fastbuild")
 
@@ -664,7 +664,7 @@ def _renderer(src_uris: list[str], jobs: int) -> Iterator[Iterator[tuple[str, Pa
         yield ((src_uri, _render_page(src_uri)) for src_uri in src_uris)
         return
     chunk = max(1, min(16, len(src_uris) // (jobs * 8)))
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+    with fork_pool(jobs) as pool:
 
         def results() -> Iterator[tuple[str, PageResult]]:
             for src_uri, result in pool.imap(_render_in_worker, src_uris, chunksize=chunk):

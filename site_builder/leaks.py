@@ -19,7 +19,6 @@ import gzip
 import hashlib
 import html
 import json
-import multiprocessing
 import os
 import re
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from ahocorasick_rs import BytesAhoCorasick
 
 from kp.manifest import Manifest, read_manifest
 from site_builder.teaser import PAID_END, PAID_START, paid_part
+from site_builder.workers import fork_pool
 
 MIN_LATIN_CHARS = 24
 MIN_CJK_CHARS = 8
@@ -309,7 +309,7 @@ def _check_files(matcher: _Matcher, files: list[tuple[str, str]], jobs: int) -> 
     chunks = [files[n :: jobs * 4] for n in range(jobs * 4)]
     _MATCHER = matcher
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with fork_pool(jobs) as pool:
             results = pool.map(_check_chunk, chunks)
     finally:
         _MATCHER = None
