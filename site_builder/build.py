@@ -170,10 +170,11 @@ def build_site(
         )
         kept = [] if clean else _carry_over(site_target, staged_site)
         manifest = read_manifest(staged_private / plugin.config.manifest)
-        leaks = _find_leaks(staged_site, staged_private, manifest, cache_dir, jobs, fast)
+        files = site_files(staged_site)
+        leaks = _find_leaks(staged_site, staged_private, manifest, cache_dir, jobs, fast, files)
         if leaks:
             raise BuildFailed(_leak_report(leaks))
-        files_checked = len(site_files(staged_site))
+        files_checked = len(files)
         atomic.replace_dir(staged_site, site_target)
         atomic.replace_dir(staged_private, private_target)
         if fast is not None and cache_dir is not None:
@@ -222,14 +223,16 @@ def _find_leaks(
     cache_dir: Path | None,
     jobs: int,
     fast: fastbuild.FastBuildStats | None,
+    files: list[tuple[str, str]],
 ) -> list[Leak]:
-    """The leak check, reusing what the fast path already knows: pages it searched while
-    rendering them, digests of what it wrote, verdicts of earlier builds."""
+    """The leak check of `files` (leaks.site_files of `site`), reusing what the fast path
+    already knows: pages it searched while rendering them, digests of what it wrote,
+    verdicts of earlier builds."""
     prechecked = None
     if fast is not None and fast.matcher_digest:
         prechecked = (fast.matcher_digest, fast.prechecked)
     if cache_dir is None:
-        return find_leaks(site, private, manifest, jobs=jobs, prechecked=prechecked)
+        return find_leaks(site, private, manifest, jobs=jobs, prechecked=prechecked, files=files)
     verdicts = fastbuild.PageCache(cache_dir)
     digests = fast.digests if fast is not None else {}
     try:
@@ -241,6 +244,7 @@ def _find_leaks(
             cache=verdicts,
             digests=digests,
             prechecked=prechecked,
+            files=files,
         )
     finally:
         verdicts.close()

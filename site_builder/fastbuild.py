@@ -755,9 +755,9 @@ def _stop_precheck() -> None:
     _PRECHECK = None
 
 
-def _stamp(path: Path) -> str:
+def _stamp(path: Path | str) -> str:
     """What changes when a file is replaced or edited in place: inode, size, mtime."""
-    info = path.stat()
+    info = os.stat(path)
     return f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
 
 
@@ -774,12 +774,12 @@ def _reusable(
     if previous_site is None or digest is None or published is None or published[0] != digest:
         return False
     try:
-        return _stamp(previous_site / page.file.dest_uri) == published[1]
+        return _stamp(os.path.join(previous_site, page.file.dest_uri)) == published[1]
     except OSError:
         return False
 
 
-_MADE_DIRS: set[Path] = set()
+_MADE_DIRS: set[str] = set()
 """Folders `_link` created in this build's output (emptied when a build starts)."""
 
 
@@ -787,12 +787,13 @@ def _link(previous_site: Path | None, page: Page) -> bool:
     """Hard-link the published file of `page` (`_reusable` said it may) into the new site."""
     if previous_site is None:
         return False
-    target = Path(page.file.abs_dest_path)
+    target = page.file.abs_dest_path
+    folder = os.path.dirname(target)
     try:
-        if target.parent not in _MADE_DIRS:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _MADE_DIRS.add(target.parent)
-        os.link(previous_site / page.file.dest_uri, target)
+        if folder not in _MADE_DIRS:
+            os.makedirs(folder, exist_ok=True)
+            _MADE_DIRS.add(folder)
+        os.link(os.path.join(previous_site, page.file.dest_uri), target)
     except OSError:
         return False
     return True

@@ -347,6 +347,7 @@ def find_leaks(
     cache: VerdictCache | None = None,
     digests: dict[str, str] | None = None,
     prechecked: tuple[str, dict[str, list[Leak]]] | None = None,
+    files: list[tuple[str, str]] | None = None,
 ) -> list[Leak]:
     """Every (site file, gated page) pair where paid text shows up in `site_dir`.
 
@@ -355,7 +356,8 @@ def find_leaks(
     `digests` are the sha256 of files the caller just wrote (relative path → hex), so they
     are not read again to be identified; `prechecked` is (matcher digest, leaks by file) of
     files the caller already searched with `matcher_for` — used only if that matcher looked
-    for exactly the paid text this check does.
+    for exactly the paid text this check does; `files` is `site_files(site_dir)` when the
+    caller listed them already.
     """
     manifest = manifest or read_manifest(private_dir / "manifest.json")
     pages = []
@@ -364,7 +366,7 @@ def find_leaks(
         full = private_file.read_text(encoding="utf-8") if private_file.is_file() else ""
         pages.append(_Gated(page.url, page.private_file, paid_fragments(full)))
     matcher = _Matcher(pages)
-    files = site_files(site_dir)
+    files = site_files(site_dir) if files is None else files
     done: dict[str, list[Leak]] = {}
     if prechecked is not None and prechecked[0] == matcher.digest:
         present = {rel for rel, _ in files}
