@@ -65,7 +65,7 @@ from mkdocs.structure.toc import get_toc
 from mkdocs.utils import clean_directory, write_file
 from mkdocs.utils.meta import YAML_RE, get_data
 
-from site_builder import frontmatter, leaks, slugs
+from site_builder import frontmatter, leaks, segmenter, slugs
 from site_builder.plugins.content import ContentPlugin
 from site_builder.workers import fork_pool
 
@@ -664,6 +664,7 @@ def _renderer(src_uris: list[str], jobs: int) -> Iterator[Iterator[tuple[str, Pa
         yield ((src_uri, _render_page(src_uri)) for src_uri in src_uris)
         return
     chunk = max(1, min(16, len(src_uris) // (jobs * 8)))
+    segmenter.load_before_fork()
     with fork_pool(jobs) as pool:
 
         def results() -> Iterator[tuple[str, PageResult]]:
