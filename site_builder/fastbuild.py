@@ -17,9 +17,9 @@ test_fastbuild.py compares them) — with these differences:
    clean build more than it ever saves, and a page whose published file was removed or
    edited by hand is simply rendered again.
 2. Pages that must be rendered are rendered by worker processes forked after the navigation
-   and theme are set up (one per core), each returning the page's output and the plugin state
-   the build needs later; the parent merges them in page order, so the output does not
-   depend on which worker rendered what. Gated pages are rendered first, so the workers can
+   and theme are set up (one per core), each writing the page's file and returning the
+   plugin state the build needs later (search entries, private version); the parent merges
+   those in page order, so the output does not depend on which worker rendered what. Gated pages are rendered first, so the workers can
    search every other page for paid text as they render it (`leaks.matcher_for`).
 3. Work whose result only depends on its input text is remembered in `.kp-cache`: parsed
    front matter, pinyin, compiled templates, the installed theme's file list, the leak
@@ -83,24 +83,20 @@ _VERSIONED = ("mkdocs", "mkdocs-material", "markdown", "pymdown-extensions", "py
 
 @dataclass
 class PageResult:
-    """What rendering one page produced, as the rest of the build needs it."""
+    """What rendering one page produced besides its file (which the renderer wrote), as the
+    rest of the build needs it."""
 
-    output: bytes
     search_entries: list[dict[str, Any]]
     private_html: str | None
     romanized: list[tuple[str, str]] = field(default_factory=list)
     """Pinyin the page's headings needed (slugs.ROMANIZED), for the parent's memo."""
     leaks: list[leaks.Leak] | None = None
-    """Paid text found in `output` by the worker that rendered it (None: not searched)."""
+    """Paid text found in the page by the worker that rendered it (None: not searched)."""
     digest: str = ""
-    """sha256 of `output` (set by `rendered`, or from the cache when output is not loaded)."""
+    """sha256 of the page's output."""
     segments: dict[bytes, str] = field(default_factory=dict)
     """The leak check's text of each string of `search_entries` (leaks.json_string_texts),
     worked out by the worker that rendered the page; not cached (the leak memo keeps it)."""
-
-    @classmethod
-    def rendered(cls, output: bytes, **fields: Any) -> PageResult:
-        return cls(output=output, digest=hashlib.sha256(output).hexdigest(), **fields)
 
 
 @dataclass
@@ -285,7 +281,7 @@ class PageCache:
                 entries, private, romanized = pickle.loads(meta)  # noqa: S301 - our own cache
             except Exception:  # noqa: BLE001, S112 - a damaged entry is a miss: rendered again
                 continue
-            found[key] = PageResult(b"", entries, private, romanized, digest=digest)
+            found[key] = PageResult(entries, private, romanized, digest=digest)
         return found
 
     def put(self, key: str, result: PageResult, digest: str) -> None:
@@ -605,7 +601,9 @@ def _populate(page: Page, config: MkDocsConfig, files: Files) -> None:
 
 
 def _render_page(src_uri: str) -> PageResult:
-    """mkdocs' `_populate_page` + `_build_page` for one page, output kept instead of written."""
+    """mkdocs' `_populate_page` + `_build_page` for one page. The worker writes the page's
+    file itself (pages never share one), so only the small rest of the result travels back
+    to the parent."""
     build = _BUILD
     assert build is not None
     file = build.files.get_file_from_path(src_uri)
@@ -630,17 +628,20 @@ def _render_page(src_uri: str) -> PageResult:
         page.active = False
         config._current_page = None
     private = build.content.take_private_page(page) if build.content else None
-    result = PageResult.rendered(
-        output.encode("utf-8", errors="xmlcharrefreplace") if output.strip() else b"",
+    data = output.encode("utf-8", errors="xmlcharrefreplace") if output.strip() else b""
+    result = PageResult(
         search_entries=entries[before:],
         private_html=private,
         romanized=list(slugs.NEWLY_ROMANIZED),
+        digest=hashlib.sha256(data).hexdigest(),
         segments=leaks.json_string_texts(entries[before:]),
     )
     del entries[before:]
     page.content = None  # rendered and indexed: free the memory (title/meta stay)
-    if _PRECHECK is not None and result.output:
-        result.leaks = _PRECHECK.leaks_in(page.file.dest_uri, result.output)
+    if data:  # as mkdocs: a page that renders to nothing gets no file
+        write_file(data, page.file.abs_dest_path)
+        if _PRECHECK is not None:
+            result.leaks = _PRECHECK.leaks_in(page.file.dest_uri, data)
     return result
 
 
@@ -684,25 +685,22 @@ def _publish(
     previous_site: Path | None,
     stats: FastBuildStats,
 ) -> None:
-    """Write one page's output (or link the published one) and hand its search entries and
-    private version to the plugins, in page order so the output never depends on timing.
-    `rendered` is the cached result (output not loaded) of a page whose published file is
-    reused, else the renderer its result comes from."""
-    src_uri, dest = page.file.src_uri, page.file.abs_dest_path
+    """Link the published file of an unchanged page, and hand every page's search entries
+    and private version to the plugins, in page order so the output never depends on
+    timing. `rendered` is the cached result of a page whose published file is reused, else
+    the renderer its result comes from (which wrote the page's file)."""
+    src_uri = page.file.src_uri
     if isinstance(rendered, PageResult):
         result = rendered
-        if not _link(previous_site, page):  # removed or replaced since we looked: render it
+        if _link(previous_site, page):
+            stats.linked += 1
+        else:  # removed or replaced since we looked: render it
             result = _render_page(src_uri)
             stats.rendered += 1
-            write_file(result.output, dest)
-        else:
-            stats.linked += 1
     else:
         rendered_uri, result = next(rendered)
         if rendered_uri != src_uri:
             raise BuildError(f"kp build: expected {src_uri}, got {rendered_uri}")
-        if result.output:
-            write_file(result.output, dest)
     if cache is not None and not isinstance(rendered, PageResult):
         cache.put(key, result, result.digest)
     stats.digests[page.file.dest_uri] = result.digest
