@@ -248,7 +248,7 @@ def _find_leaks(
         )
     finally:
         verdicts.close()
-        fastbuild.save_leak_memo(cache_dir)
+        fastbuild.save_leak_memo(cache_dir, (name for name, _ in files))
 
 
 def _run_mkdocs(

@@ -19,8 +19,9 @@ test_fastbuild.py compares them) — with these differences:
 2. Pages that must be rendered are rendered by worker processes forked after the navigation
    and theme are set up (one per core), each writing the page's file and returning the
    plugin state the build needs later (search entries, private version); the parent merges
-   those in page order, so the output does not depend on which worker rendered what. Gated pages are rendered first, so the workers can
-   search every other page for paid text as they render it (`leaks.matcher_for`).
+   those in page order, so the output does not depend on which worker rendered what.
+   Gated pages are rendered first, so the workers can search every other page for paid
+   text as they render it (`leaks.matcher_for`).
 3. Work whose result only depends on its input text is remembered in `.kp-cache`: parsed
    front matter, pinyin, compiled templates, the installed theme's file list, the leak
    check's text of search-index strings. One Markdown converter per worker is reset between
@@ -390,21 +391,28 @@ def load_leak_memo(cache_dir: Path) -> None:
     if isinstance(data, dict):
         leaks.SEGMENTS.update(data.get("segments", {}))
         leaks.FRAGMENTS.update(data.get("fragments", {}))
+        leaks.JSON_KEYS.update(data.get("files", {}))
     leaks.NEW_SEGMENTS.clear()
-    leaks.USED_SEGMENTS.clear()
-    _LEAK_MEMO_SIZE[0] = len(leaks.FRAGMENTS)
+    _LOADED_MEMO["fragments"] = len(leaks.FRAGMENTS)
+    _LOADED_MEMO["files"] = dict(leaks.JSON_KEYS)
 
 
-_LEAK_MEMO_SIZE = [0]
+_LOADED_MEMO: dict[str, Any] = {}
 
 
-def save_leak_memo(cache_dir: Path) -> None:
-    """Keep the memos when this build added to them (new or changed pages)."""
-    if leaks.NEW_SEGMENTS or len(leaks.FRAGMENTS) != _LEAK_MEMO_SIZE[0]:
-        used = {key: text for key, text in leaks.SEGMENTS.items() if key in leaks.USED_SEGMENTS}
+def save_leak_memo(cache_dir: Path, published: Iterable[str]) -> None:
+    """Keep the memos when this build changed them: the text of the strings of the JSON
+    files still `published` (site-relative names), the paid fragments of pages in use."""
+    present = set(published)
+    files = {name: keys for name, keys in leaks.JSON_KEYS.items() if name in present}
+    changed = leaks.NEW_SEGMENTS or files != _LOADED_MEMO.get("files")
+    if changed or len(leaks.FRAGMENTS) != _LOADED_MEMO.get("fragments"):
+        keep = {key for keys in files.values() for key in keys}
+        segments = {key: text for key, text in leaks.SEGMENTS.items() if key in keep}
         fragments = {k: v for k, v in leaks.FRAGMENTS.items() if k in leaks.USED_FRAGMENTS}
-        data = {"segments": used, "fragments": fragments}
+        data = {"segments": segments, "fragments": fragments, "files": files}
         _replace_file(cache_dir / "leak-memo.pickle", pickle.dumps(data))
+        _LOADED_MEMO.update(fragments=len(fragments), files=files)
     leaks.NEW_SEGMENTS.clear()
 
 

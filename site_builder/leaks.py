@@ -167,7 +167,9 @@ def file_views(name: str, data: bytes) -> tuple[bytes, list[str]]:
     # JSON (the search index): the text of its decoded strings, whose escapes (\u…, \")
     # the raw text keeps; anything else: its text as a browser shows it.
     if strings:  # every character of a JSON document that is text is inside a string
-        return data, [" ".join(segment for segment in map(_string_text, strings) if segment)]
+        segments = [_segment(string) for string in strings]
+        JSON_KEYS[name] = [key for key, _ in segments]
+        return data, [" ".join(segment for _, segment in segments if segment)]
     return data, [collapse(text), " ".join(html_to_lines(text))]
 
 
@@ -177,25 +179,20 @@ entries per edit, so an incremental build re-reads only those (`kp build` keeps 
 in .kp-cache). The same string always has the same text, so entries never go stale."""
 NEW_SEGMENTS: dict[bytes, str] = {}
 """Entries added to SEGMENTS since the caller last emptied this dict."""
-USED_SEGMENTS: set[bytes] = set()
-"""Entries this process looked up: what a saved memo keeps (so it does not grow forever)."""
+JSON_KEYS: dict[str, list[bytes]] = {}
+"""SEGMENTS keys of the strings of each JSON file read, by site-relative name: a saved memo
+keeps those of the files still published (also when a file's unchanged bytes were not read
+again), so it does not grow forever."""
 
 
 def _segment(value: str) -> tuple[bytes, str]:
-    """(memo key, `html_to_lines` of one JSON string joined), memoized in SEGMENTS."""
+    """(memo key, `html_to_lines` of one JSON string joined), memoized in SEGMENTS. Joining
+    these for every string equals `html_to_lines` of all strings joined by block breaks."""
     key = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).digest()
     known = SEGMENTS.get(key)
     if known is None:
         known = SEGMENTS[key] = NEW_SEGMENTS[key] = " ".join(html_to_lines(value))
     return key, known
-
-
-def _string_text(value: str) -> str:
-    """`html_to_lines` of one JSON string, joined (memoized in SEGMENTS). Joining these for
-    every string equals `html_to_lines` of all strings joined by block breaks."""
-    key, text = _segment(value)
-    USED_SEGMENTS.add(key)
-    return text
 
 
 def json_string_texts(value: object) -> dict[bytes, str]:
@@ -285,15 +282,19 @@ def _file_key(matcher_digest: str, relative: str, content_digest: str) -> str:
 _MATCHER: _Matcher | None = None
 
 
-def _check_chunk(items: list[tuple[str, str]]) -> tuple[list[Leak], dict[bytes, str]]:
+_ChunkResult = tuple[list[Leak], dict[bytes, str], dict[str, list[bytes]]]
+
+
+def _check_chunk(items: list[tuple[str, str]]) -> _ChunkResult:
     """Worker: check (relative name, absolute path) pairs with the inherited matcher; also
     returns the JSON string texts it read, for the parent's memo."""
     assert _MATCHER is not None
     NEW_SEGMENTS.clear()
+    JSON_KEYS.clear()
     leaks = []
     for relative, path in items:
         leaks += _MATCHER.leaks_in(relative, _read(path))
-    return leaks, dict(NEW_SEGMENTS)
+    return leaks, dict(NEW_SEGMENTS), dict(JSON_KEYS)
 
 
 def _read(path: str) -> bytes:
@@ -313,11 +314,11 @@ def _check_files(matcher: _Matcher, files: list[tuple[str, str]], jobs: int) -> 
             results = pool.map(_check_chunk, chunks)
     finally:
         _MATCHER = None
-    for _, segments in results:
+    for _, segments, keys in results:
         SEGMENTS.update(segments)
         NEW_SEGMENTS.update(segments)
-        USED_SEGMENTS.update(segments)
-    return [leak for chunk, _ in results for leak in chunk]
+        JSON_KEYS.update(keys)
+    return [leak for chunk, _, _ in results for leak in chunk]
 
 
 def site_files(root: Path) -> list[tuple[str, str]]:

@@ -294,3 +294,21 @@ def test_no_cache_where_it_cannot_be_written(site, monkeypatch):
     monkeypatch.setattr(build_module, "cache_dir_for", lambda config: Path("/proc/kp-cache"))
     result = site.build()
     assert result.fast is not None and result.fast.rendered == result.fast.pages
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_leak_memo_keeps_the_text_of_every_published_search_string(site, jobs):
+    """Whoever read the search index (this process or a leak-check worker, from the memo or
+    not), the saved memo holds the text of all its strings, so the next build reads none
+    of them again."""
+    import pickle
+
+    site.build(jobs=jobs)
+    site.write("articles/post-03.md", "---\ntitle: Post 3\ndate: 2025-04-03\n---\n\nNew text.\n")
+    site.build(jobs=jobs)
+    memo = pickle.loads((site.root / ".kp-cache/leak-memo.pickle").read_bytes())
+    index = json.loads((site.root / "site/search/search_index.json").read_bytes())
+    strings = leaks._json_strings(index)
+    keys = {leaks._segment(string)[0] for string in strings}
+    assert keys <= memo["segments"].keys()
+    assert set(memo["files"]["search/search_index.json"]) == keys
