@@ -80,9 +80,9 @@ class SiteRebuilder:
         self.build()
 
     def watched_paths(self) -> list[Path]:
-        from site_builder.cli import _watched_paths
+        from site_builder.cli import watched_paths as paths_to_watch
 
-        return _watched_paths(self.config_file)
+        return paths_to_watch(self.config_file)
 
 
 def _report_failure(problems: list[str]) -> None:
@@ -160,9 +160,9 @@ def serve_watch(
     """Build, then serve and rebuild until stopped. `before_serving` (the paywall's banner
     and migrations) runs after the first build, so the banner describes a built site."""
     from paywall.app import create_app
-    from site_builder.cli import _setup_logging
+    from site_builder.cli import setup_logging
 
-    _setup_logging(False)
+    setup_logging(False)
     hub = ReloadHub()
     rebuilder = SiteRebuilder(
         config_file or settings.project_dir / "mkdocs.yml",

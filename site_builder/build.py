@@ -155,7 +155,10 @@ def build_site(
         raise BuildFailed([f"{config_file}: site_dir {site_target} overlaps the project"])
     if clean:
         for leftover in atomic.leftovers(site_target) + atomic.leftovers(private_target):
-            atomic.discard(leftover)
+            if atomic.RETIRED_MARK in leftover.name:  # most likely still being deleted
+                atomic.discard_later(leftover)
+            else:  # a staging tree of an interrupted build
+                atomic.discard(leftover)
     staged_site = atomic.staging_dir(site_target)
     staged_private = atomic.staging_dir(private_target)
     try:

@@ -48,7 +48,7 @@ class _WarningsOnly(logging.Filter):
         return record.levelno < logging.ERROR
 
 
-def _setup_logging(verbose: bool) -> None:
+def setup_logging(verbose: bool) -> None:
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # mkdocs-material's banner, not ours
     # jieba (the search plugin's Chinese tokenizer, when it is used) logs its dictionary
     # loading at DEBUG; its logger is set here without importing it (segmenter.py).
@@ -121,7 +121,7 @@ def build(
     Atomic: both are built next to their targets, leak-checked, then swapped in; a failed
     build leaves the previous site/ and private/ untouched.
     """
-    _setup_logging(verbose)
+    setup_logging(verbose)
     site_dir, private_dir = _output_dirs(load_settings())
     options = {
         "drafts": drafts,
@@ -151,7 +151,7 @@ def _report_failure(exc: BuildFailed) -> None:
         click.echo(problem, err=True)
 
 
-def _watched_paths(config_file: Path) -> list[Path]:
+def watched_paths(config_file: Path) -> list[Path]:
     """mkdocs.yml (and what it INHERITs), the content folder and the theme overrides."""
     try:
         config = load_site_config(config_file)
@@ -178,7 +178,7 @@ def _watch_and_rebuild(config_file: Path, options: dict[str, object]) -> None:
 
     try:
         watch_changes(
-            lambda: _watched_paths(config_file),
+            lambda: watched_paths(config_file),
             rebuild,
             ready=lambda: click.echo("Watching for changes (Ctrl-C to stop)..."),
         )
@@ -191,7 +191,7 @@ def _watch_and_rebuild(config_file: Path, options: dict[str, object]) -> None:
 @click.option("--no-leak-check", is_flag=True, help="Only lint the content.")
 def check(config_file: Path, no_leak_check: bool) -> None:
     """Lint every content file, then search the built site for leaked paid text."""
-    _setup_logging(False)
+    setup_logging(False)
     try:
         config = load_site_config(config_file)
     except BuildFailed as exc:

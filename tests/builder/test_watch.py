@@ -65,9 +65,9 @@ def _wait_for(condition, timeout: float = 30.0) -> None:
 
 
 def test_watched_paths_follow_the_configuration(mini):
-    from site_builder.cli import _watched_paths
+    from site_builder.cli import watched_paths
 
-    paths = _watched_paths(mini.config)
+    paths = watched_paths(mini.config)
     assert mini.config.resolve() in [p.resolve() for p in paths]
     assert (mini.root / "content").resolve() in [Path(p).resolve() for p in paths]
     assert any(p.name == "themes" for p in paths)
