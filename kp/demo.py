@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import signal
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import click
 
+from kp.foreground import run_in_foreground
 from kp.manifest import Manifest
 from kp.settings import Settings, load_settings
 
@@ -30,10 +30,6 @@ STRIPE_VARIABLES = {
     "stripe_webhook_secret": "STRIPE_WEBHOOK_SECRET",
     "stripe_api_base": "STRIPE_API_BASE",
 }
-
-
-class StopRequested(Exception):
-    """SIGTERM, turned into the same clean shutdown as Ctrl-C."""
 
 
 @dataclass(frozen=True)
@@ -171,10 +167,6 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def _raise_stop(signum: int, frame: Any) -> None:
-    raise StopRequested
-
-
 def serve(app: Any, port: int, log_level: str) -> None:
     """uvicorn in the foreground until Ctrl-C or SIGTERM (both end cleanly)."""
     import uvicorn
@@ -182,16 +174,7 @@ def serve(app: Any, port: int, log_level: str) -> None:
     config = uvicorn.Config(
         app, host=HOST, port=port, log_config=None, access_log=False, log_level=log_level.lower()
     )
-    server = uvicorn.Server(config)
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
-    try:
-        server.run()  # re-raises the signal that stopped it once it has shut down
-    except (KeyboardInterrupt, StopRequested):
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    if not server.started:
-        raise click.ClickException(f"the paywall could not listen on {HOST}:{port}")
+    run_in_foreground(uvicorn.Server(config), f"{HOST}:{port}")
 
 
 @click.command("demo")

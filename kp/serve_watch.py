@@ -12,7 +12,6 @@ server, then the watcher (after the rebuild in progress, if any).
 
 from __future__ import annotations
 
-import signal
 import threading
 import traceback
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any
 import click
 import uvicorn
 
+from kp.foreground import run_in_foreground
 from kp.livereload import LiveReloadMiddleware, ReloadHub
 from kp.settings import Settings
 
@@ -32,14 +32,6 @@ POLL_SECONDS = 0.1
 and on a served site an edit should show within a second (issue 7)."""
 JOIN_SECONDS = 60.0
 """How long Ctrl-C waits for a rebuild in progress (it is atomic: stopping mid-way is safe)."""
-
-
-class StopRequested(Exception):
-    """SIGTERM, turned into the same clean shutdown as Ctrl-C."""
-
-
-def _raise_stop(signum: int, frame: Any) -> None:
-    raise StopRequested
 
 
 @dataclass
@@ -136,17 +128,8 @@ class WatchServer(uvicorn.Server):
 def run_server(app: Any, hub: ReloadHub, server_options: dict[str, Any]) -> None:
     """uvicorn in the foreground until Ctrl-C or SIGTERM (both end cleanly)."""
     server = WatchServer(uvicorn.Config(app, **server_options), hub)
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
-    try:
-        server.run()  # re-raises the signal that stopped it once it has shut down
-    except (KeyboardInterrupt, StopRequested):
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        hub.close()
-    if not server.started:
-        where = f"{server_options.get('host')}:{server_options.get('port')}"
-        raise click.ClickException(f"could not listen on {where}")
+    where = f"{server_options.get('host')}:{server_options.get('port')}"
+    run_in_foreground(server, where, on_stop=hub.close)
 
 
 def serve_watch(

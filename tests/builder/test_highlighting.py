@@ -12,7 +12,7 @@ SNIPPETS = [
     "```python\ndef f(x):\n    return x * 2  # comment\n```",
     '```js\nconst a = `t${1}`;\nconsole.log("x");\n```',
     "```yaml\ntitle: A\ntags: [a, b]\n```",
-    "```PYTHON hl_lines=\"2\" linenums=\"3\"\nimport os\nprint(os.sep)\n```",
+    '```PYTHON hl_lines="2" linenums="3"\nimport os\nprint(os.sep)\n```',
     "```no-such-language\nplain <text> & more\n```",
     "```\nno language at all\n```",
     "`#!python print('inline')` and `#!rust fn main() {}`",

@@ -49,7 +49,7 @@ CASES = [
     '<h1 id="top">Title<a class="headerlink" href="#top">¶</a></h1><p>x</p>',
     '<h2 id="s">Second first</h2><p>text</p><h3 id="t">Third</h3>',
     '<h2>no id</h2><p>text</p><h2 id="x">with id</h2>',
-    '<div data-search-exclude><p>hidden</p><div><p>still</p></div></div><p>shown</p>',
+    "<div data-search-exclude><p>hidden</p><div><p>still</p></div></div><p>shown</p>",
     '<div class="linenodiv"><pre>1\n2</pre></div><pre><code>a\n  b</code></pre>',
     "<p>  </p><p>\n\n</p><ul><li> </li><li>x</li></ul>",
     "<p><sub>1</sub><sup> </sup><code>c</code></p>",
@@ -66,7 +66,7 @@ CASES = [
     "<style>p { color: red }</style><p>after style</p>",
     "<p>&unknown; &amp</p>",
     '<section><h2 id="n">Nested</h2><p>in</p></section><p>out</p>',
-    '<table><tr><th>h</th></tr><tr><td>d</td></tr></table>',
+    "<table><tr><th>h</th></tr><tr><td>d</td></tr></table>",
     "<object><p>obj</p></object><p>after</p>",
     '<p data-x="a>b">attr with gt</p>',
     "<p>x<!-- -- -->y</p>",
@@ -148,4 +148,5 @@ def test_the_search_plugin_uses_it(example_build: Any) -> None:
 def test_tokenize_keeps_attribute_values(tmp_path: Path) -> None:
     events = tokenize('<a href="/x?a=1&amp;b=2" title="" hidden data-v=\'q\'>t</a>')
     assert events is not None
-    assert events[0][2] == [("href", "/x?a=1&b=2"), ("title", ""), ("hidden", None), ("data-v", "q")]
+    expected = [("href", "/x?a=1&b=2"), ("title", ""), ("hidden", None), ("data-v", "q")]
+    assert events[0][2] == expected
