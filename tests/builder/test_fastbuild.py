@@ -312,3 +312,25 @@ def test_leak_memo_keeps_the_text_of_every_published_search_string(site, jobs):
     keys = {leaks._segment(string)[0] for string in strings}
     assert keys <= memo["segments"].keys()
     assert set(memo["files"]["search/search_index.json"]) == keys
+
+
+def test_jieba_is_imported_only_when_used():
+    """kp build defers jieba (mkdocs-material imports it; jieba-rs segments); the first use
+    of an attribute still gets the real module, as a site with `jieba_dict` needs."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from site_builder.segmenter import defer_jieba_import\n"
+        "defer_jieba_import()\n"
+        "from material.plugins.search import plugin\n"
+        "assert 'jieba._compat' not in sys.modules, 'loaded too early'\n"
+        "import jieba\n"
+        "words = list(jieba.cut('我们在北京学习'))\n"
+        "assert words and ''.join(words) == '我们在北京学习', words\n"
+        "assert type(sys.modules['jieba']).__name__ == 'module'\n"
+        "assert plugin.jieba.cut is not None\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
