@@ -64,16 +64,20 @@ def watch(
     `settle` waits for an editor's burst of writes to end before rebuilding; `ready` is
     called once the starting state is taken (changes from then on are seen)."""
     stop = stop or threading.Event()
-    current = snapshot(roots())
+    folders = roots()  # asked once per rebuild, not per poll: it reads the configuration
+    current = snapshot(folders)
     if ready is not None:
         ready()
     while not stop.wait(interval):
-        latest = snapshot(roots())
+        latest = snapshot(folders)
         if latest == current:
             continue
         time.sleep(settle)
-        latest = snapshot(roots())
+        latest = snapshot(folders)
         paths = changed(current, latest)
         current = latest  # edits made while rebuilding show up at the next poll
         if paths:
             rebuild(paths)
+            again = roots()  # the configuration may name other folders now
+            if again != folders:
+                folders, current = again, snapshot(again)

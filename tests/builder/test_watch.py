@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from site_builder.build import BuildFailed
 from site_builder.watch import changed, snapshot, watch
 
@@ -80,6 +82,7 @@ def test_kp_build_watch_command_rebuilds_and_stops_on_ctrl_c(mini):
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("KP_")}
+    env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT dumps every thread's stack (see below)
     proc = subprocess.Popen(
         [sys.executable, "-c", "from kp.cli import main; main()", "build", "--watch"],
         cwd=mini.root,
@@ -101,7 +104,13 @@ def test_kp_build_watch_command_rebuilds_and_stops_on_ctrl_c(mini):
         assert any("Changed: hello.md" in line for line in lines)
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(20)
+        try:
+            proc.wait(45)
+        except subprocess.TimeoutExpired:  # show where it is stuck, then fail
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(15)
+            reader.join(5)
+            pytest.fail("Ctrl-C did not stop `kp build --watch`:\n" + "".join(lines))
         reader.join(5)
     assert proc.returncode == 0, "".join(lines)
     assert "Stopped watching." in "".join(lines)
