@@ -83,8 +83,14 @@ def test_kp_build_watch_command_rebuilds_and_stops_on_ctrl_c(mini):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("KP_")}
     env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT dumps every thread's stack (see below)
+    # Ctrl-C as in a terminal: a process started from a background job (as CI may be)
+    # inherits SIGINT ignored, and Python then leaves it ignored.
+    start = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from kp.cli import main; main()"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from kp.cli import main; main()", "build", "--watch"],
+        [sys.executable, "-c", start, "build", "--watch"],
         cwd=mini.root,
         env=env,
         stdout=subprocess.PIPE,
