@@ -237,7 +237,7 @@ def _measure_incremental(
 def _measure_watch(corpus: Corpus, repeat: int, timeout: float, measurement: Measurement) -> None:
     """Rebuilds in one warm process, as `kp build --watch` makes them (build_site again
     after each edit): wall and CPU time of each rebuild; memory is the process' peak."""
-    article = corpus.article_path(max(1, corpus.articles // 2))
+    article = corpus.article_path(middle_article(corpus, "en"))  # as kp-incremental
     cmd = [sys.executable, "-c", _WATCH_SCRIPT, str(article), str(repeat)]
     run = run_measured(cmd, cwd=corpus.root, env=clean_env(), timeout=timeout)
     marker = next((line for line in run.output.splitlines() if line.startswith("KP-WATCH")), "")
