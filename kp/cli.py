@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import click
 
+from kp import fast_exit
 from site_builder.cli import register as register_builder
 
 
@@ -53,3 +54,13 @@ def main() -> None:
 
 
 register_builder(main)
+
+
+def run() -> None:
+    """The `kp` console script: `main`, then a quick exit when the command asked for one
+    (kp.fast_exit)."""
+    try:
+        main()
+    except SystemExit as done:
+        fast_exit.exit_if_requested(done.code)
+        raise

@@ -10,6 +10,7 @@ from typing import NoReturn
 import click
 from mkdocs.config.defaults import MkDocsConfig
 
+from kp import fast_exit
 from kp.settings import Settings, load_settings
 from site_builder import fastbuild, scaffold
 from site_builder.build import BuildFailed, build_site, load_site_config
@@ -131,6 +132,8 @@ def build(
         "jobs": jobs,
         "cache": cache,
     }
+    if not watch:  # a one-shot build leaves nothing open when it returns (or fails)
+        fast_exit.request()
     try:
         result = build_site(config_file, **options)
     except BuildFailed as exc:

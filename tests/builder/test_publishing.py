@@ -156,3 +156,52 @@ def test_site_dir_over_the_project_is_refused(mini, kp_cli):
     result = kp_cli("build", "--config", str(mini.config), env={"KP_SITE_DIR": str(mini.root)})
     assert result.exit_code == 1 and "site_dir" in result.output
     assert (mini.root / "content/index.md").is_file() and (mini.root / "mkdocs.yml").is_file()
+
+
+def _kp_console_script() -> str:
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).with_name("kp")
+    found = str(beside) if beside.exists() else shutil.which("kp")
+    if found is None:
+        pytest.skip("no `kp` console script in this environment (pip install -e .)")
+    return found
+
+
+def test_the_kp_command_ends_with_the_builds_status_and_all_its_output(mini):
+    """`kp build` ends its process right after the build (kp.fast_exit): the exit code and
+    every line it printed must still be there."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KP_")}
+    kp = _kp_console_script()
+    built = subprocess.run(
+        [kp, "build", "--config", str(mini.config)], capture_output=True, text=True, env=env
+    )
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.startswith("Built ") and "(never serve it directly)" in built.stdout
+    assert (mini.root / "private/manifest.json").is_file()
+
+    mini.write("articles/broken.md", "---\ntitle: [unclosed\n---\n\nText.\n")
+    failed = subprocess.run(
+        [kp, "build", "--config", str(mini.config)], capture_output=True, text=True, env=env
+    )
+    assert failed.returncode == 1
+    assert "Build failed; site/ and private/ were left as they were." in failed.stderr
+    assert "broken.md" in failed.stderr
+
+
+def test_fast_exit_only_when_a_command_asked(monkeypatch):
+    from kp import fast_exit
+
+    exits: list[int] = []
+    monkeypatch.setattr(fast_exit.os, "_exit", exits.append)
+    monkeypatch.setattr(fast_exit, "_requested", False)
+    fast_exit.exit_if_requested(0)
+    assert exits == []
+    fast_exit.request()
+    for code, status in ((None, 0), (0, 0), (2, 2), ("message", 1)):
+        fast_exit.exit_if_requested(code)
+        assert exits.pop() == status
