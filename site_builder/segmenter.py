@@ -10,8 +10,11 @@ the search plugin in jieba's place, unless the site loads its own jieba dictiona
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import logging
+import subprocess
 import sys
 import types
 from typing import Any
@@ -20,15 +23,92 @@ log = logging.getLogger("mkdocs.plugins.kp-content")
 
 
 class _JiebaRs:
-    """The one call material makes, `jieba.cut(value.encode("utf-8"))`, served by jieba-rs
-    (imported on first use: loading its dictionary is wasted on builds without Chinese)."""
+    """The one call material makes, `jieba.cut(value.encode("utf-8"))`, served by jieba-rs:
+    by the `_Helper` process when one is running, else in this process (imported on first
+    use: loading its dictionary is wasted on builds without Chinese)."""
 
     def cut(self, text: str | bytes, cut_all: bool = False, HMM: bool = True) -> list[str]:  # noqa: N803 - jieba's signature
-        import rjieba
-
         if isinstance(text, bytes):
             text = text.decode("utf-8")
+        if _helper is not None and "rjieba" not in sys.modules:
+            words = _helper.cut(text, cut_all, HMM)
+            if words is not None:
+                return words
+        import rjieba
+
         return rjieba.cut_all(text) if cut_all else rjieba.cut(text, hmm=HMM)
+
+
+_HELPER_CODE = """
+import json, sys
+import rjieba
+for line in sys.stdin:
+    text, cut_all, hmm = json.loads(line)
+    words = rjieba.cut_all(text) if cut_all else rjieba.cut(text, hmm=hmm)
+    sys.stdout.write(json.dumps(words) + "\\n")
+    sys.stdout.flush()
+"""
+
+
+class _Helper:
+    """jieba-rs in a second process, started while the build sets up: loading its
+    dictionary takes a tenth of a second, which a build rendering one Chinese page would
+    otherwise spend waiting, and the second core is idle then. It answers `cut` requests
+    (a JSON line each way) with the same words jieba-rs gives in this process."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _HELPER_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+        )
+
+    def cut(self, text: str, cut_all: bool, hmm: bool) -> list[str] | None:
+        """The words, or None when the helper cannot answer (it is then stopped)."""
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(json.dumps([text, cut_all, hmm]) + "\n")
+            stdin.flush()
+            words = json.loads(stdout.readline())
+        except (OSError, ValueError):
+            stop_helper()
+            return None
+        return words if isinstance(words, list) else None
+
+    def close(self) -> None:
+        """End it now: it keeps no state, and waiting for it to see the end of its input
+        could take as long as a forked build worker keeps a copy of the pipe open."""
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+
+
+_helper: _Helper | None = None
+
+
+def start_helper() -> None:
+    """Start loading jieba-rs in a second process (once; not when this process has it)."""
+    global _helper
+    if _helper is None and "rjieba" not in sys.modules:
+        try:
+            _helper = _Helper()
+        except OSError as exc:  # no second process: segment in this one
+            log.debug("kp-content: no segmenter process (%s)", exc)
+
+
+def stop_helper() -> None:
+    """Stop the segmenter process, if any (at the end of a build, or before forking)."""
+    global _helper
+    helper, _helper = _helper, None
+    if helper is not None:
+        helper.close()
 
 
 class _DeferredJieba(types.ModuleType):
@@ -71,6 +151,18 @@ def use_fast_segmenter(search_config: Any) -> bool:
     return True
 
 
+def prepare_for(langs: list[str]) -> None:
+    """Start loading jieba-rs in a second process when the site has Chinese pages and the
+    search plugin segments with it (the build renders pages after setting up, by then the
+    dictionary is loaded)."""
+    try:
+        from material.plugins.search import plugin as search_plugin
+    except ImportError:
+        return
+    if "zh" in langs and type(getattr(search_plugin, "jieba", None)) is _JiebaRs:
+        start_helper()
+
+
 def load_before_fork() -> None:
     """Load jieba-rs (and its dictionary: a tenth of a second) in this process before it
     forks build workers, so they share it instead of each loading it, when the search
@@ -81,3 +173,5 @@ def load_before_fork() -> None:
         return
     if type(getattr(search_plugin, "jieba", None)) is _JiebaRs:
         import rjieba  # noqa: F401 - loaded for the workers
+
+        stop_helper()  # the workers must not share its pipes

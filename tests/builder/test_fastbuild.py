@@ -334,3 +334,59 @@ def test_jieba_is_imported_only_when_used():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_segmenter_process_cuts_what_jieba_rs_cuts_and_stops_with_the_build(site):
+    """A build that may segment Chinese starts jieba-rs in a second process while it sets
+    up (segmenter._Helper); its words are the in-process ones, a dead helper falls back to
+    this process, and the build's end stops it."""
+    import rjieba
+
+    from site_builder import segmenter
+
+    texts = ["我们在北京学习付费课程", "社群运营与私域增长", "混合 English 文本和中文"]
+    helper = segmenter._Helper()
+    try:
+        for text in texts:
+            assert helper.cut(text, False, True) == rjieba.cut(text, hmm=True)
+            assert helper.cut(text, True, True) == rjieba.cut_all(text)
+    finally:
+        helper.close()
+    assert helper.process.poll() is not None
+
+    # A fresh interpreter (jieba-rs not loaded yet) builds the bilingual site.
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from site_builder import segmenter\n"
+        "from site_builder.build import build_site\n"
+        "started = []\n"
+        "real = segmenter.start_helper\n"
+        "def start():\n"
+        "    real(); started.append(segmenter._helper)\n"
+        "segmenter.start_helper = start\n"
+        "build_site(Path(sys.argv[1]), jobs=1, cache=False)\n"
+        "assert started and started[0] is not None, 'not started'\n"
+        "assert segmenter._helper is None, 'not stopped'\n"
+        "assert started[0].process.poll() is not None, 'still running'\n"
+        "assert 'rjieba' not in sys.modules, 'segmented in this process'\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(site.config)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    index = (site.root / "site/search/search_index.json").read_text("utf-8")
+    assert "\\u200b" in index or "\u200b" in index, "Chinese was segmented"
+
+    dead = segmenter._Helper()  # a helper that died: no answer, and it is dropped
+    dead.process.kill()
+    dead.process.wait()
+    segmenter._helper = dead
+    try:
+        assert dead.cut(texts[0], False, True) is None
+        assert segmenter._helper is None
+    finally:
+        segmenter.stop_helper()
