@@ -830,6 +830,17 @@ def _content_plugin(config: MkDocsConfig) -> ContentPlugin | None:
     return next((p for p in config.plugins.values() if isinstance(p, ContentPlugin)), None)
 
 
+def _prepare_segmenter(content: ContentPlugin, docs_dir: Path, cache_dir: Path) -> None:
+    """Chinese pages edited since the last build (its page cache's time): start loading
+    the Chinese segmenter now, in a second process (segmenter.prepare_for)."""
+    try:
+        last_build = (cache_dir / "pages.sqlite3").stat().st_mtime
+    except OSError:
+        last_build = None
+    sources = [docs_dir / e.src_uri for e in content.index.published() if e.lang == "zh"]
+    segmenter.prepare_for(sources, last_build)
+
+
 def default_jobs() -> int:
     return max(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -891,6 +902,8 @@ def _build(
     else:
         nav = get_navigation(files, config)
     nav = config.plugins.on_nav(nav, config=config, files=files)
+    if content is not None and cache_dir is not None:
+        _prepare_segmenter(content, Path(config.docs_dir), cache_dir)
     lap("setup")
 
     doc_files = list(files.documentation_pages(inclusion=InclusionLevel.is_included))

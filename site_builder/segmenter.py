@@ -17,6 +17,7 @@ import logging
 import subprocess
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("mkdocs.plugins.kp-content")
@@ -151,16 +152,24 @@ def use_fast_segmenter(search_config: Any) -> bool:
     return True
 
 
-def prepare_for(langs: list[str]) -> None:
-    """Start loading jieba-rs in a second process when the site has Chinese pages and the
-    search plugin segments with it (the build renders pages after setting up, by then the
-    dictionary is loaded)."""
+def prepare_for(sources: list[Path], since: float | None) -> None:
+    """Start loading jieba-rs in a second process when the search plugin segments with it
+    and one of the Chinese pages' `sources` changed after `since` (the last build): the
+    build renders pages after setting up, and by then the dictionary is loaded. A wrong
+    guess costs nothing but that process (or the wait it would have saved)."""
+    if since is None or not sources:
+        return  # a first build renders on every core; the workers get jieba-rs anyway
     try:
         from material.plugins.search import plugin as search_plugin
     except ImportError:
         return
-    if "zh" in langs and type(getattr(search_plugin, "jieba", None)) is _JiebaRs:
-        start_helper()
+    if type(getattr(search_plugin, "jieba", None)) is not _JiebaRs:
+        return
+    for source in sources:
+        with contextlib.suppress(OSError):
+            if source.stat().st_mtime > since:
+                start_helper()
+                return
 
 
 def load_before_fork() -> None:

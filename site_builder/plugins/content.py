@@ -44,7 +44,6 @@ from site_builder.manifest_writer import make_manifest
 from site_builder.navcache import NavCache
 from site_builder.render import render_shell, render_with_content, set_html_lang
 from site_builder.search_parser import use_fast_parser
-from site_builder.segmenter import prepare_for as prepare_segmenter_for
 from site_builder.segmenter import stop_helper, use_fast_segmenter
 from site_builder.sitemap import render_sitemap, sitemap_path
 from site_builder.teaser import Split, mark_teaser_end, split_html, teaser_toc
@@ -128,7 +127,6 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         )
         if self.index.errors:
             raise ContentErrors(self.index.errors)
-        prepare_segmenter_for(self.index.langs())
         self.catalog = build_catalog(self.index)
         self._catalogs = {lang: build_catalog(self.index, lang) for lang in self.index.langs()}
         for src_uri, file in pages.items():

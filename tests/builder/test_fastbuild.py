@@ -10,6 +10,8 @@ import gzip
 import json
 import re
 import shutil
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -354,7 +356,12 @@ def test_the_segmenter_process_cuts_what_jieba_rs_cuts_and_stops_with_the_build(
         helper.close()
     assert helper.process.poll() is not None
 
-    # A fresh interpreter (jieba-rs not loaded yet) builds the bilingual site.
+    # A Chinese page edited since the last build; a fresh interpreter (jieba-rs not loaded
+    # yet) builds the site again.
+    site.build()
+    time.sleep(0.05)  # a later modification time than the page cache's
+    edited = textwrap.dedent(ZH_ARTICLE) + "\n新的一段：社群运营的下一步。\n"
+    site.write("articles/zh-first.md", edited)
     script = (
         "import sys\n"
         "from pathlib import Path\n"
@@ -365,7 +372,7 @@ def test_the_segmenter_process_cuts_what_jieba_rs_cuts_and_stops_with_the_build(
         "def start():\n"
         "    real(); started.append(segmenter._helper)\n"
         "segmenter.start_helper = start\n"
-        "build_site(Path(sys.argv[1]), jobs=1, cache=False)\n"
+        "build_site(Path(sys.argv[1]), jobs=1)\n"
         "assert started and started[0] is not None, 'not started'\n"
         "assert segmenter._helper is None, 'not stopped'\n"
         "assert started[0].process.poll() is not None, 'still running'\n"
