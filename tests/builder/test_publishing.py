@@ -205,3 +205,14 @@ def test_fast_exit_only_when_a_command_asked(monkeypatch):
     for code, status in ((None, 0), (0, 0), (2, 2), ("message", 1)):
         fast_exit.exit_if_requested(code)
         assert exits.pop() == status
+
+
+def test_output_dirs_from_a_dotenv_file(mini, kp_cli, tmp_path, monkeypatch):
+    """KP_SITE_DIR in `.env` counts as in the environment (the settings are only loaded
+    when one of the two variables or a .env file is there)."""
+    monkeypatch.chdir(mini.root)
+    (mini.root / ".env").write_text(f"KP_SITE_DIR={tmp_path / 'from-dotenv'}\n", "utf-8")
+    result = kp_cli("build", "--config", str(mini.config))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "from-dotenv/index.html").is_file()
+    assert not (mini.root / "site").exists()
