@@ -6,6 +6,11 @@ Python: on a site of 1,000 bilingual articles that alone takes seconds. jieba-rs
 HMM); it cuts the same words about a thousand times faster. `use_fast_segmenter` hands it to
 the search plugin in jieba's place, unless the site loads its own jieba dictionaries
 (`jieba_dict`, `jieba_dict_user`), which only jieba itself knows.
+
+Loading jieba-rs's dictionary takes a tenth of a second. Builds rendering many pages load it
+once before forking their workers (`load_before_fork`); a build rendering a few pages, one
+of them Chinese, starts it in a second process while it sets up (`prepare_for`, `_Helper`)
+and asks that process for the words, so the wait happens on the idle core.
 """
 
 from __future__ import annotations
