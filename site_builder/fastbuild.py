@@ -322,11 +322,21 @@ class PageCache:
         return {dest: (digest, stamp) for dest, digest, stamp in rows}
 
     def set_live(self, files: dict[str, tuple[str, str]]) -> None:
+        """Record `files` as what the live site holds, writing only the rows that changed
+        (after an edit, the linked pages keep their digest and stamp)."""
+        current = self.live_files()
+        changed = [
+            (d, digest, stamp)
+            for d, (digest, stamp) in files.items()
+            if current.get(d) != (digest, stamp)
+        ]
+        gone = [(dest,) for dest in current.keys() - files.keys()]
+        if not changed and not gone:
+            return
         self.db.execute("BEGIN")
-        self.db.execute("DELETE FROM live")
+        self.db.executemany("DELETE FROM live WHERE dest = ?", gone)
         self.db.executemany(
-            "INSERT INTO live (dest, digest, stamp) VALUES (?, ?, ?)",
-            [(dest, digest, stamp) for dest, (digest, stamp) in files.items()],
+            "INSERT OR REPLACE INTO live (dest, digest, stamp) VALUES (?, ?, ?)", changed
         )
         self.db.execute("COMMIT")
 
