@@ -843,10 +843,11 @@ def _content_plugin(config: MkDocsConfig) -> ContentPlugin | None:
 def _prepare_segmenter(content: ContentPlugin, docs_dir: Path, cache_dir: Path) -> None:
     """Chinese pages edited since the last build (its page cache's time): start loading
     the Chinese segmenter now, in a second process (segmenter.prepare_for)."""
-    try:
-        last_build = (cache_dir / "pages.sqlite3").stat().st_mtime
-    except OSError:
-        last_build = None
+    stamps = []
+    for name in ("pages.sqlite3", "pages.sqlite3-wal"):  # (WAL mode: writes land in -wal)
+        with contextlib.suppress(OSError):
+            stamps.append((cache_dir / name).stat().st_mtime)
+    last_build = max(stamps) if stamps else None
     sources = [docs_dir / e.src_uri for e in content.index.published() if e.lang == "zh"]
     segmenter.prepare_for(sources, last_build)
 
