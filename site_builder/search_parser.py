@@ -17,6 +17,7 @@ sections on every page of the example site and on awkward cases.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from html import escape, unescape
@@ -238,8 +239,20 @@ def fast_parser_class(parser_class: type, element: type, section: type) -> type:
     return FastParser
 
 
+VERIFIED_PLUGINS = frozenset({"cc8a3ac0a8862662d11e87fefcdaa4a42d9ebd70a7943fa921c1c80e2661730b"})
+"""sha256 of mkdocs-material's search plugin module (9.8.2) whose `Parser` `_Sections`
+reproduces (tests/builder/test_search_parser.py compares the two on every example page and
+on generated markup). Any other version keeps its own parser until it is checked and added."""
+
+
+def plugin_fingerprint(search_plugin: Any) -> str:
+    with open(search_plugin.__file__, "rb") as source:
+        return hashlib.sha256(source.read()).hexdigest()
+
+
 def use_fast_parser() -> bool:
-    """Index pages with `FastParser` in mkdocs-material's search plugin (False without it)."""
+    """Index pages with `FastParser` in mkdocs-material's search plugin; False without the
+    plugin, or when its parser is not one `_Sections` was verified against."""
     try:
         from material.plugins.search import plugin as search_plugin
     except ImportError:
@@ -247,9 +260,17 @@ def use_fast_parser() -> bool:
     current = getattr(search_plugin, "Parser", None)
     if current is None:
         return False
-    if not getattr(current, "kp_fast", False):
-        fast = fast_parser_class(current, search_plugin.Element, search_plugin.Section)
-        fast.kp_fast = True  # type: ignore[attr-defined]
-        search_plugin.Parser = fast
-        log.debug("kp-content: search index sections tokenized by site_builder.search_parser")
+    if getattr(current, "kp_fast", False):
+        return True
+    try:
+        verified = plugin_fingerprint(search_plugin) in VERIFIED_PLUGINS
+    except (AttributeError, OSError, TypeError):  # no source to compare
+        verified = False
+    if not verified:
+        log.debug("kp-content: unknown mkdocs-material search plugin; its parser is kept")
+        return False
+    fast = fast_parser_class(current, search_plugin.Element, search_plugin.Section)
+    fast.kp_fast = True  # type: ignore[attr-defined]
+    search_plugin.Parser = fast
+    log.debug("kp-content: search index sections tokenized by site_builder.search_parser")
     return True

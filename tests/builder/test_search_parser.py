@@ -142,7 +142,28 @@ def test_generated_markup() -> None:
 def test_the_search_plugin_uses_it(example_build: Any) -> None:
     from material.plugins.search import plugin as search_plugin
 
-    assert getattr(search_plugin.Parser, "kp_fast", False)
+    assert getattr(search_plugin.Parser, "kp_fast", False), (
+        "the installed mkdocs-material is not one FastParser was verified against: run "
+        "these tests against it and add its fingerprint to VERIFIED_PLUGINS"
+    )
+
+
+def test_an_unverified_material_keeps_its_own_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    from material.plugins.search import plugin as search_plugin
+
+    from site_builder import search_parser
+
+    monkeypatch.setattr(search_plugin, "Parser", Parser)
+    monkeypatch.setattr(search_parser, "VERIFIED_PLUGINS", frozenset({"another version"}))
+    assert search_parser.use_fast_parser() is False
+    assert search_plugin.Parser is Parser
+    monkeypatch.setattr(
+        search_parser,
+        "VERIFIED_PLUGINS",
+        frozenset({search_parser.plugin_fingerprint(search_plugin)}),
+    )
+    assert search_parser.use_fast_parser() is True
+    assert search_plugin.Parser is not Parser and search_plugin.Parser.kp_fast
 
 
 def test_tokenize_keeps_attribute_values(tmp_path: Path) -> None:
