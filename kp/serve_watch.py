@@ -67,8 +67,9 @@ class SiteRebuilder:
 
     def rebuild(self, paths: list[str]) -> None:
         """The watcher's callback: say what changed, build again."""
-        shown = ", ".join(Path(p).name for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
-        click.echo(f"Changed: {shown}")
+        from site_builder.watch import describe
+
+        click.echo(describe(paths))
         self.build()
 
     def watched_paths(self) -> list[Path]:

@@ -21,6 +21,7 @@ from site_builder.plugins.content import (
     resolve_private_dir,
     site_lang,
 )
+from site_builder.watch import describe as describe_changes
 from site_builder.watch import watch as watch_changes
 
 config_option = click.option(
@@ -179,8 +180,7 @@ def watched_paths(config_file: Path) -> list[Path]:
 def _watch_and_rebuild(config_file: Path, options: dict[str, object]) -> None:
 
     def rebuild(paths: list[str]) -> None:
-        shown = ", ".join(Path(p).name for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
-        click.echo(f"Changed: {shown}")
+        click.echo(describe_changes(paths))
         try:
             result = build_site(config_file, **options)  # type: ignore[arg-type]
         except BuildFailed as exc:

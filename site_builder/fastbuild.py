@@ -285,12 +285,12 @@ class PageCache:
             found[key] = PageResult(entries, private, romanized, digest=digest)
         return found
 
-    def put(self, key: str, result: PageResult, digest: str) -> None:
+    def put(self, key: str, result: PageResult) -> None:
         meta = pickle.dumps(
             (result.search_entries, result.private_html, result.romanized),
             protocol=pickle.HIGHEST_PROTOCOL,
         )
-        self._pending.append((key, digest, meta))
+        self._pending.append((key, result.digest, meta))
         if len(self._pending) >= 200:
             self.flush()
 
@@ -720,7 +720,7 @@ def _publish(
         if rendered_uri != src_uri:
             raise BuildError(f"kp build: expected {src_uri}, got {rendered_uri}")
     if cache is not None and not isinstance(rendered, PageResult):
-        cache.put(key, result, result.digest)
+        cache.put(key, result)
     stats.digests[page.file.dest_uri] = result.digest
     if result.leaks is not None:
         stats.prechecked[page.file.dest_uri] = result.leaks

@@ -221,7 +221,7 @@ def fast_parser_class(parser_class: type, element: type, section: type) -> type:
     `_Sections` (its handlers, on strings) on the result."""
 
     class FastParser(parser_class):  # type: ignore[misc,valid-type]
-        __doc__ = __doc__
+        """material's search `Parser`, fed by `tokenize` (see the module docstring)."""
 
         def feed(self, data: str) -> None:
             fresh = not self.rawdata and not self.data and not self.context

@@ -157,19 +157,22 @@ def use_fast_segmenter(search_config: Any) -> bool:
     return True
 
 
+def _segmenting() -> bool:
+    """Whether the search plugin segments Chinese with jieba-rs (`use_fast_segmenter`)."""
+    try:
+        from material.plugins.search import plugin as search_plugin
+    except ImportError:
+        return False
+    return type(getattr(search_plugin, "jieba", None)) is _JiebaRs
+
+
 def prepare_for(sources: list[Path], since: float | None) -> None:
     """Start loading jieba-rs in a second process when the search plugin segments with it
     and one of the Chinese pages' `sources` changed after `since` (the last build): the
     build renders pages after setting up, and by then the dictionary is loaded. A wrong
     guess costs nothing but that process (or the wait it would have saved)."""
-    if since is None or not sources:
-        return  # a first build renders on every core; the workers get jieba-rs anyway
-    try:
-        from material.plugins.search import plugin as search_plugin
-    except ImportError:
-        return
-    if type(getattr(search_plugin, "jieba", None)) is not _JiebaRs:
-        return
+    if since is None or not sources or not _segmenting():
+        return  # (a first build renders on every core; the workers get jieba-rs anyway)
     for source in sources:
         with contextlib.suppress(OSError):
             if source.stat().st_mtime > since:
@@ -181,11 +184,7 @@ def load_before_fork() -> None:
     """Load jieba-rs (and its dictionary: a tenth of a second) in this process before it
     forks build workers, so they share it instead of each loading it, when the search
     plugin segments with it."""
-    try:
-        from material.plugins.search import plugin as search_plugin
-    except ImportError:
-        return
-    if type(getattr(search_plugin, "jieba", None)) is _JiebaRs:
+    if _segmenting():
         import rjieba  # noqa: F401 - loaded for the workers
 
         stop_helper()  # the workers must not share its pipes

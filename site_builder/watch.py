@@ -43,6 +43,12 @@ def snapshot(roots: Iterable[Path]) -> Snapshot:
     return found
 
 
+def describe(paths: list[str]) -> str:
+    """`Changed: a.md, b.md, c.md ...` — what a watcher prints before rebuilding."""
+    shown = ", ".join(Path(p).name for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
+    return f"Changed: {shown}"
+
+
 def changed(before: Snapshot, after: Snapshot) -> list[str]:
     """Paths added, removed or modified between two snapshots."""
     return sorted(

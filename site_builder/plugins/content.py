@@ -300,24 +300,17 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         for feed in self._feeds:
             home = self.index.home(feed.lang)
             summary = home.meta.summary if home is not None and home.lang == feed.lang else ""
-            xml = render_feed(
-                self.index,
-                lang=feed.lang,
-                site_name=config.site_name,
-                site_url=config.site_url,
-                description=summary or config.site_description or "",
-                others=list(self._feeds),
-            )
-            _write(Path(config.site_dir) / feed.path, xml)
-            atom = render_atom(
-                self.index,
-                lang=feed.lang,
-                site_name=config.site_name,
-                site_url=config.site_url,
-                description=summary or config.site_description or "",
-                others=list(self._feeds),
-            )
-            _write(Path(config.site_dir) / atom_path(feed.lang, self.index.default_lang), atom)
+            channel = {
+                "lang": feed.lang,
+                "site_name": config.site_name,
+                "site_url": config.site_url,
+                "description": summary or config.site_description or "",
+                "others": list(self._feeds),
+            }
+            site = Path(config.site_dir)
+            _write(site / feed.path, render_feed(self.index, **channel))
+            atom = render_atom(self.index, **channel)
+            _write(site / atom_path(feed.lang, self.index.default_lang), atom)
 
     def _write_language_sitemaps(self, config: MkDocsConfig) -> None:
         langs = self.index.langs()
