@@ -250,6 +250,15 @@ def plugin_fingerprint(search_plugin: Any) -> str:
         return hashlib.sha256(source.read()).hexdigest()
 
 
+def verified(search_plugin: Any) -> bool:
+    """Whether `search_plugin` (the module) is a version whose internals this package
+    reproduces (VERIFIED_PLUGINS)."""
+    try:
+        return plugin_fingerprint(search_plugin) in VERIFIED_PLUGINS
+    except (AttributeError, OSError, TypeError):  # no source to compare
+        return False
+
+
 def use_fast_parser() -> bool:
     """Index pages with `FastParser` in mkdocs-material's search plugin; False without the
     plugin, or when its parser is not one `_Sections` was verified against."""
@@ -262,11 +271,7 @@ def use_fast_parser() -> bool:
         return False
     if getattr(current, "kp_fast", False):
         return True
-    try:
-        verified = plugin_fingerprint(search_plugin) in VERIFIED_PLUGINS
-    except (AttributeError, OSError, TypeError):  # no source to compare
-        verified = False
-    if not verified:
+    if not verified(search_plugin):
         log.debug("kp-content: unknown mkdocs-material search plugin; its parser is kept")
         return False
     fast = fast_parser_class(current, search_plugin.Element, search_plugin.Section)

@@ -225,7 +225,7 @@ def test_leak_memo_reads_the_search_index_like_the_full_text(mini):
     _, first = leaks.file_views("search_index.json", index)
     _, again = leaks.file_views("search_index.json", index)  # from the memo
     strings = leaks._json_strings(json.loads(index))
-    joined = " ".join(leaks.html_to_lines(leaks._BLOCK_BREAK.join(strings)))
+    joined = " ".join(text for text in map(leaks.visible_text, strings) if text)
     assert first == again == [joined]
 
 
@@ -241,6 +241,29 @@ def test_chinese_pages_and_search_are_built_with_jieba_rs(site):
     index = json.loads((site.root / "site/search/search_index.json").read_text("utf-8"))
     zh = next(doc for doc in index["docs"] if doc["location"].startswith("articles/zh-first/"))
     assert "\u200b社群\u200b" in zh["text"] or "社群\u200b" in zh["text"]
+
+
+def test_segmenting_chinese_gives_what_materials_own_method_gives(site):
+    from material.plugins.search import plugin as search_plugin
+
+    site.build()
+    fast = search_plugin.SearchIndex._segment_chinese
+    assert getattr(fast, "kp_fast", False), "material's _segment_chinese was not replaced"
+    index = search_plugin.SearchIndex()
+    samples = [
+        "",
+        "plain ASCII text, no Han at all",
+        "第一段，介绍社群运营的基本方法。",
+        "\u200b开头和结尾\u200b",
+        "mixed 中文 and English 付费课程 text",
+        "〇 and 𠀀𠀁 (Han outside the BMP), 々 and ー",
+        "café naïve — “quotes” 与标点：社群！",
+        "\u200b\u200bzero width only\u200b",
+    ]
+    index_json = (site.root / "site/search/search_index.json").read_text("utf-8")
+    samples += [doc["text"].replace("\u200b", "") for doc in json.loads(index_json)["docs"]]
+    for text in samples:
+        assert fast(index, text) == fast.kp_original(index, text), text
 
 
 def test_workers_find_paid_text_while_rendering(site, monkeypatch):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from site_builder.leaks import find_leaks, paid_fragments
+from site_builder.leaks import collapse, find_leaks, html_to_lines, paid_fragments, visible_text
 
 
 @pytest.fixture
@@ -104,3 +104,27 @@ def test_sentences_shared_with_the_teaser_are_not_leaks():
         "\n<!--/kp:paid-->"
     )
     assert paid_fragments(full) == ["Only buyers read this long line."]
+
+
+AWKWARD = [
+    '<h2 id=x>Why it <em>matters</em> so much<a class="headerlink" href="#x">\u00b6</a></h2>',
+    "<ul><li>first item text</li><li>second <code>x &lt; y</code> item</li></ul>",
+    "<p>Line one<br>line two &amp; more\n  wrapped\u00a0here</p><!-- a\ncomment -->",
+    "<table><tr><td>\u7b2c\u4e00\u683c</td><td>\u7b2c\u4e8c\u200b\u683c</td></tr></table>",
+    "<SCRIPT type=x>var hidden = 'not text';</SCRIPT><p>after the script</p><style>p{}</style>",
+    '<div\nclass="a">split <strong\n>tag</strong> across lines</div>',
+]
+
+
+def test_visible_text_contains_every_line_the_fragments_come_from(example_build):
+    """Paid fragments are sentences of `html_to_lines`; the check searches `visible_text`
+    (of the collapsed page, as `file_views` does): every line must be found there."""
+    pages = sorted(example_build.site.rglob("*.html")) + sorted(
+        example_build.private.rglob("*.html")
+    )
+    assert pages
+    for markup in [path.read_text("utf-8") for path in pages] + AWKWARD:
+        seen = visible_text(collapse(markup))
+        assert seen == visible_text(markup)
+        for line in html_to_lines(markup):
+            assert line in seen, (line, markup[:200])
