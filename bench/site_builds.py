@@ -73,6 +73,9 @@ class Measurement:
     size: int
     pages: int
     runs: list[Run] = field(default_factory=list)
+    """Timed runs (memory not sampled: see bench.measure)."""
+    memory_runs: list[Run] = field(default_factory=list)
+    """Runs whose process tree's memory was sampled; their time is not counted."""
     skipped: str | None = None
     """Why the tool was not measured (not installed, timed out, failed)."""
 
@@ -88,7 +91,7 @@ class Measurement:
 
     @property
     def peak_rss_mb(self) -> float | None:
-        good = [run.peak_rss_mb for run in self.runs if run.ok]
+        good = [run.peak_rss_mb for run in self.runs + self.memory_runs if run.ok]
         return max(good) if good and not self.skipped else None
 
     @property
@@ -97,8 +100,12 @@ class Measurement:
 
 
 def clean_env() -> dict[str, str]:
-    """The caller's environment without KP_* output overrides, banners off."""
+    """The caller's environment without KP_* output overrides, banners off, and Python's
+    bytecode cache on: a user's `kp` runs from cached bytecode after its first run, while
+    PYTHONDONTWRITEBYTECODE (set in some sandboxes and CI images) would make every run
+    compile the project's modules again."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KP_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["NO_MKDOCS_2_WARNING"] = "1"
     return env
 
@@ -153,31 +160,35 @@ def _expect_output(run: Run, index_html: Path) -> Run:
     return run
 
 
-def _run_kp(corpus: Corpus, timeout: float) -> Run:
+def _run_kp(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
     cmd = [kp_executable(), "build", "--config", configs.KP_CONFIG]
-    run = run_measured(cmd, cwd=corpus.root, env=clean_env(), timeout=timeout)
+    run = run_measured(
+        cmd, cwd=corpus.root, env=clean_env(), timeout=timeout, sample_memory=sample_memory
+    )
     return _expect_output(run, corpus.root / "site" / "index.html")
 
 
-def _clean_kp(corpus: Corpus, timeout: float) -> Run:
+def _clean_kp(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
     _rm(*_kp_outputs(corpus))
-    return _run_kp(corpus, timeout)
+    return _run_kp(corpus, timeout, sample_memory)
 
 
-def _plain_mkdocs(corpus: Corpus, timeout: float) -> Run:
+def _plain_mkdocs(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
     _rm(corpus.root / "site-plain")
     cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", configs.PLAIN_CONFIG]
-    run = run_measured(cmd, cwd=corpus.root, env=clean_env(), timeout=timeout)
+    run = run_measured(
+        cmd, cwd=corpus.root, env=clean_env(), timeout=timeout, sample_memory=sample_memory
+    )
     return _expect_output(run, corpus.root / "site-plain" / "index.html")
 
 
-def _hugo(corpus: Corpus, timeout: float) -> Run:
+def _hugo(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
     binary = hugo_executable()
     assert binary is not None
     site = corpus.root / configs.HUGO_DIR
     _rm(site / "public", site / "resources")
     cmd = [binary, "--quiet", "--noBuildLock", "--source", str(site)]
-    run = run_measured(cmd, cwd=site, env=clean_env(), timeout=timeout)
+    run = run_measured(cmd, cwd=site, env=clean_env(), timeout=timeout, sample_memory=sample_memory)
     return _expect_output(run, site / "public" / "index.html")
 
 
@@ -223,10 +234,10 @@ def _measure_incremental(
             if not warm.ok:
                 measurement.skipped = _failure("kp build", warm)
                 return
-        for _ in range(repeat):
+        for number in range(repeat + 1):  # the last one only for memory (bench.measure)
             edits.edit()
-            run = _run_kp(corpus, timeout)
-            measurement.runs.append(run)
+            run = _run_kp(corpus, timeout, sample_memory=number == repeat)
+            (measurement.memory_runs if number == repeat else measurement.runs).append(run)
             if not run.ok:
                 measurement.skipped = _failure("kp build", run)
                 return
@@ -236,10 +247,11 @@ def _measure_incremental(
 
 def _measure_watch(corpus: Corpus, repeat: int, timeout: float, measurement: Measurement) -> None:
     """Rebuilds in one warm process, as `kp build --watch` makes them (build_site again
-    after each edit): wall and CPU time of each rebuild; memory is the process' peak."""
+    after each edit): wall and CPU time of each rebuild; memory is the kernel's peak of the
+    process (not sampled, which would slow the rebuilds timed in it)."""
     article = corpus.article_path(middle_article(corpus, "en"))  # as kp-incremental
     cmd = [sys.executable, "-c", _WATCH_SCRIPT, str(article), str(repeat)]
-    run = run_measured(cmd, cwd=corpus.root, env=clean_env(), timeout=timeout)
+    run = run_measured(cmd, cwd=corpus.root, env=clean_env(), timeout=timeout, sample_memory=False)
     marker = next((line for line in run.output.splitlines() if line.startswith("KP-WATCH")), "")
     if not run.ok or not marker:
         measurement.skipped = _failure("kp build --watch", run)
@@ -255,7 +267,7 @@ def _failure(what: str, run: Run) -> str:
     return f"{what} failed (exit {run.returncode}): " + " | ".join(tail)
 
 
-RUNNERS: dict[str, Callable[[Corpus, float], Run]] = {
+RUNNERS: dict[str, Callable[[Corpus, float, bool], Run]] = {
     "mkdocs": _plain_mkdocs,
     "kp": _clean_kp,
     "hugo": _hugo,
@@ -280,9 +292,9 @@ def measure_tool(
 
         measure_serve_watch(corpus, repeat, timeout, measurement)
     else:
-        for _ in range(repeat):
-            run = RUNNERS[tool](corpus, timeout)
-            measurement.runs.append(run)
+        for number in range(repeat + 1):  # the last one only for memory (bench.measure)
+            run = RUNNERS[tool](corpus, timeout, number == repeat)
+            (measurement.memory_runs if number == repeat else measurement.runs).append(run)
             if not run.ok:
                 measurement.skipped = _failure(tool, run)
                 break
