@@ -20,8 +20,9 @@ test_fastbuild.py compares them) — with these differences:
    and theme are set up (one per core), each writing the page's file and returning the
    plugin state the build needs later (search entries, private version); the parent merges
    those in page order, so the output does not depend on which worker rendered what.
-   Gated pages are rendered first, so the workers can search every other page for paid
-   text as they render it (`leaks.matcher_for`).
+   Gated pages are rendered first; once they are all in, the parent hands the workers the
+   matcher of their paid text (`_MatcherHandoff`), and the workers search every page they
+   render after that for it (`leaks.matcher_for`).
 3. Work whose result only depends on its input text is remembered in `.kp-cache`: parsed
    front matter, pinyin, compiled templates, the installed theme's file list, the leak
    check's text of search-index strings. One Markdown converter per worker is reset between
@@ -37,11 +38,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import logging
 import os
 import pickle
+import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -93,6 +97,8 @@ class PageResult:
     """Pinyin the page's headings needed (slugs.ROMANIZED), for the parent's memo."""
     leaks: list[leaks.Leak] | None = None
     """Paid text found in the page by the worker that rendered it (None: not searched)."""
+    matcher: str = ""
+    """Digest of the matcher `leaks` were searched with (leaks.Matcher.digest)."""
     digest: str = ""
     """sha256 of the page's output."""
     segments: dict[bytes, str] = field(default_factory=dict)
@@ -658,14 +664,52 @@ def _render_page(src_uri: str) -> PageResult:
     page.content = None  # rendered and indexed: free the memory (title/meta stay)
     if data:  # as mkdocs: a page that renders to nothing gets no file
         write_file(data, page.file.abs_dest_path)
-        if _PRECHECK is not None:
-            result.leaks = _PRECHECK.leaks_in(page.file.dest_uri, data)
+        precheck = _precheck()
+        if precheck is not None:
+            result.leaks = precheck.leaks_in(page.file.dest_uri, data)
+            result.matcher = precheck.digest
     return result
 
 
 _PRECHECK: leaks.Matcher | None = None
 """Set once every gated page is rendered: later pages are searched for paid text by the
 worker that renders them, on both cores, instead of afterwards in the leak check."""
+_HANDOFF: _MatcherHandoff | None = None
+"""How workers forked before `_PRECHECK` was known receive it."""
+
+
+class _MatcherHandoff:
+    """The leak matcher, handed from the parent to workers forked before it existed: the
+    parent renders the gated pages first in the same pool as every other page, builds the
+    matcher from their private versions and writes it to a file; a worker looks for that
+    file (one `stat`) before it searches a page it rendered. Pages rendered before the
+    file appears are left to the leak check."""
+
+    def __init__(self) -> None:
+        self.directory = tempfile.mkdtemp(prefix="kp-matcher-")
+        self.path = os.path.join(self.directory, "matcher.pickle")
+
+    def publish(self, matcher: leaks.Matcher) -> None:
+        _replace_file(Path(self.path), pickle.dumps(matcher, pickle.HIGHEST_PROTOCOL))
+
+    def receive(self) -> leaks.Matcher | None:
+        try:
+            with open(self.path, "rb") as file:
+                return pickle.load(file)  # noqa: S301 - written by this build's parent
+        except FileNotFoundError:
+            return None
+
+    def close(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _precheck() -> leaks.Matcher | None:
+    """The matcher to search a just rendered page with, if it is known (here or handed
+    over by the parent)."""
+    global _PRECHECK
+    if _PRECHECK is None and _HANDOFF is not None:
+        _PRECHECK = _HANDOFF.receive()
+    return _PRECHECK
 
 
 def _render_in_worker(src_uri: str) -> tuple[str, PageResult | str]:
@@ -722,7 +766,7 @@ def _publish(
     if cache is not None and not isinstance(rendered, PageResult):
         cache.put(key, result)
     stats.digests[page.file.dest_uri] = result.digest
-    if result.leaks is not None:
+    if result.leaks is not None and result.matcher == stats.matcher_digest:
         stats.prechecked[page.file.dest_uri] = result.leaks
     build = _BUILD
     assert build is not None
@@ -743,11 +787,6 @@ def _gated_entries(content: ContentPlugin | None) -> dict[str, Any]:
     return {e.src_uri: e for e in sorted(content.index.gated(), key=lambda e: e.src_uri)}
 
 
-def _render_now(src_uris: list[str], jobs: int) -> dict[str, PageResult]:
-    with _renderer(src_uris, jobs if len(src_uris) >= PARALLEL_MIN_PAGES else 1) as results:
-        return dict(results)
-
-
 def _start_precheck(
     gated: dict[str, Any],
     early: dict[str, PageResult],
@@ -765,11 +804,16 @@ def _start_precheck(
         private.append((entry.url_path, entry.dest_uri, result.private_html))
     _PRECHECK = leaks.matcher_for(private)
     stats.matcher_digest = _PRECHECK.digest
+    if _HANDOFF is not None:
+        _HANDOFF.publish(_PRECHECK)
 
 
 def _stop_precheck() -> None:
-    global _PRECHECK
+    global _PRECHECK, _HANDOFF
     _PRECHECK = None
+    if _HANDOFF is not None:
+        _HANDOFF.close()
+        _HANDOFF = None
 
 
 def _stamp(path: Path | str) -> str:
@@ -883,7 +927,7 @@ def build(
 def _build(
     config: MkDocsConfig, *, cache_dir: Path | None, jobs: int, previous_site: Path | None
 ) -> FastBuildStats:
-    global _BUILD
+    global _BUILD, _HANDOFF
     stats = FastBuildStats(workers=jobs)
     _MADE_DIRS.clear()
     clock = time.monotonic()
@@ -973,9 +1017,15 @@ def _build(
         # for it as they render it (the leak check then skips those files).
         first = [uri for uri in to_render if uri in gated]
         rest = [uri for uri in to_render if uri not in gated]
-        early = _render_now(first, jobs)
-        _start_precheck(gated, early, reused, stats)
-        with _renderer(rest, jobs if len(rest) >= PARALLEL_MIN_PAGES else 1) as rendered:
+        early: dict[str, PageResult] = {}
+        if first:  # workers forked before the matcher exists receive it through a file
+            _HANDOFF = _MatcherHandoff() if stats.workers > 1 else None
+        else:
+            _start_precheck(gated, early, reused, stats)  # (forked workers inherit it)
+        with _renderer(first + rest, stats.workers) as rendered:
+            if first:
+                early = dict(itertools.islice(rendered, len(first)))
+                _start_precheck(gated, early, reused, stats)
             cache = PageCache(cache_dir) if cache_dir is not None else None  # after the fork
             try:
                 for page in pages:

@@ -249,6 +249,10 @@ class _Matcher:
         self.digest = digest.hexdigest()
         """Identifies the paid text searched for: a cached verdict is valid only for it."""
 
+    def __reduce__(self) -> tuple[type[_Matcher], tuple[list[_Gated]]]:
+        """Pickled as its pages: the automaton is built again from them."""
+        return (type(self), (self.pages,))
+
     def leaks_in(self, relative: str, data: bytes) -> list[Leak]:
         raw, views = file_views(relative, data)
         leaks = []

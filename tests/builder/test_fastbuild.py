@@ -20,6 +20,7 @@ from site_builder import fastbuild, leaks
 from site_builder.build import BuildFailed, build_site
 from site_builder.leaks import find_leaks
 from site_builder.navcache import NavCache
+from site_builder.workers import fork_pool
 
 ZH_ARTICLE = """\
     ---
@@ -267,8 +268,9 @@ def test_segmenting_chinese_gives_what_materials_own_method_gives(site):
 
 
 def test_workers_find_paid_text_while_rendering(site, monkeypatch):
-    """Pages are searched for paid text by the workers that render them; a leak still fails
-    the build (and the files it was found in are not searched a second time)."""
+    """Pages are searched for paid text by the workers that render them once the parent
+    has handed them the matcher (pages rendered before that are left to the leak check);
+    a leak fails the build either way, and no file is searched twice."""
     site.write(
         "articles/quote.md",
         "---\ntitle: Quote\ndate: 2026-01-03\n---\n\n"
@@ -285,9 +287,44 @@ def test_workers_find_paid_text_while_rendering(site, monkeypatch):
     )
     with pytest.raises(BuildFailed) as failed:
         site.build(cache=False, jobs=2)
-    assert "articles/quote/index.html: paid text of /courses/c/02-paid/" in str(failed.value)
-    assert "articles/quote/index.html" not in searched and searched, "found by a worker"
+    report = str(failed.value)
+    assert "articles/quote/index.html: paid text of /courses/c/02-paid/" in report
+    assert report.count("articles/quote/index.html") == 1
     assert "search/search_index.json" in searched
+    assert len(searched) == len(set(searched))
+
+
+def test_the_matcher_handed_to_workers_finds_what_the_parents_finds(site, monkeypatch):
+    site.build(cache=False, jobs=1)
+    private = site.root / "private"
+    manifest = json.loads((private / "manifest.json").read_text("utf-8"))
+    gated = [
+        (url, page["private_file"], (private / page["private_file"]).read_text("utf-8"))
+        for url, page in manifest["gated"].items()
+    ]
+    matcher = leaks.matcher_for(gated)
+    paid = "The secret method lives only in the private copy of this lesson."
+    page = f"<html><body><p>As quoted: {paid}</p></body></html>".encode()
+    handoff = fastbuild._MatcherHandoff()
+    monkeypatch.setattr(fastbuild, "_HANDOFF", handoff)
+    monkeypatch.setattr(fastbuild, "_PRECHECK", None)
+    try:
+        with fork_pool(1) as pool:
+            assert pool.apply(fastbuild._precheck) is None, "nothing handed over yet"
+            handoff.publish(matcher)
+            received = pool.apply(fastbuild._precheck)
+            found = pool.apply(_search_with_handed_matcher, ("a/index.html", page))
+    finally:
+        handoff.close()
+    assert received.digest == matcher.digest
+    assert found == matcher.leaks_in("a/index.html", page) and found
+    assert not Path(handoff.directory).exists()
+
+
+def _search_with_handed_matcher(name: str, data: bytes) -> list[leaks.Leak]:
+    precheck = fastbuild._precheck()
+    assert precheck is not None
+    return precheck.leaks_in(name, data)
 
 
 def test_settings_from_the_environment_are_part_of_the_cache_key(site, tmp_path, monkeypatch):
