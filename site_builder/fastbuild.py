@@ -768,6 +768,8 @@ def _publish(
     stats.digests[page.file.dest_uri] = result.digest
     if result.leaks is not None and result.matcher == stats.matcher_digest:
         stats.prechecked[page.file.dest_uri] = result.leaks
+    elif _PRECHECK is not None and not isinstance(rendered, PageResult):
+        _search_written(page.file.dest_uri, page.file.abs_dest_path, _PRECHECK, stats)
     build = _BUILD
     assert build is not None
     if build.search is not None:
@@ -778,6 +780,30 @@ def _publish(
     if result.segments:
         leaks.SEGMENTS.update(result.segments)
         leaks.NEW_SEGMENTS.update(result.segments)
+
+
+def _search_written(
+    relative: str, path: str, matcher: leaks.Matcher, stats: FastBuildStats
+) -> None:
+    """Search a file this build wrote for paid text now, in the parent while the workers
+    render (a page rendered before the matcher existed, a copied static file), instead of
+    in the leak check after the build."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except FileNotFoundError:  # a page that rendered to nothing has no file
+        return
+    stats.prechecked[relative] = matcher.leaks_in(relative, data)
+
+
+def _search_static_files(files: Files, stats: FastBuildStats) -> None:
+    """`_search_written` for the files `copy_static_files` copied (theme assets, images);
+    a page published at the same path later replaces the verdict with its own."""
+    if _PRECHECK is None:
+        return
+    for file in files:
+        if not file.is_documentation_page() and InclusionLevel.is_included(file.inclusion):
+            _search_written(file.dest_uri, file.abs_dest_path, _PRECHECK, stats)
 
 
 def _gated_entries(content: ContentPlugin | None) -> dict[str, Any]:
@@ -1026,6 +1052,7 @@ def _build(
             if first:
                 early = dict(itertools.islice(rendered, len(first)))
                 _start_precheck(gated, early, reused, stats)
+            _search_static_files(files, stats)
             cache = PageCache(cache_dir) if cache_dir is not None else None  # after the fork
             try:
                 for page in pages:
