@@ -26,7 +26,8 @@ test_fastbuild.py compares them) — with these differences:
 3. Work whose result only depends on its input text is remembered in `.kp-cache`: parsed
    front matter, pinyin, compiled templates, the installed theme's file list, the leak
    check's text of search-index strings. One Markdown converter per worker is reset between
-   pages instead of being built for each.
+   pages instead of being built for each, and skips inline patterns that cannot match
+   (site_builder/inline_patterns.py).
 
 All this only applies to the plugins whose per-page state is known here (mkdocs-material's
 search and kp-content); with any other plugin, or Markdown extensions that read other files,
@@ -70,7 +71,7 @@ from mkdocs.structure.toc import get_toc
 from mkdocs.utils import clean_directory, write_file
 from mkdocs.utils.meta import YAML_RE, get_data
 
-from site_builder import frontmatter, leaks, segmenter, slugs
+from site_builder import frontmatter, inline_patterns, leaks, segmenter, slugs
 from site_builder.plugins.content import ContentPlugin
 from site_builder.workers import fork_pool
 
@@ -573,6 +574,7 @@ def _markdown_for(config: MkDocsConfig) -> markdown.Markdown:
             extensions=config["markdown_extensions"],
             extension_configs=config["mdx_configs"] or {},
         )
+        inline_patterns.skip_impossible_patterns(md)
     md.reset()
     return md
 
