@@ -799,12 +799,17 @@ def _search_written(
 
 
 def _search_static_files(files: Files, stats: FastBuildStats) -> None:
-    """`_search_written` for the files `copy_static_files` copied (theme assets, images);
-    a page published at the same path later replaces the verdict with its own."""
+    """`_search_written` for the files `copy_static_files` copied (theme assets, images),
+    except any a page is also published at (the leak check reads what ends up there)."""
     if _PRECHECK is None:
         return
+    pages = {file.dest_uri for file in files.documentation_pages()}
     for file in files:
-        if not file.is_documentation_page() and InclusionLevel.is_included(file.inclusion):
+        if (
+            not file.is_documentation_page()
+            and InclusionLevel.is_included(file.inclusion)
+            and file.dest_uri not in pages
+        ):
             _search_written(file.dest_uri, file.abs_dest_path, _PRECHECK, stats)
 
 

@@ -242,7 +242,7 @@ class _Matcher:
         # back to characters (a third faster on the search index).
         encoded = [pattern.encode("utf-8", "surrogatepass") for pattern in patterns]
         self.automaton = BytesAhoCorasick(encoded) if patterns else None
-        digest = hashlib.sha256(b"leaks-v1")
+        digest = hashlib.sha256(b"leaks-v2")  # v2: visible_text
         for page in pages:
             digest.update(f"{page.url}\0{page.private_file}\0".encode())
             digest.update("\0".join(page.fragments).encode() + b"\1")
