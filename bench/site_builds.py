@@ -19,6 +19,7 @@ import os
 import shutil
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,6 +225,19 @@ class IncrementalEdits:
         self.path.write_text(self.original, encoding="utf-8")
 
 
+def _wait_for_background_deletion(corpus: Corpus, limit: float = 30.0) -> None:
+    """Let the last build's retired site and private trees be deleted first (`kp build`
+    leaves that to a background `rm`, site_builder.atomic.discard_later): runs started
+    back to back would otherwise each compete with the previous one's deletion, which an
+    author building after an edit does not."""
+    from site_builder.atomic import leftovers
+
+    deadline = time.monotonic() + limit
+    targets = [corpus.root / "site", corpus.root / "private"]
+    while any(leftovers(target) for target in targets) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _measure_incremental(
     corpus: Corpus, repeat: int, timeout: float, measurement: Measurement, lang: str = "en"
 ) -> None:
@@ -236,6 +250,7 @@ def _measure_incremental(
                 return
         for number in range(repeat + 1):  # the last one only for memory (bench.measure)
             edits.edit()
+            _wait_for_background_deletion(corpus)
             run = _run_kp(corpus, timeout, sample_memory=number == repeat)
             (measurement.memory_runs if number == repeat else measurement.runs).append(run)
             if not run.ok:

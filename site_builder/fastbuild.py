@@ -1059,7 +1059,8 @@ def _build(
             if first:
                 early = dict(itertools.islice(rendered, len(first)))
                 _start_precheck(gated, early, reused, stats)
-            _search_static_files(files, stats)
+            if stats.workers > 1:  # the parent's time is free while workers render
+                _search_static_files(files, stats)
             cache = PageCache(cache_dir) if cache_dir is not None else None  # after the fork
             try:
                 for page in pages:
