@@ -126,6 +126,7 @@ def _carry_over(old: Path, new: Path) -> list[str]:
     return kept
 
 
+@collection_paused()
 def build_site(
     config_file: Path,
     *,
@@ -142,28 +143,6 @@ def build_site(
     inputs did not change from `.kp-cache/` beside mkdocs.yml (fastbuild.py). Sites with
     plugins the fast path does not know are built by plain mkdocs (`fast_path_note` says why).
     """
-    with collection_paused():
-        return _build_site(
-            config_file,
-            drafts=drafts,
-            clean=clean,
-            site_dir=site_dir,
-            private_dir=private_dir,
-            jobs=jobs,
-            cache=cache,
-        )
-
-
-def _build_site(
-    config_file: Path,
-    *,
-    drafts: bool,
-    clean: bool,
-    site_dir: Path | None,
-    private_dir: Path | None,
-    jobs: int | None,
-    cache: bool,
-) -> BuildResult:
     started = time.monotonic()
     config = load_site_config(config_file)
     plugin = _content_plugin(config)

@@ -40,7 +40,7 @@ def collection_paused() -> Iterator[None]:
     navigation, search entries), whose repeated full collections were a fifth of a second
     of a 1,000-page build's serial time, and little cyclic garbage. Collection resumes
     afterwards (in a long-lived process, `kp serve --watch`, it then reclaims what the build
-    dropped)."""
+    dropped). Also a decorator (`@collection_paused()`), as every `contextmanager` is."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
