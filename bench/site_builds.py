@@ -163,6 +163,7 @@ def _expect_output(run: Run, index_html: Path) -> Run:
 
 def _run_kp(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
     cmd = [kp_executable(), "build", "--config", configs.KP_CONFIG]
+    settle(corpus)
     run = run_measured(
         cmd, cwd=corpus.root, env=clean_env(), timeout=timeout, sample_memory=sample_memory
     )
@@ -177,6 +178,7 @@ def _clean_kp(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Ru
 def _plain_mkdocs(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
     _rm(corpus.root / "site-plain")
     cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", configs.PLAIN_CONFIG]
+    settle(corpus)
     run = run_measured(
         cmd, cwd=corpus.root, env=clean_env(), timeout=timeout, sample_memory=sample_memory
     )
@@ -189,6 +191,7 @@ def _hugo(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
     site = corpus.root / configs.HUGO_DIR
     _rm(site / "public", site / "resources")
     cmd = [binary, "--quiet", "--noBuildLock", "--source", str(site)]
+    settle(corpus)
     run = run_measured(cmd, cwd=site, env=clean_env(), timeout=timeout, sample_memory=sample_memory)
     return _expect_output(run, site / "public" / "index.html")
 
@@ -225,17 +228,19 @@ class IncrementalEdits:
         self.path.write_text(self.original, encoding="utf-8")
 
 
-def _wait_for_background_deletion(corpus: Corpus, limit: float = 30.0) -> None:
-    """Let the last build's retired site and private trees be deleted first (`kp build`
-    leaves that to a background `rm`, site_builder.atomic.discard_later): runs started
-    back to back would otherwise each compete with the previous one's deletion, which an
-    author building after an edit does not."""
+def settle(corpus: Corpus, limit: float = 30.0) -> None:
+    """Before a timed run: let the last build's retired site and private trees be deleted
+    (`kp build` leaves that to a background `rm`, site_builder.atomic.discard_later) and
+    the files earlier runs wrote reach the disk (`os.sync`). Runs started back to back
+    would otherwise compete with the previous ones' deletion and writeback, which an
+    author building after an edit, or a CI job, does not."""
     from site_builder.atomic import leftovers
 
     deadline = time.monotonic() + limit
     targets = [corpus.root / "site", corpus.root / "private"]
     while any(leftovers(target) for target in targets) and time.monotonic() < deadline:
         time.sleep(0.05)
+    os.sync()
 
 
 def _measure_incremental(
@@ -250,7 +255,6 @@ def _measure_incremental(
                 return
         for number in range(repeat + 1):  # the last one only for memory (bench.measure)
             edits.edit()
-            _wait_for_background_deletion(corpus)
             run = _run_kp(corpus, timeout, sample_memory=number == repeat)
             (measurement.memory_runs if number == repeat else measurement.runs).append(run)
             if not run.ok:
