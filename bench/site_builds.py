@@ -161,6 +161,21 @@ def _expect_output(run: Run, index_html: Path) -> Run:
     return run
 
 
+def settle(corpus: Corpus, limit: float = 30.0) -> None:
+    """Before a timed run: let the last build's retired site and private trees be deleted
+    (`kp build` leaves that to a background `rm`, site_builder.atomic.discard_later) and
+    the files earlier runs wrote reach the disk (`os.sync`). Runs started back to back
+    would otherwise compete with the previous ones' deletion and writeback, which an
+    author building after an edit, or a CI job, does not."""
+    from site_builder.atomic import leftovers
+
+    deadline = time.monotonic() + limit
+    targets = [corpus.root / "site", corpus.root / "private"]
+    while any(leftovers(target) for target in targets) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.sync()
+
+
 def _run_kp(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
     cmd = [kp_executable(), "build", "--config", configs.KP_CONFIG]
     settle(corpus)
@@ -226,21 +241,6 @@ class IncrementalEdits:
 
     def restore(self) -> None:
         self.path.write_text(self.original, encoding="utf-8")
-
-
-def settle(corpus: Corpus, limit: float = 30.0) -> None:
-    """Before a timed run: let the last build's retired site and private trees be deleted
-    (`kp build` leaves that to a background `rm`, site_builder.atomic.discard_later) and
-    the files earlier runs wrote reach the disk (`os.sync`). Runs started back to back
-    would otherwise compete with the previous ones' deletion and writeback, which an
-    author building after an edit, or a CI job, does not."""
-    from site_builder.atomic import leftovers
-
-    deadline = time.monotonic() + limit
-    targets = [corpus.root / "site", corpus.root / "private"]
-    while any(leftovers(target) for target in targets) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.sync()
 
 
 def _measure_incremental(
