@@ -687,12 +687,25 @@ class _MatcherHandoff:
     file (one `stat`) before it searches a page it rendered. Pages rendered before the
     file appears are left to the leak check."""
 
-    def __init__(self) -> None:
-        self.directory = tempfile.mkdtemp(prefix="kp-matcher-")
-        self.path = os.path.join(self.directory, "matcher.pickle")
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.path = os.path.join(directory, "matcher.pickle")
+
+    @classmethod
+    def create(cls) -> _MatcherHandoff | None:
+        """A handoff in a new temporary folder; None when none can be made (the workers
+        then leave every page to the leak check)."""
+        try:
+            return cls(tempfile.mkdtemp(prefix="kp-matcher-"))
+        except OSError as exc:
+            log.debug("kp build: no temporary folder for the leak matcher (%s)", exc)
+            return None
 
     def publish(self, matcher: leaks.Matcher) -> None:
-        _replace_file(Path(self.path), pickle.dumps(matcher, pickle.HIGHEST_PROTOCOL))
+        try:
+            _replace_file(Path(self.path), pickle.dumps(matcher, pickle.HIGHEST_PROTOCOL))
+        except OSError as exc:  # e.g. a full disk: the leak check searches those pages
+            log.debug("kp build: the leak matcher could not be handed over (%s)", exc)
 
     def receive(self) -> leaks.Matcher | None:
         try:
@@ -1052,7 +1065,7 @@ def _build(
         rest = [uri for uri in to_render if uri not in gated]
         early: dict[str, PageResult] = {}
         if first:  # workers forked before the matcher exists receive it through a file
-            _HANDOFF = _MatcherHandoff() if stats.workers > 1 else None
+            _HANDOFF = _MatcherHandoff.create() if stats.workers > 1 else None
         else:
             _start_precheck(gated, early, reused, stats)  # (forked workers inherit it)
         with _renderer(first + rest, stats.workers) as rendered:

@@ -305,7 +305,8 @@ def test_the_matcher_handed_to_workers_finds_what_the_parents_finds(site, monkey
     matcher = leaks.matcher_for(gated)
     paid = "The secret method lives only in the private copy of this lesson."
     page = f"<html><body><p>As quoted: {paid}</p></body></html>".encode()
-    handoff = fastbuild._MatcherHandoff()
+    handoff = fastbuild._MatcherHandoff.create()
+    assert handoff is not None
     monkeypatch.setattr(fastbuild, "_HANDOFF", handoff)
     monkeypatch.setattr(fastbuild, "_PRECHECK", None)
     try:
@@ -319,6 +320,26 @@ def test_the_matcher_handed_to_workers_finds_what_the_parents_finds(site, monkey
     assert received.digest == matcher.digest
     assert found == matcher.leaks_in("a/index.html", page) and found
     assert not Path(handoff.directory).exists()
+
+
+def test_without_a_temporary_folder_pages_are_left_to_the_leak_check(site, monkeypatch):
+    """No handoff when no temporary folder can be made: the build still checks every
+    page (afterwards) and fails on a leak."""
+
+    def unwritable(*args, **kwargs):
+        raise PermissionError("read-only temporary folder")
+
+    monkeypatch.setattr(fastbuild.tempfile, "mkdtemp", unwritable)
+    assert fastbuild._MatcherHandoff.create() is None
+    site.build(cache=False, jobs=2)
+    site.write(
+        "articles/quote.md",
+        "---\ntitle: Quote\ndate: 2026-01-03\n---\n\n"
+        "As the course says: The secret method lives only in the private copy of this lesson.\n",
+    )
+    with pytest.raises(BuildFailed) as failed:
+        site.build(cache=False, jobs=2)
+    assert "articles/quote/index.html: paid text of /courses/c/02-paid/" in str(failed.value)
 
 
 def _search_with_handed_matcher(name: str, data: bytes) -> list[leaks.Leak]:
