@@ -253,7 +253,7 @@ def _find_leaks(
         )
     finally:
         verdicts.close()
-        fastbuild.save_leak_memo(cache_dir, (name for name, _ in files))
+        fastbuild.save_leak_memo(cache_dir)
 
 
 def _run_mkdocs(

@@ -77,8 +77,10 @@ from site_builder.workers import fork_pool
 
 log = logging.getLogger("mkdocs.kp.fastbuild")
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 SEARCH_PLUGINS = ("material/search", "search")
+SEARCH_INDEX = "search/search_index.json"
+"""Where the search plugin writes its index, relative to the site."""
 KNOWN_PLUGINS = (*SEARCH_PLUGINS, "kp-content")
 # Markdown extensions that read files other than the page (their inputs are not in the key).
 UNCACHEABLE_EXTENSIONS = ("pymdownx.snippets", "markdown_include", "mdx_include")
@@ -102,9 +104,10 @@ class PageResult:
     """Digest of the matcher `leaks` were searched with (leaks.Matcher.digest)."""
     digest: str = ""
     """sha256 of the page's output."""
-    segments: dict[bytes, str] = field(default_factory=dict)
-    """The leak check's text of each string of `search_entries` (leaks.json_string_texts),
-    worked out by the worker that rendered the page; not cached (the leak memo keeps it)."""
+    search_texts: list[str] | None = None
+    """The leak check's text of each string of `search_entries` (leaks.json_texts), worked
+    out by the worker that rendered the page: the check of the search index reads these
+    instead of parsing the written index (`_precheck_search_index`). None: unknown."""
 
 
 @dataclass
@@ -116,6 +119,9 @@ class FastBuildStats:
     digests: dict[str, str] = field(default_factory=dict)
     """Output path (relative to the site) → sha256 of each page written: the leak check
     need not read them again, and the next build links unchanged ones."""
+    search_texts: list[str] | None = field(default_factory=list)
+    """`PageResult.search_texts` of every page, in the order their entries were added to
+    the search index (None once a page's are unknown)."""
     linked: int = 0
     pages: int = 0
     rendered: int = 0
@@ -286,15 +292,15 @@ class PageCache:
         found: dict[str, PageResult] = {}
         for key, digest, meta in self._rows("digest, meta", keys):
             try:
-                entries, private, romanized = pickle.loads(meta)  # noqa: S301 - our own cache
+                entries, private, romanized, texts = pickle.loads(meta)  # noqa: S301 - ours
             except Exception:  # noqa: BLE001, S112 - a damaged entry is a miss: rendered again
                 continue
-            found[key] = PageResult(entries, private, romanized, digest=digest)
+            found[key] = PageResult(entries, private, romanized, digest=digest, search_texts=texts)
         return found
 
     def put(self, key: str, result: PageResult) -> None:
         meta = pickle.dumps(
-            (result.search_entries, result.private_html, result.romanized),
+            (result.search_entries, result.private_html, result.romanized, result.search_texts),
             protocol=pickle.HIGHEST_PROTOCOL,
         )
         self._pending.append((key, result.digest, meta))
@@ -400,37 +406,26 @@ def _read_source(page: Page, config: MkDocsConfig) -> str | None:
 
 
 def load_leak_memo(cache_dir: Path) -> None:
-    """The leak check's memos (leaks.SEGMENTS, leaks.FRAGMENTS) from the last build."""
+    """The paid fragments of private pages (leaks.FRAGMENTS) the last build worked out."""
     try:
         data = pickle.loads((cache_dir / "leak-memo.pickle").read_bytes())  # noqa: S301
     except Exception:  # noqa: BLE001 - a damaged memo is an empty one
         data = {}
-    if isinstance(data, dict):
-        leaks.SEGMENTS.update(data.get("segments", {}))
-        leaks.FRAGMENTS.update(data.get("fragments", {}))
-        leaks.JSON_KEYS.update(data.get("files", {}))
-    leaks.NEW_SEGMENTS.clear()
-    _LOADED_MEMO["fragments"] = len(leaks.FRAGMENTS)
-    _LOADED_MEMO["files"] = dict(leaks.JSON_KEYS)
+    if isinstance(data, dict) and isinstance(data.get("fragments"), dict):
+        leaks.FRAGMENTS.update(data["fragments"])
+    _LOADED_MEMO["fragments"] = set(leaks.FRAGMENTS)
 
 
 _LOADED_MEMO: dict[str, Any] = {}
 
 
-def save_leak_memo(cache_dir: Path, published: Iterable[str]) -> None:
-    """Keep the memos when this build changed them: the text of the strings of the JSON
-    files still `published` (site-relative names), the paid fragments of pages in use."""
-    present = set(published)
-    files = {name: keys for name, keys in leaks.JSON_KEYS.items() if name in present}
-    changed = leaks.NEW_SEGMENTS or files != _LOADED_MEMO.get("files")
-    if changed or len(leaks.FRAGMENTS) != _LOADED_MEMO.get("fragments"):
-        keep = {key for keys in files.values() for key in keys}
-        segments = {key: text for key, text in leaks.SEGMENTS.items() if key in keep}
-        fragments = {k: v for k, v in leaks.FRAGMENTS.items() if k in leaks.USED_FRAGMENTS}
-        data = {"segments": segments, "fragments": fragments, "files": files}
+def save_leak_memo(cache_dir: Path) -> None:
+    """Keep the paid fragments of the private pages in use, when this build changed them."""
+    fragments = {k: v for k, v in leaks.FRAGMENTS.items() if k in leaks.USED_FRAGMENTS}
+    if set(fragments) != _LOADED_MEMO.get("fragments"):
+        data = {"fragments": fragments}
         _replace_file(cache_dir / "leak-memo.pickle", pickle.dumps(data))
-        _LOADED_MEMO.update(fragments=len(fragments), files=files)
-    leaks.NEW_SEGMENTS.clear()
+        _LOADED_MEMO["fragments"] = set(fragments)
 
 
 def _memo_path(cache_dir: Path) -> Path:
@@ -660,7 +655,7 @@ def _render_page(src_uri: str) -> PageResult:
         private_html=private,
         romanized=list(slugs.NEWLY_ROMANIZED),
         digest=hashlib.sha256(data).hexdigest(),
-        segments=leaks.json_string_texts(entries[before:]),
+        search_texts=leaks.json_texts(entries[before:]),
     )
     del entries[before:]
     page.content = None  # rendered and indexed: free the memory (title/meta stay)
@@ -792,9 +787,11 @@ def _publish(
     if build.content is not None and result.private_html is not None:
         build.content.put_private_page(page, result.private_html)
     slugs.ROMANIZED.update(result.romanized)
-    if result.segments:
-        leaks.SEGMENTS.update(result.segments)
-        leaks.NEW_SEGMENTS.update(result.segments)
+    if stats.search_texts is not None and build.search is not None:
+        if result.search_texts is None:
+            stats.search_texts = None
+        else:
+            stats.search_texts.extend(result.search_texts)
 
 
 def _search_written(
@@ -824,6 +821,74 @@ def _search_static_files(files: Files, stats: FastBuildStats) -> None:
             and file.dest_uri not in pages
         ):
             _search_written(file.dest_uri, file.abs_dest_path, _PRECHECK, stats)
+
+
+class _SearchIndexWrite:
+    """Records the search index the search plugin writes in `on_post_build` (the JSON text
+    `generate_search_index` returns, which it writes as is), and whether that was made
+    from exactly the entries this build merged: no earlier index merged in (`prev`, which
+    only `mkdocs serve --dirty` passes), the same list object, nothing added or removed."""
+
+    def __init__(self, search: Any, entries: list[dict[str, Any]]) -> None:
+        self.index = search.search_index if search is not None else None
+        self.entries, self.count = entries, len(entries)
+        self.document: str | None = None
+
+    def __enter__(self) -> _SearchIndexWrite:
+        if self.index is not None:
+            generate = self.index.generate_search_index
+
+            def recorded(prev: Any) -> str:
+                document = generate(prev)
+                unchanged = self.index.entries is self.entries and len(self.entries) == self.count
+                self.document = document if not prev and unchanged else None
+                return document
+
+            self.index.generate_search_index = recorded  # on this instance only
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.index is not None:
+            vars(self.index).pop("generate_search_index", None)
+
+
+_CONFIG_START, _DOCS_START = '{"config":', ',"docs":'
+
+
+def _precheck_search_index(
+    written: _SearchIndexWrite,
+    matcher: leaks.Matcher | None,
+    stats: FastBuildStats,
+    site_dir: str,
+) -> None:
+    """Search the written search index for paid text from the texts of its strings that
+    the workers worked out with each page's entries (`PageResult.search_texts`), instead
+    of parsing it again in the leak check: the same text, without reading 10 MB of JSON
+    on a 1,000-article site. Only when every page's texts are known and the index was
+    written from exactly the entries merged, and the file holds what was written (no later
+    plugin replaced it); its small `config` part is parsed from the written text itself.
+    Otherwise the leak check reads the file as any other."""
+    document, texts = written.document, stats.search_texts
+    if matcher is None or document is None or texts is None:
+        return
+    if not document.startswith(_CONFIG_START):
+        return
+    try:
+        config, end = json.JSONDecoder().raw_decode(document, len(_CONFIG_START))
+    except ValueError:
+        return
+    config_texts = leaks.json_texts(config)
+    if config_texts is None or not document.startswith(_DOCS_START, end):
+        return
+    data = document.encode("utf-8")
+    try:
+        with open(os.path.join(site_dir, SEARCH_INDEX), "rb") as file:
+            if file.read() != data:
+                return
+    except OSError:
+        return
+    stats.digests[SEARCH_INDEX] = hashlib.sha256(data).hexdigest()
+    stats.prechecked[SEARCH_INDEX] = matcher.leaks_in_json(SEARCH_INDEX, data, config_texts + texts)
 
 
 def _gated_entries(content: ContentPlugin | None) -> dict[str, Any]:
@@ -1075,6 +1140,9 @@ def _build(
             if stats.workers > 1:  # the parent's time is free while workers render
                 _search_static_files(files, stats)
             cache = PageCache(cache_dir) if cache_dir is not None else None  # after the fork
+            merged: list[dict[str, Any]] = search.search_index.entries if search else []
+            if merged:  # entries this build has no texts for
+                stats.search_texts = None
             try:
                 for page in pages:
                     src_uri = page.file.src_uri
@@ -1090,6 +1158,7 @@ def _build(
             finally:
                 if cache is not None:
                     cache.close()
+            matcher = _PRECHECK
     finally:
         _BUILD = None
         _stop_precheck()
@@ -1097,7 +1166,9 @@ def _build(
         _save_memo(cache_dir, blocks)
     lap("render")
 
-    config.plugins.on_post_build(config=config)
+    with _SearchIndexWrite(search, merged) as written:
+        config.plugins.on_post_build(config=config)
+    _precheck_search_index(written, matcher, stats, config.site_dir)
     lap("post_build")
     stats.pages = len(pages)
     stats.rendered += len(to_render)

@@ -21,6 +21,7 @@ import html
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -164,6 +165,42 @@ def _json_strings(value: object) -> list[str]:
     return []
 
 
+def json_view(texts: Iterable[str]) -> str:
+    """The text the check reads of a JSON document: the `visible_text` of each of its
+    strings (in document order), joined."""
+    return " ".join(text for text in texts if text)
+
+
+class _NotJSON(Exception):
+    """A value `json.dumps` would only write through its `default` (as some other text)."""
+
+
+def _native_strings(value: object, found: list[str]) -> None:
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _native_strings(item, found)
+    elif isinstance(value, list | tuple):  # (a tuple is written as an array)
+        for item in value:
+            _native_strings(item, found)
+    elif not (value is None or isinstance(value, int | float)):  # (bool is an int)
+        raise _NotJSON
+
+
+def json_texts(value: object) -> list[str] | None:
+    """`visible_text` of every string `json.dumps(value)` writes, in the order it writes
+    them — what the check of the written file would read of it, worked out without
+    writing and parsing it (`kp build`'s workers do this for their pages' search
+    entries). None when `value` holds something JSON has no type for."""
+    strings: list[str] = []
+    try:
+        _native_strings(value, strings)
+    except _NotJSON:
+        return None
+    return [visible_text(string) for string in strings]
+
+
 def file_views(name: str, data: bytes) -> tuple[bytes, list[str]]:
     """(raw bytes, decoded text views) of one site file, decompressing `.gz` first: the text
     with whitespace collapsed and the text a browser shows, or for JSON (the search index)
@@ -181,43 +218,9 @@ def file_views(name: str, data: bytes) -> tuple[bytes, list[str]]:
     # JSON (the search index): the text of its decoded strings, whose escapes (\u…, \")
     # the raw text keeps; anything else: its text as a browser shows it.
     if strings:  # every character of a JSON document that is text is inside a string
-        segments = [_segment(string) for string in strings]
-        JSON_KEYS[name] = [key for key, _ in segments]
-        return data, [" ".join(segment for _, segment in segments if segment)]
+        return data, [json_view(map(visible_text, strings))]
     flat = collapse(text)  # `visible_text` gives the same for the shorter text
     return data, [flat, visible_text(flat)]
-
-
-SEGMENTS: dict[bytes, str] = {}
-"""Visible text of JSON strings already seen, by digest: the search index changes by a few
-entries per edit, so an incremental build re-reads only those (`kp build` keeps this memo
-in .kp-cache). The same string always has the same text, so entries never go stale."""
-NEW_SEGMENTS: dict[bytes, str] = {}
-"""Entries added to SEGMENTS since the caller last emptied this dict."""
-_SEGMENT_VERSION = b"visible_text"
-"""Part of every SEGMENTS key: a memo saved by a build whose text differed never matches."""
-JSON_KEYS: dict[str, list[bytes]] = {}
-"""SEGMENTS keys of the strings of each JSON file read, by site-relative name: a saved memo
-keeps those of the files still published (also when a file's unchanged bytes were not read
-again), so it does not grow forever."""
-
-
-def _segment(value: str) -> tuple[bytes, str]:
-    """(memo key, `visible_text` of one JSON string), memoized in SEGMENTS."""
-    key = hashlib.blake2b(
-        value.encode("utf-8", "surrogatepass"), digest_size=16, person=_SEGMENT_VERSION
-    ).digest()
-    known = SEGMENTS.get(key)
-    if known is None:
-        known = SEGMENTS[key] = NEW_SEGMENTS[key] = visible_text(value)
-    return key, known
-
-
-def json_string_texts(value: object) -> dict[bytes, str]:
-    """The text the check of a JSON file will read from each string in `value`, by memo
-    key: `kp build`'s workers work it out for the search-index entries of the pages they
-    render, so the check of the whole index afterwards only looks them up."""
-    return dict(_segment(string) for string in _json_strings(value))
 
 
 @dataclass(frozen=True)
@@ -256,8 +259,17 @@ class _Matcher:
 
     def leaks_in(self, relative: str, data: bytes) -> list[Leak]:
         raw, views = file_views(relative, data)
+        return self._search(relative, any(m in raw for m in _PAID_MARKERS), views)
+
+    def leaks_in_json(self, relative: str, data: bytes, texts: list[str]) -> list[Leak]:
+        """`leaks_in` of a JSON file whose bytes are `data`, given the `json_texts` of the
+        value it was written from (the search index: `kp build` knows them from its
+        pages), so it need not be parsed again."""
+        return self._search(relative, any(m in data for m in _PAID_MARKERS), [json_view(texts)])
+
+    def _search(self, relative: str, marked: bool, views: list[str]) -> list[Leak]:
         leaks = []
-        if any(marker in raw for marker in _PAID_MARKERS):
+        if marked:
             leaks.append(Leak(relative, None, None, PAID_START, 1))
         if self.automaton is None:
             return leaks
@@ -304,19 +316,13 @@ def _file_key(matcher_digest: str, relative: str, content_digest: str) -> str:
 _MATCHER: _Matcher | None = None
 
 
-_ChunkResult = tuple[list[Leak], dict[bytes, str], dict[str, list[bytes]]]
-
-
-def _check_chunk(items: list[tuple[str, str]]) -> _ChunkResult:
-    """Worker: check (relative name, absolute path) pairs with the inherited matcher; also
-    returns the JSON string texts it read, for the parent's memo."""
+def _check_chunk(items: list[tuple[str, str]]) -> list[Leak]:
+    """Worker: check (relative name, absolute path) pairs with the inherited matcher."""
     assert _MATCHER is not None
-    NEW_SEGMENTS.clear()
-    JSON_KEYS.clear()
     leaks = []
     for relative, path in items:
         leaks += _MATCHER.leaks_in(relative, _read(path))
-    return leaks, dict(NEW_SEGMENTS), dict(JSON_KEYS)
+    return leaks
 
 
 def _read(path: str) -> bytes:
@@ -336,11 +342,7 @@ def _check_files(matcher: _Matcher, files: list[tuple[str, str]], jobs: int) -> 
             results = pool.map(_check_chunk, chunks)
     finally:
         _MATCHER = None
-    for _, segments, keys in results:
-        SEGMENTS.update(segments)
-        NEW_SEGMENTS.update(segments)
-        JSON_KEYS.update(keys)
-    return [leak for chunk, _, _ in results for leak in chunk]
+    return [leak for chunk in results for leak in chunk]
 
 
 def site_files(root: Path) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ Every comparison is byte for byte over site/ and private/, ignoring only build t
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 import shutil
@@ -219,15 +220,86 @@ def test_leak_check_cache_only_skips_identical_clean_files(mini, tmp_path):
     assert find_leaks(site, private, cache=memory, jobs=2) == found
 
 
-def test_leak_memo_reads_the_search_index_like_the_full_text(mini):
-    mini.build()
-    index = (mini.root / "site/search/search_index.json").read_bytes()
-    leaks.SEGMENTS.clear()
-    _, first = leaks.file_views("search_index.json", index)
-    _, again = leaks.file_views("search_index.json", index)  # from the memo
-    strings = leaks._json_strings(json.loads(index))
-    joined = " ".join(text for text in map(leaks.visible_text, strings) if text)
-    assert first == again == [joined]
+def _index_views(site_dir: Path) -> tuple[str, list[str]]:
+    """(sha256, views the leak check reads) of the written search index, parsed again."""
+    index = (site_dir / fastbuild.SEARCH_INDEX).read_bytes()
+    return hashlib.sha256(index).hexdigest(), leaks.file_views(fastbuild.SEARCH_INDEX, index)[1]
+
+
+def test_json_texts_are_what_the_check_reads_of_the_written_json():
+    value = {
+        "config": {"lang": ["en", "zh"], "separator": "[\\s]+", "boost": 2.5, "on": True},
+        "docs": [
+            {"location": "a/", "title": "A &amp; <b>B</b>", "text": "<p>one\n two</p>"},
+            {"location": "b/", "title": "\u200b中文\u200b", "text": "", "tags": ["x", "y"]},
+            {"location": "c/", "title": None, "text": "t", "extra": ("tu", "ple")},
+        ],
+    }
+    written = json.dumps(value, separators=(",", ":")).encode()
+    assert leaks.file_views("x.json", written)[1] == [leaks.json_view(leaks.json_texts(value))]
+    assert leaks.json_texts({"when": __import__("datetime").date(2026, 1, 1)}) is None
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_search_index_is_checked_from_its_pages_texts(site, jobs):
+    """The fast path searches the search index from the texts its workers worked out (or
+    the cache kept) for every page's entries: the same text the leak check reads when it
+    parses the written file, for a clean build and after an edit."""
+    for edit in range(2):
+        result = site.build(jobs=jobs)
+        assert result.fast is not None and fastbuild.SEARCH_INDEX in result.fast.prechecked
+        digest, views = _index_views(site.root / "site")
+        assert result.fast.digests[fastbuild.SEARCH_INDEX] == digest
+        index = json.loads((site.root / "site" / fastbuild.SEARCH_INDEX).read_bytes())
+        config_texts = leaks.json_texts(index["config"])
+        assert views == [leaks.json_view(config_texts + result.fast.search_texts)]
+        post = site.root / "content/articles/post-03.md"
+        post.write_text(post.read_text(encoding="utf-8") + f"\nEdit {edit}.\n", encoding="utf-8")
+    assert result.fast.rendered < result.fast.pages
+
+
+def test_paid_text_in_the_search_index_fails_the_build(mini):
+    """A free article quoting the paid part: found in its page and in the search index,
+    which the fast path searched from its pages' texts."""
+    mini.write(
+        "articles/quote.md",
+        "---\ntitle: Quote\ndate: 2026-01-03\n---\n\n"
+        "The secret method lives only in the private copy of this lesson.\n",
+    )
+    with pytest.raises(BuildFailed) as failed:
+        mini.build()
+    report = "\n".join(failed.value.problems)
+    assert "search/search_index.json: paid text of /courses/c/02-paid/" in report
+    assert "articles/quote/index.html: paid text of /courses/c/02-paid/" in report
+    assert not (mini.root / "site").exists()
+
+
+def test_search_index_changed_after_it_was_written_is_read_again(mini, monkeypatch):
+    """When the index written is not the one made of the merged entries (here: a plugin
+    rewrites it after the search plugin), the leak check parses the file itself."""
+    from material.plugins.search.plugin import SearchPlugin
+
+    written = SearchPlugin.on_post_build
+
+    def rewrite(self, *, config):
+        written(self, config=config)
+        path = Path(config.site_dir) / fastbuild.SEARCH_INDEX
+        index = json.loads(path.read_text(encoding="utf-8"))
+        index["docs"].append(
+            {
+                "location": "x/",
+                "title": "x",
+                "text": "The secret method lives only in the private copy of this lesson.",
+            }
+        )
+        path.write_text(json.dumps(index), encoding="utf-8")
+
+    monkeypatch.setattr(SearchPlugin, "on_post_build", rewrite)
+    with pytest.raises(BuildFailed) as failed:
+        mini.build()
+    assert "search/search_index.json: paid text of /courses/c/02-paid/" in "\n".join(
+        failed.value.problems
+    )
 
 
 def test_chinese_pages_and_search_are_built_with_jieba_rs(site):
@@ -269,8 +341,9 @@ def test_segmenting_chinese_gives_what_materials_own_method_gives(site):
 
 def test_workers_find_paid_text_while_rendering(site, monkeypatch):
     """Pages are searched for paid text by the workers that render them once the parent
-    has handed them the matcher (pages rendered before that are left to the leak check);
-    a leak fails the build either way, and no file is searched twice."""
+    has handed them the matcher (pages rendered before that are left to the leak check),
+    the search index by the parent from its pages' texts; a leak fails the build either
+    way, and no file is searched twice."""
     site.write(
         "articles/quote.md",
         "---\ntitle: Quote\ndate: 2026-01-03\n---\n\n"
@@ -290,7 +363,8 @@ def test_workers_find_paid_text_while_rendering(site, monkeypatch):
     report = str(failed.value)
     assert "articles/quote/index.html: paid text of /courses/c/02-paid/" in report
     assert report.count("articles/quote/index.html") == 1
-    assert "search/search_index.json" in searched
+    assert report.count("search/search_index.json: paid text of /courses/c/02-paid/") == 1
+    assert "search/search_index.json" not in searched
     assert len(searched) == len(set(searched))
 
 
@@ -377,24 +451,6 @@ def test_no_cache_where_it_cannot_be_written(site, monkeypatch):
     monkeypatch.setattr(build_module, "cache_dir_for", lambda config: Path("/proc/kp-cache"))
     result = site.build()
     assert result.fast is not None and result.fast.rendered == result.fast.pages
-
-
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_leak_memo_keeps_the_text_of_every_published_search_string(site, jobs):
-    """Whoever read the search index (this process or a leak-check worker, from the memo or
-    not), the saved memo holds the text of all its strings, so the next build reads none
-    of them again."""
-    import pickle
-
-    site.build(jobs=jobs)
-    site.write("articles/post-03.md", "---\ntitle: Post 3\ndate: 2025-04-03\n---\n\nNew text.\n")
-    site.build(jobs=jobs)
-    memo = pickle.loads((site.root / ".kp-cache/leak-memo.pickle").read_bytes())  # noqa: S301
-    index = json.loads((site.root / "site/search/search_index.json").read_bytes())
-    strings = leaks._json_strings(index)
-    keys = {leaks._segment(string)[0] for string in strings}
-    assert keys <= memo["segments"].keys()
-    assert set(memo["files"]["search/search_index.json"]) == keys
 
 
 def test_jieba_is_imported_only_when_used():
