@@ -23,6 +23,7 @@ from mkdocs.exceptions import Abort, ConfigurationError
 
 from kp.manifest import Manifest, read_manifest
 from site_builder import atomic, fastbuild
+from site_builder.icons import use_fast_twemoji_index
 from site_builder.leaks import Leak, find_leaks, site_files
 from site_builder.plugins.content import (
     ContentPlugin,
@@ -103,6 +104,7 @@ def load_site_config(config_file: Path) -> MkDocsConfig:
     if not config_file.is_file():
         raise BuildFailed([f"{config_file}: no such file (pass --config PATH to mkdocs.yml)"])
     defer_jieba_import()
+    use_fast_twemoji_index()
     with _collect_errors() as errors:  # mkdocs logs the reasons, then raises Abort
         try:
             return load_config(str(config_file))
