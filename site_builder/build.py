@@ -22,7 +22,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort, ConfigurationError
 
 from kp.manifest import Manifest, read_manifest
-from site_builder import atomic, fastbuild
+from site_builder import atomic, fastbuild, slugs
 from site_builder.icons import use_fast_twemoji_index
 from site_builder.leaks import Leak, find_leaks, site_files
 from site_builder.plugins.content import (
@@ -40,6 +40,9 @@ class BuildFailed(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+CACHE_NAME = ".kp-cache"
 
 
 @dataclass
@@ -145,6 +148,34 @@ def build_site(
     inputs did not change from `.kp-cache/` beside mkdocs.yml (fastbuild.py). Sites with
     plugins the fast path does not know are built by plain mkdocs (`fast_path_note` says why).
     """
+    if not slugs.ROMANIZED and not (
+        cache and fastbuild.romanized_memo_path(config_file.resolve().parent / CACHE_NAME).exists()
+    ):
+        slugs.start_romanizer()  # a first build: pypinyin loads while this one sets up
+    try:
+        return _build_site(
+            config_file,
+            drafts=drafts,
+            clean=clean,
+            site_dir=site_dir,
+            private_dir=private_dir,
+            jobs=jobs,
+            cache=cache,
+        )
+    finally:
+        slugs.stop_romanizer()
+
+
+def _build_site(
+    config_file: Path,
+    *,
+    drafts: bool,
+    clean: bool,
+    site_dir: Path | None,
+    private_dir: Path | None,
+    jobs: int | None,
+    cache: bool,
+) -> BuildResult:
     started = time.monotonic()
     config = load_site_config(config_file)
     plugin = _content_plugin(config)
@@ -207,7 +238,7 @@ def build_site(
 
 def cache_dir_for(config: MkDocsConfig) -> Path:
     """`.kp-cache/` beside mkdocs.yml (git-ignored)."""
-    return Path(config.config_file_path).resolve().parent / ".kp-cache"
+    return Path(config.config_file_path).resolve().parent / CACHE_NAME
 
 
 def usable_cache_dir(path: Path) -> Path | None:

@@ -428,7 +428,8 @@ def save_leak_memo(cache_dir: Path) -> None:
         _LOADED_MEMO["fragments"] = set(fragments)
 
 
-def _memo_path(cache_dir: Path) -> Path:
+def romanized_memo_path(cache_dir: Path) -> Path:
+    """Where the pinyin memo (slugs.ROMANIZED) of a build's cache is kept."""
     return cache_dir / "romanized.json"
 
 
@@ -436,7 +437,7 @@ def _load_memo(cache_dir: Path) -> None:
     """Pinyin and parsed front matter of earlier builds (slugs.ROMANIZED,
     frontmatter.PARSED): both are keyed by their exact input text, so always valid."""
     try:
-        data = json.loads(_memo_path(cache_dir).read_text(encoding="utf-8"))
+        data = json.loads(romanized_memo_path(cache_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         data = {}
     if isinstance(data, dict):
@@ -461,7 +462,7 @@ def _replace_file(path: Path, data: bytes) -> None:
 def _save_memo(cache_dir: Path, sources: set[str]) -> None:
     """Save the memos; front matter only of this build's files (the cache never grows)."""
     text = json.dumps(slugs.ROMANIZED, ensure_ascii=False).encode("utf-8")
-    _replace_file(_memo_path(cache_dir), text)
+    _replace_file(romanized_memo_path(cache_dir), text)
     parsed = {
         "content": {b: data for b, data in frontmatter.PARSED.items() if b in sources},
         "mkdocs": {b: data for b, data in PAGE_META.items() if b in sources},
@@ -1123,6 +1124,16 @@ def _build(
     stats.workers = jobs if len(to_render) >= PARALLEL_MIN_PAGES else 1
     gated = _gated_entries(content)
     _BUILD = _Build(config, files, nav, env, doc_files, search, content)
+    # Chinese headings' anchors, romanized by the process loading pypinyin since the build
+    # started (a first build), so neither this process nor its workers load it.
+    slugs.prefetch(
+        text
+        for page in pages
+        if page.file.src_uri not in reused
+        for text in slugs.heading_texts(page.markdown or "")
+    )
+    if stats.workers > 1:
+        slugs.stop_romanizer()  # the workers must not share its pipes
     try:
         # Gated pages first: with their paid text known, workers search every other page
         # for it as they render it (the leak check then skips those files).

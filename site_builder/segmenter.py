@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import logging
 import re
-import subprocess
 import sys
 import types
 from pathlib import Path
 from typing import Any
 
+from site_builder.line_helper import LineHelper
 from site_builder.search_parser import verified
 
 log = logging.getLogger("mkdocs.plugins.kp-content")
@@ -59,44 +58,22 @@ for line in sys.stdin:
 """
 
 
-class _Helper:
+class _Helper(LineHelper):
     """jieba-rs in a second process, started while the build sets up: loading its
     dictionary takes a tenth of a second, which a build rendering one Chinese page would
     otherwise spend waiting, and the second core is idle then. It answers `cut` requests
-    (a JSON line each way) with the same words jieba-rs gives in this process."""
+    with the same words jieba-rs gives in this process."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _HELPER_CODE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            encoding="utf-8",
-        )
+        super().__init__(_HELPER_CODE)
 
     def cut(self, text: str, cut_all: bool, hmm: bool) -> list[str] | None:
         """The words, or None when the helper cannot answer (it is then stopped)."""
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
-        try:
-            stdin.write(json.dumps([text, cut_all, hmm]) + "\n")
-            stdin.flush()
-            words = json.loads(stdout.readline())
-        except (OSError, ValueError):
+        words = self.ask([text, cut_all, hmm])
+        if words is None:
             stop_helper()
             return None
         return words if isinstance(words, list) else None
-
-    def close(self) -> None:
-        """End it now: it keeps no state, and waiting for it to see the end of its input
-        could take as long as a forked build worker keeps a copy of the pipe open."""
-        self.process.kill()
-        self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            with contextlib.suppress(OSError):
-                if stream is not None:
-                    stream.close()
 
 
 _helper: _Helper | None = None

@@ -3,20 +3,116 @@ stable across rebuilds (the same title always gives the same slug)."""
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 import unicodedata
+from collections.abc import Iterable
 
 from markdown.extensions.toc import slugify as markdown_slugify
+
+from site_builder.line_helper import LineHelper
+
+log = logging.getLogger("mkdocs.plugins.kp-content")
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 ROMANIZED: dict[str, str] = {}
 """Pinyin already computed, by text. `kp build` keeps it in .kp-cache between builds, so an
-incremental build does not load pypinyin's dictionaries (half a second) to slug headings and
-tags it has seen before."""
+incremental build does not load pypinyin's dictionaries (a fifth of a second) to slug
+headings and tags it has seen before."""
 NEWLY_ROMANIZED: list[tuple[str, str]] = []
 """Entries added to ROMANIZED since the caller last emptied this list."""
+PREFETCHED: dict[str, str] = {}
+"""Pinyin the romanizer process worked out ahead of use (`prefetch`); an entry moves to
+ROMANIZED when a slug is made of it, so the memo keeps only texts that were used."""
+
+
+def pinyin_of(text: str) -> str:
+    """Han characters of `text` as space-separated pinyin, everything else unchanged."""
+    from pypinyin import Style, lazy_pinyin  # loads large dictionaries: only when needed
+
+    return " ".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
+
+
+_ROMANIZER_CODE = """
+import json, sys
+from site_builder.slugs import pinyin_of
+for line in sys.stdin:
+    texts = json.loads(line)
+    values = [pinyin_of(text) for text in texts]
+    sys.stdout.write(json.dumps(values, ensure_ascii=False) + "\\n")
+    sys.stdout.flush()
+"""
+
+_romanizer: LineHelper | None = None
+
+
+def start_romanizer() -> None:
+    """Start loading pypinyin in a second process (line_helper), for a build that will
+    romanize texts it has no memo of (a first or clean build of a Chinese site): its
+    dictionaries load there while this process loads the configuration and reads the
+    content, and the tags and headings are romanized there (`prefetch`)."""
+    global _romanizer
+    if _romanizer is None and "pypinyin" not in sys.modules:
+        try:
+            _romanizer = LineHelper(_ROMANIZER_CODE)
+        except OSError as exc:  # no second process: romanize in this one
+            log.debug("kp-content: no romanizer process (%s)", exc)
+
+
+def stop_romanizer() -> None:
+    """Stop the romanizer process, if any (before forking workers, at the end of a build)."""
+    global _romanizer
+    helper, _romanizer = _romanizer, None
+    if helper is not None:
+        helper.close()
+
+
+def _ask_romanizer(texts: list[str]) -> list[str] | None:
+    answer = _romanizer.ask(texts) if _romanizer is not None else None
+    if not (isinstance(answer, list) and len(answer) == len(texts)):
+        if _romanizer is not None and answer is None:
+            stop_romanizer()  # died: romanize in this process from now on
+        return None
+    if not all(isinstance(value, str) for value in answer):
+        return None
+    return answer
+
+
+def prefetch(texts: Iterable[str]) -> None:
+    """Have the romanizer process (when one runs) work out the pinyin of those `texts`
+    not known yet, in one request, into PREFETCHED."""
+    if _romanizer is None:
+        return
+    wanted = list(
+        dict.fromkeys(
+            t for t in texts if _HAN.search(t) and t not in ROMANIZED and t not in PREFETCHED
+        )
+    )
+    if wanted:
+        values = _ask_romanizer(wanted)
+        if values is not None:
+            PREFETCHED.update(zip(wanted, values, strict=True))
+
+
+_HEADING = re.compile(r"^#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+_ATTR_LIST = re.compile(r"[ \t]*\{[^}]*\}$")
+
+
+def heading_texts(markdown: str) -> list[str]:
+    """The Chinese ATX headings of a Markdown source, as `heading_slug` will most likely be
+    given them (without `#` marks and a trailing attribute list), to `prefetch`. A guess:
+    a heading with inline markup is romanized when it is met instead."""
+    if not _HAN.search(markdown):
+        return []
+    found = []
+    for match in _HEADING.finditer(markdown):
+        text = _ATTR_LIST.sub("", match.group(1)).strip()
+        if text and _HAN.search(text):
+            found.append(text)
+    return found
 
 
 def _romanize(text: str) -> str:
@@ -26,9 +122,12 @@ def _romanize(text: str) -> str:
     known = ROMANIZED.get(text)
     if known is not None:
         return known
-    from pypinyin import Style, lazy_pinyin  # loads large dictionaries: only when needed
-
-    value = " ".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
+    value = PREFETCHED.pop(text, None)
+    if value is None and _romanizer is not None:
+        answer = _ask_romanizer([text])
+        value = answer[0] if answer is not None else None
+    if value is None:
+        value = pinyin_of(text)
     ROMANIZED[text] = value
     NEWLY_ROMANIZED.append((text, value))
     return value

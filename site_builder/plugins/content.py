@@ -46,6 +46,7 @@ from site_builder.render import render_shell, render_with_content, set_html_lang
 from site_builder.search_parser import use_fast_parser
 from site_builder.segmenter import stop_helper, use_fast_segmenter
 from site_builder.sitemap import render_sitemap, sitemap_path
+from site_builder.slugs import stop_romanizer
 from site_builder.teaser import Split, mark_teaser_end, split_html, teaser_toc
 from site_builder.theme_text import ThemeText
 from site_builder.views import Catalog, archive_view, build_catalog, page_view, shell_view
@@ -96,8 +97,9 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
     # -- configuration ------------------------------------------------------------------
 
     def on_shutdown(self) -> None:
-        """The build is over: stop the segmenter process, if one was started."""
+        """The build is over: stop the segmenter and romanizer processes, if started."""
         stop_helper()
+        stop_romanizer()
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self.private_path = resolve_private_dir(config, self.config)

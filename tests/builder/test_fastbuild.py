@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from site_builder import fastbuild, leaks
+from site_builder import fastbuild, leaks, slugs
 from site_builder.build import BuildFailed, build_site
 from site_builder.leaks import find_leaks
 from site_builder.navcache import NavCache
@@ -534,3 +534,63 @@ def test_the_segmenter_process_cuts_what_jieba_rs_cuts_and_stops_with_the_build(
         assert segmenter._helper is None
     finally:
         segmenter.stop_helper()
+
+
+def test_heading_texts_are_the_chinese_atx_headings():
+    source = (
+        "# 标题一\n\nText 中文 not a heading.\n\n## 为什么重要 ##\n\n### English only\n\n"
+        "#### 带属性的标题 {#custom .cls}\n\n#不是标题\n"
+    )
+    assert slugs.heading_texts(source) == ["标题一", "为什么重要", "带属性的标题"]
+    assert slugs.heading_texts("# English\n") == []
+
+
+def test_the_romanizer_process_gives_this_process_pinyin():
+    from site_builder.line_helper import LineHelper
+
+    texts = ["社群运营", "为什么重要", "混合 English 和中文", "重庆银行"]
+    helper = LineHelper(slugs._ROMANIZER_CODE)
+    try:
+        assert helper.ask(texts) == [slugs.pinyin_of(text) for text in texts]
+    finally:
+        helper.close()
+    assert helper.process.poll() is not None
+    assert helper.ask(texts) is None  # dead: no answer (callers romanize in-process)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_first_build_romanizes_in_the_romanizer_process(site, jobs):
+    """A first build of a Chinese site loads pypinyin in a second process while it sets up
+    and romanizes its tags and headings there: neither the building process nor its workers
+    load it, the slugs are this process's, and the process is stopped with the build."""
+    import subprocess
+    import sys
+
+    config = site.config.read_text(encoding="utf-8")  # Chinese anchors in pinyin, as mkdocs.yml
+    slugify = "- toc:\n    slugify: !!python/name:site_builder.slugs.heading_slug\n"
+    site.config.write_text(config.replace("- toc\n", slugify, 1), encoding="utf-8")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from site_builder import slugs\n"
+        "from site_builder.build import build_site\n"
+        "real = slugs.pinyin_of\n"
+        "def refuse(text):\n"
+        "    raise AssertionError(f'romanized in the build process: {text!r}')\n"
+        "slugs.pinyin_of = refuse\n"
+        "result = build_site(Path(sys.argv[1]), jobs=int(sys.argv[2]))\n"
+        "assert result.fast is not None and result.fast.rendered == result.fast.pages\n"
+        "assert slugs._romanizer is None, 'not stopped'\n"
+        "assert 'pypinyin' not in sys.modules\n"
+        "assert {'社群', '运营', '为什么重要'} <= slugs.ROMANIZED.keys(), slugs.ROMANIZED\n"
+        "print(repr(slugs.ROMANIZED))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(site.config), str(jobs)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    romanized = __import__("ast").literal_eval(done.stdout.strip().splitlines()[-1])
+    assert romanized == {text: slugs.pinyin_of(text) for text in romanized}
+    assert (site.root / "site/zh/tags/she-qun/index.html").is_file()
