@@ -22,7 +22,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort, ConfigurationError
 
 from kp.manifest import Manifest, read_manifest
-from site_builder import atomic, fastbuild, slugs
+from site_builder import CACHE_NAME, atomic, fastbuild, slugs
 from site_builder.icons import use_fast_twemoji_index
 from site_builder.leaks import Leak, find_leaks, site_files
 from site_builder.plugins.content import (
@@ -40,9 +40,6 @@ class BuildFailed(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
-
-
-CACHE_NAME = ".kp-cache"
 
 
 @dataclass
@@ -148,10 +145,8 @@ def build_site(
     inputs did not change from `.kp-cache/` beside mkdocs.yml (fastbuild.py). Sites with
     plugins the fast path does not know are built by plain mkdocs (`fast_path_note` says why).
     """
-    if not slugs.ROMANIZED and not (
-        cache and fastbuild.romanized_memo_path(config_file.resolve().parent / CACHE_NAME).exists()
-    ):
-        slugs.start_romanizer()  # a first build: pypinyin loads while this one sets up
+    # A first build: pypinyin loads in a second process while this one sets up.
+    slugs.start_romanizer_unless_remembered(config_file.resolve().parent / CACHE_NAME, cache)
     try:
         return _build_site(
             config_file,

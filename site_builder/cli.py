@@ -5,24 +5,17 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-from mkdocs.config.defaults import MkDocsConfig
 
 from kp import fast_exit
-from site_builder import fastbuild, scaffold
-from site_builder.build import BuildFailed, build_site, load_site_config
-from site_builder.content import build_index, markdown_sources
-from site_builder.leaks import find_leaks
-from site_builder.plugins.content import (
-    ContentPlugin,
-    label_prefix,
-    resolve_private_dir,
-    site_lang,
-)
-from site_builder.watch import describe as describe_changes
-from site_builder.watch import watch as watch_changes
+from site_builder import CACHE_NAME
+
+if TYPE_CHECKING:  # the commands import what they run: `kp build` starts its helpers first
+    from mkdocs.config.defaults import MkDocsConfig
+
+    from site_builder.build import BuildFailed
 
 config_option = click.option(
     "--config",
@@ -132,6 +125,12 @@ def build(
     Atomic: both are built next to their targets, leak-checked, then swapped in; a failed
     build leaves the previous site/ and private/ untouched.
     """
+    from site_builder import slugs
+
+    # (a first build's pypinyin loads in a second process while this one imports the rest)
+    slugs.start_romanizer_unless_remembered(config_file.resolve().parent / CACHE_NAME, cache)
+    from site_builder.build import BuildFailed, build_site
+
     setup_logging(verbose)
     site_dir, private_dir = _output_dirs()
     options = {
@@ -166,6 +165,9 @@ def _report_failure(exc: BuildFailed) -> None:
 
 def watched_paths(config_file: Path) -> list[Path]:
     """mkdocs.yml (and what it INHERITs), the content folder and the theme overrides."""
+    from site_builder import fastbuild
+    from site_builder.build import BuildFailed, load_site_config
+
     try:
         config = load_site_config(config_file)
     except BuildFailed:
@@ -178,6 +180,9 @@ def watched_paths(config_file: Path) -> list[Path]:
 
 
 def _watch_and_rebuild(config_file: Path, options: dict[str, object]) -> None:
+    from site_builder.build import BuildFailed, build_site
+    from site_builder.watch import describe as describe_changes
+    from site_builder.watch import watch as watch_changes
 
     def rebuild(paths: list[str]) -> None:
         click.echo(describe_changes(paths))
@@ -203,6 +208,10 @@ def _watch_and_rebuild(config_file: Path, options: dict[str, object]) -> None:
 @click.option("--no-leak-check", is_flag=True, help="Only lint the content.")
 def check(config_file: Path, no_leak_check: bool) -> None:
     """Lint every content file, then search the built site for leaked paid text."""
+    from site_builder.build import BuildFailed, load_site_config
+    from site_builder.content import build_index, markdown_sources
+    from site_builder.plugins.content import label_prefix, site_lang
+
     setup_logging(False)
     try:
         config = load_site_config(config_file)
@@ -231,6 +240,9 @@ def check(config_file: Path, no_leak_check: bool) -> None:
 
 
 def _check_leaks(config_file: Path, config: MkDocsConfig) -> list[str]:
+    from site_builder.leaks import find_leaks
+    from site_builder.plugins.content import ContentPlugin, resolve_private_dir
+
     plugin = next((p for p in config.plugins.values() if isinstance(p, ContentPlugin)), None)
     if plugin is None:
         return [f"{config_file}: `plugins` must include `kp-content`"]
@@ -256,6 +268,8 @@ def new() -> None:
 
 
 def _docs_dir(config_file: Path) -> Path:
+    from site_builder.build import BuildFailed, load_site_config
+
     try:
         return Path(load_site_config(config_file).docs_dir)
     except BuildFailed as exc:
@@ -281,6 +295,8 @@ slug_option = click.option("--slug", help="URL slug (default: from the title; pi
 @config_option
 def new_article(title: str, lang: str | None, slug: str | None, config_file: Path) -> None:
     """A free article dated today: articles/<slug>.md."""
+    from site_builder import scaffold
+
     try:
         path = scaffold.new_article(_docs_dir(config_file), title, lang=lang or "en", slug=slug)
     except scaffold.ScaffoldError as exc:
@@ -310,6 +326,8 @@ def new_course(
     config_file: Path,
 ) -> None:
     """A course landing page: courses/<slug>/index.md (lookup_key = slug)."""
+    from site_builder import scaffold
+
     try:
         path = scaffold.new_course(
             _docs_dir(config_file),
@@ -343,6 +361,8 @@ def new_lesson(
     config_file: Path,
 ) -> None:
     """The next lesson of a course: courses/<course>/NN-<slug>.md."""
+    from site_builder import scaffold
+
     try:
         path = scaffold.new_lesson(
             _docs_dir(config_file),
@@ -364,6 +384,8 @@ def new_lesson(
 def new_translation(page: Path, lang: str, config_file: Path) -> None:
     """A translation of PAGE (e.g. articles/x.md → articles/x.zh.md, published under /zh/),
     with the original's text to translate; `draft: true` until you remove it."""
+    from site_builder import scaffold
+
     try:
         path = scaffold.new_translation(_docs_dir(config_file), page, lang)
     except scaffold.ScaffoldError as exc:

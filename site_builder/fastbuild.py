@@ -430,7 +430,7 @@ def save_leak_memo(cache_dir: Path) -> None:
 
 def romanized_memo_path(cache_dir: Path) -> Path:
     """Where the pinyin memo (slugs.ROMANIZED) of a build's cache is kept."""
-    return cache_dir / "romanized.json"
+    return cache_dir / slugs.MEMO_NAME
 
 
 def _load_memo(cache_dir: Path) -> None:

@@ -8,9 +8,11 @@ import re
 import sys
 import unicodedata
 from collections.abc import Iterable
+from pathlib import Path
 
 from markdown.extensions.toc import slugify as markdown_slugify
 
+from site_builder import pinyin
 from site_builder.line_helper import LineHelper
 
 log = logging.getLogger("mkdocs.plugins.kp-content")
@@ -29,16 +31,10 @@ PREFETCHED: dict[str, str] = {}
 ROMANIZED when a slug is made of it, so the memo keeps only texts that were used."""
 
 
-def pinyin_of(text: str) -> str:
-    """Han characters of `text` as space-separated pinyin, everything else unchanged."""
-    from pypinyin import Style, lazy_pinyin  # loads large dictionaries: only when needed
-
-    return " ".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
-
-
 _ROMANIZER_CODE = """
 import json, sys
-from site_builder.slugs import pinyin_of
+from site_builder.pinyin import pinyin_of
+pinyin_of("\u4e2d")  # load the dictionaries now, before the first request
 for line in sys.stdin:
     texts = json.loads(line)
     values = [pinyin_of(text) for text in texts]
@@ -60,6 +56,17 @@ def start_romanizer() -> None:
             _romanizer = LineHelper(_ROMANIZER_CODE)
         except OSError as exc:  # no second process: romanize in this one
             log.debug("kp-content: no romanizer process (%s)", exc)
+
+
+MEMO_NAME = "romanized.json"
+"""The file ROMANIZED is kept in, in a build's cache folder (fastbuild)."""
+
+
+def start_romanizer_unless_remembered(cache_dir: Path, cache: bool) -> None:
+    """`start_romanizer` for a build whose pinyin is not remembered: none in this process,
+    and (when the build uses its cache) no memo in `cache_dir`."""
+    if not ROMANIZED and not (cache and (cache_dir / MEMO_NAME).exists()):
+        start_romanizer()
 
 
 def stop_romanizer() -> None:
@@ -127,7 +134,7 @@ def _romanize(text: str) -> str:
         answer = _ask_romanizer([text])
         value = answer[0] if answer is not None else None
     if value is None:
-        value = pinyin_of(text)
+        value = pinyin.pinyin_of(text)
     ROMANIZED[text] = value
     NEWLY_ROMANIZED.append((text, value))
     return value

@@ -551,7 +551,7 @@ def test_the_romanizer_process_gives_this_process_pinyin():
     texts = ["社群运营", "为什么重要", "混合 English 和中文", "重庆银行"]
     helper = LineHelper(slugs._ROMANIZER_CODE)
     try:
-        assert helper.ask(texts) == [slugs.pinyin_of(text) for text in texts]
+        assert helper.ask(texts) == [slugs.pinyin.pinyin_of(text) for text in texts]
     finally:
         helper.close()
     assert helper.process.poll() is not None
@@ -574,10 +574,9 @@ def test_a_first_build_romanizes_in_the_romanizer_process(site, jobs):
         "from pathlib import Path\n"
         "from site_builder import slugs\n"
         "from site_builder.build import build_site\n"
-        "real = slugs.pinyin_of\n"
         "def refuse(text):\n"
         "    raise AssertionError(f'romanized in the build process: {text!r}')\n"
-        "slugs.pinyin_of = refuse\n"
+        "slugs.pinyin.pinyin_of = refuse\n"
         "result = build_site(Path(sys.argv[1]), jobs=int(sys.argv[2]))\n"
         "assert result.fast is not None and result.fast.rendered == result.fast.pages\n"
         "assert slugs._romanizer is None, 'not stopped'\n"
@@ -592,5 +591,36 @@ def test_a_first_build_romanizes_in_the_romanizer_process(site, jobs):
     )
     assert done.returncode == 0, done.stderr
     romanized = __import__("ast").literal_eval(done.stdout.strip().splitlines()[-1])
-    assert romanized == {text: slugs.pinyin_of(text) for text in romanized}
+    assert romanized == {text: slugs.pinyin.pinyin_of(text) for text in romanized}
+    assert (site.root / "site/zh/tags/she-qun/index.html").is_file()
+
+
+def test_kp_build_starts_the_romanizer_before_importing_the_build(site):
+    """`kp build` (a first build) starts loading pypinyin before it imports the build's
+    modules (a third of a second), so the load is done when the tags need it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from site_builder import slugs\n"
+        "seen = []\n"
+        "real = slugs.start_romanizer\n"
+        "def start():\n"
+        "    seen.append('site_builder.build' in sys.modules)\n"
+        "    real()\n"
+        "slugs.start_romanizer = start\n"
+        "from kp.cli import main\n"
+        "sys.argv = ['kp', 'build', '-f', sys.argv[1]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert done.code in (0, None), done.code\n"
+        "assert seen and seen[0] is False, seen\n"
+        "assert slugs._romanizer is None, 'not stopped'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(site.config)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
     assert (site.root / "site/zh/tags/she-qun/index.html").is_file()
