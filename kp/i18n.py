@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -90,6 +90,10 @@ class Translations:
     """Validated strings: `messages["group.key"][lang]`."""
 
     messages: dict[str, dict[str, str]]
+    _groups: dict[tuple[str, str], dict[str, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """`group` results worked out before (every page of a build asks for its language's)."""
 
     def text(self, lang: str, key: str, **values: Any) -> str:
         """The string in `lang` (the default language for an unknown one), formatted."""
@@ -102,13 +106,16 @@ class Translations:
 
     def group(self, lang: str, group: str) -> dict[str, str]:
         """Every string of `group` in `lang`, keyed without the group prefix (for templates)."""
-        prefix = f"{group}."
         lang = normalize_lang(lang)
-        return {
-            key.removeprefix(prefix): entry[lang]
-            for key, entry in self.messages.items()
-            if key.startswith(prefix)
-        }
+        known = self._groups.get((lang, group))
+        if known is None:
+            prefix = f"{group}."
+            known = self._groups[(lang, group)] = {
+                key.removeprefix(prefix): entry[lang]
+                for key, entry in self.messages.items()
+                if key.startswith(prefix)
+            }
+        return dict(known)  # (a caller may change its copy)
 
 
 def loads(text: str, source: str = TRANSLATIONS_FILE) -> Translations:

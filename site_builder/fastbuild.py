@@ -1058,6 +1058,11 @@ def _build(
     clean_directory(config.site_dir)
     files = get_files(config)
     env = config.theme.get_env()
+    if env.cache is not None:
+        # Jinja's template cache as a plain dict for the build (what `cache_size=-1` makes):
+        # its default LRU cache reorders a queue of every template on each hit, and every
+        # page includes some fifty; a build loads only the theme's, so nothing is evicted.
+        env.cache = dict(env.cache.items())
     if cache_dir is not None:
         _list_theme_from_cache(env, cache_dir)
     files.add_files_from_theme(env, config)
