@@ -22,12 +22,16 @@ test_fastbuild.py compares them) — with these differences:
    those in page order, so the output does not depend on which worker rendered what.
    Gated pages are rendered first; once they are all in, the parent hands the workers the
    matcher of their paid text (`_MatcherHandoff`), and the workers search every page they
-   render after that for it (`leaks.matcher_for`).
+   render after that for it (`leaks.matcher_for`). Workers also work out the leak check's
+   text of their pages' search entries (`PageResult.search_texts`, cached with the page),
+   so the parent searches the search index from those once it is written
+   (`_precheck_search_index`) instead of parsing 10 MB of JSON again.
 3. Work whose result only depends on its input text is remembered in `.kp-cache`: parsed
-   front matter, pinyin, compiled templates, the installed theme's file list, the leak
-   check's text of search-index strings. One Markdown converter per worker is reset between
-   pages instead of being built for each, and skips inline patterns that cannot match
-   (site_builder/inline_patterns.py).
+   front matter, pinyin, compiled templates, the installed theme's file list, the paid
+   fragments of private pages. One Markdown converter per worker is reset between pages
+   instead of being built for each, and skips inline patterns that cannot match
+   (site_builder/inline_patterns.py). A first build romanizes Chinese tags and headings
+   in a second process that loads pypinyin while this one sets up (`slugs.prefetch`).
 
 All this only applies to the plugins whose per-page state is known here (mkdocs-material's
 search and kp-content); with any other plugin, or Markdown extensions that read other files,
