@@ -13,12 +13,13 @@ tests/builder/test_icons.py compares the result with material's own function.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 from collections.abc import Iterator
 from inspect import getfile
 from typing import Any
+
+from site_builder.verified import is_verified
 
 log = logging.getLogger("mkdocs.plugins.kp-content")
 
@@ -69,11 +70,6 @@ def fast_twemoji_index(module: Any) -> Any:
     return load
 
 
-def module_fingerprint(module: Any) -> str:
-    with open(module.__file__, "rb") as source:
-        return hashlib.sha256(source.read()).hexdigest()
-
-
 def use_fast_twemoji_index() -> bool:
     """Give mkdocs-material's `twemoji` index function the fast listing; False when material
     is not installed or is a version this module was not verified against."""
@@ -86,11 +82,7 @@ def use_fast_twemoji_index() -> bool:
         return False
     if getattr(current, "kp_fast", False):
         return True
-    try:
-        known = module_fingerprint(module) in VERIFIED_EMOJI_MODULES
-    except (AttributeError, OSError, TypeError):
-        known = False
-    if not known:
+    if not is_verified(module, VERIFIED_EMOJI_MODULES):
         log.debug("kp-content: unknown mkdocs-material emoji module; its icon index is kept")
         return False
     fast = fast_twemoji_index(module)

@@ -19,13 +19,14 @@ was checked against (VERIFIED_MODULES); with any other version the original runs
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from markdown import Markdown, treeprocessors, util
+
+from site_builder.verified import is_verified
 
 log = logging.getLogger("mkdocs.plugins.kp-content")
 
@@ -144,11 +145,6 @@ class SkippingInlineProcessor(treeprocessors.InlineProcessor):
         return data
 
 
-def module_fingerprint() -> str:
-    with open(treeprocessors.__file__, "rb") as source:
-        return hashlib.sha256(source.read()).hexdigest()
-
-
 def skip_impossible_patterns(md: Markdown) -> bool:
     """Make `md`'s inline processor a `SkippingInlineProcessor`; False when it is not
     Python-Markdown's own or not of a verified version."""
@@ -158,11 +154,7 @@ def skip_impossible_patterns(md: Markdown) -> bool:
         return True
     if type(processor) is not treeprocessors.InlineProcessor or _sre_parse is None:
         return False
-    try:
-        verified = module_fingerprint() in VERIFIED_MODULES
-    except (AttributeError, OSError, TypeError):
-        verified = False
-    if not verified:
+    if not is_verified(treeprocessors, VERIFIED_MODULES):
         log.debug("kp-content: unknown Python-Markdown version; its inline processor is kept")
         return False
     processor.__class__ = SkippingInlineProcessor

@@ -17,11 +17,12 @@ sections on every page of the example site and on awkward cases.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from html import escape, unescape
 from typing import Any
+
+from site_builder.verified import is_verified, source_fingerprint
 
 log = logging.getLogger("mkdocs.plugins.kp-content")
 
@@ -245,18 +246,13 @@ reproduces (tests/builder/test_search_parser.py compares the two on every exampl
 on generated markup). Any other version keeps its own parser until it is checked and added."""
 
 
-def plugin_fingerprint(search_plugin: Any) -> str:
-    with open(search_plugin.__file__, "rb") as source:
-        return hashlib.sha256(source.read()).hexdigest()
+plugin_fingerprint = source_fingerprint
 
 
 def verified(search_plugin: Any) -> bool:
     """Whether `search_plugin` (the module) is a version whose internals this package
     reproduces (VERIFIED_PLUGINS)."""
-    try:
-        return plugin_fingerprint(search_plugin) in VERIFIED_PLUGINS
-    except (AttributeError, OSError, TypeError):  # no source to compare
-        return False
+    return is_verified(search_plugin, VERIFIED_PLUGINS)
 
 
 def use_fast_parser() -> bool:
