@@ -116,6 +116,66 @@ def test_a_published_file_edited_by_hand_is_not_reused(site, tmp_path):
     _same(_outputs(site.root), _clean_copy_build(site, tmp_path))
 
 
+def _vanish_before_linking(monkeypatch, site, sources: set[str]) -> None:
+    """The live files of `sources` go away once the build has chosen to link them."""
+    original = fastbuild._Linker.__init__
+
+    def start(self, previous_site, pages):
+        for page in pages:
+            if page.file.src_uri in sources:
+                (Path(previous_site) / page.file.dest_uri).unlink()
+        original(self, previous_site, pages)
+
+    monkeypatch.setattr(fastbuild._Linker, "__init__", start)
+
+
+@pytest.mark.parametrize("helper", ["process", "no process"])
+def test_a_page_whose_file_cannot_be_linked_is_rendered(site, tmp_path, monkeypatch, helper):
+    """Unchanged pages are linked by a second process while the build goes on (or here,
+    without one); a page whose file went away before its link (a gated page and an
+    article) is rendered after all, and the output is still the clean build's."""
+    site.build()
+    site.build()  # records what was published
+    if helper == "no process":
+        monkeypatch.setattr(fastbuild, "_LINK_CODE", "import sys; sys.exit(3)")
+    _vanish_before_linking(monkeypatch, site, {"articles/post-07.md", "courses/c/02-paid.md"})
+    again = site.build()
+    assert again.fast is not None
+    assert (again.fast.rendered, again.fast.linked) == (2, again.fast.pages - 2)
+    _same(_outputs(site.root), _clean_copy_build(site, tmp_path))
+
+
+def test_a_failed_build_stops_the_linking_process(site, monkeypatch):
+    """A build failing after the linking process started (here: writing the search index)
+    ends that process and leaves the published site as it was."""
+    from material.plugins.search.plugin import SearchPlugin
+
+    site.build()
+    site.build()
+    started = []
+    original = fastbuild._Linker._start
+
+    def start(self, previous_site):
+        original(self, previous_site)
+        started.append((self, self.process))
+
+    def fail(self, *, config):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(fastbuild._Linker, "_start", start)
+    monkeypatch.setattr(SearchPlugin, "on_post_build", fail)
+    post = site.root / "content/articles/post-03.md"
+    post.write_text(post.read_text(encoding="utf-8") + "\nEdited.\n", encoding="utf-8")
+    before = _outputs(site.root)
+    with pytest.raises(BuildFailed, match="disk full"):
+        site.build()
+    assert _outputs(site.root) == before
+    assert len(started) == 1
+    linker, process = started[0]
+    assert linker.process is None and process.poll() is not None
+    assert not Path(linker.listing).exists()
+
+
 def test_unchanged_rebuild_renders_nothing(site):
     site.build()
     before = _outputs(site.root)
