@@ -6,7 +6,8 @@ test_fastbuild.py compares them) — with these differences:
 
 1. A page whose inputs are unchanged since the last build is not rendered again: its
    published file is hard-linked from the live site (when it is still the file that build
-   wrote: same inode, size and mtime), and its search-index entries and (for gated pages)
+   wrote: same inode, size and mtime; by a second process while the build goes on,
+   `_Linker`), and its search-index entries and (for gated pages)
    its private full version come from `.kp-cache/pages.sqlite3`. A page's key hashes its
    own source together with everything any page's output can depend on: the code and
    theme, the configuration files, and the site's structure (every file's URL and every
