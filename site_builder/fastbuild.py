@@ -813,6 +813,7 @@ class _Linker:
         except OSError as exc:  # link them here instead
             log.debug("kp build: no linking process (%s)", exc)
             self.process = None
+            self._remove_listing()
 
     def finish(self) -> tuple[int, list[Page]]:
         """(pages linked, pages left to render). Call once."""
@@ -833,9 +834,7 @@ class _Linker:
             process.wait()
             numbers = None
         finally:
-            if self.listing is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(self.listing)
+            self._remove_listing()
         if not isinstance(numbers, list):
             return None
         return [self.pages[number] for number in numbers]
@@ -846,6 +845,9 @@ class _Linker:
         if process is not None:
             process.kill()
             process.wait()
+        self._remove_listing()
+
+    def _remove_listing(self) -> None:
         if self.listing is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.listing)

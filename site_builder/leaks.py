@@ -155,16 +155,6 @@ def _paid_fragments(private_html: str) -> list[str]:
     return list(fragments)
 
 
-def _json_strings(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _json_strings(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _json_strings(item)]
-    return []
-
-
 def json_view(texts: Iterable[str]) -> str:
     """The text the check reads of a JSON document: the `visible_text` of each of its
     strings (in document order), joined."""
@@ -175,17 +165,29 @@ class _NotJSON(Exception):
     """A value `json.dumps` would only write through its `default` (as some other text)."""
 
 
-def _native_strings(value: object, found: list[str]) -> None:
+def _collect_strings(value: object, found: list[str]) -> None:
     if isinstance(value, str):
         found.append(value)
     elif isinstance(value, dict):
         for item in value.values():
-            _native_strings(item, found)
+            _collect_strings(item, found)
     elif isinstance(value, list | tuple):  # (a tuple is written as an array)
         for item in value:
-            _native_strings(item, found)
+            _collect_strings(item, found)
     elif not (value is None or isinstance(value, int | float)):  # (bool is an int)
         raise _NotJSON
+
+
+def json_strings(value: object) -> list[str] | None:
+    """Every string `json.dumps(value)` writes, in the order it writes them (for a parsed
+    document: its strings in document order); None when `value` holds something JSON has
+    no type for."""
+    strings: list[str] = []
+    try:
+        _collect_strings(value, strings)
+    except _NotJSON:
+        return None
+    return strings
 
 
 def json_texts(value: object) -> list[str] | None:
@@ -193,12 +195,8 @@ def json_texts(value: object) -> list[str] | None:
     them — what the check of the written file would read of it, worked out without
     writing and parsing it (`kp build`'s workers do this for their pages' search
     entries). None when `value` holds something JSON has no type for."""
-    strings: list[str] = []
-    try:
-        _native_strings(value, strings)
-    except _NotJSON:
-        return None
-    return [visible_text(string) for string in strings]
+    strings = json_strings(value)
+    return None if strings is None else [visible_text(string) for string in strings]
 
 
 def file_views(name: str, data: bytes) -> tuple[bytes, list[str]]:
@@ -212,7 +210,7 @@ def file_views(name: str, data: bytes) -> tuple[bytes, list[str]]:
     strings: list[str] = []
     if text.lstrip().startswith(("{", "[")):
         try:
-            strings = _json_strings(json.loads(text))
+            strings = json_strings(json.loads(text)) or []
         except ValueError:
             strings = []
     # JSON (the search index): the text of its decoded strings, whose escapes (\u…, \")
