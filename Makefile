@@ -7,10 +7,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup demo build serve test lint format bench clean
 
-$(STAMP): pyproject.toml
+# The product and, beside it, the local Stripe test server (its own distribution under
+# tools/, for the demo and the tests; never in the product's wheel).
+$(STAMP): pyproject.toml tools/stripe_local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test]' -e 'tools/stripe_local[test]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -27,6 +29,8 @@ serve: build
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format .

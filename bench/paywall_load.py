@@ -76,7 +76,7 @@ def _database(kind: str, var_dir: Path) -> Iterator[str]:
 
 
 def _free_port() -> int:
-    from kp.asgi_thread import free_port
+    from stripe_local.asgi_thread import free_port
 
     return free_port()
 
@@ -101,8 +101,8 @@ def _server_env(corpus: Corpus, var_dir: Path, database_url: str, port: int) -> 
     return env
 
 
-def _settings(env: dict[str, str]):  # -> kp.settings.Settings
-    from kp.settings import load_settings
+def _settings(env: dict[str, str]):  # -> kp_contract.settings.Settings
+    from kp_contract.settings import load_settings
 
     keys = ("KP_PROJECT_DIR", "KP_SITE_DIR", "KP_PRIVATE_DIR", "KP_VAR_DIR", "KP_DATABASE_URL")
     values: dict[str, object] = {key: env[key] for key in keys}
@@ -112,17 +112,17 @@ def _settings(env: dict[str, str]):  # -> kp.settings.Settings
 
 def _session_for_entitled_member(env: dict[str, str], requires: list[str]) -> str:
     """Migrate, create a member holding the lesson's entitlement, return a session token."""
-    from paywall.auth import create_session
-    from paywall.context import Paywall
-    from paywall.entitlements import Desired, set_state
-    from paywall.mailer import OutboxMailer
-    from paywall.members import get_or_create_member
-    from paywall.migrate import upgrade
+    from paywall.app import make_paywall
+    from paywall.database.migrate import upgrade
+    from paywall.members.entitlements import Desired, set_state
+    from paywall.members.records import get_or_create_member
+    from paywall.members.sign_in import create_session
+    from paywall.runtime.mailer import OutboxMailer
 
     settings = _settings(env)
     upgrade(settings)
-    pw = Paywall(
-        settings=settings, mailer=OutboxMailer(settings.var_path / "outbox", "b@x", console=None)
+    pw = make_paywall(
+        settings, mailer=OutboxMailer(settings.var_path / "outbox", "b@x", console=None)
     )
     try:
         with pw.sessions() as db:
@@ -238,7 +238,7 @@ class Targets:
 
 
 def find_targets(corpus: Corpus) -> Targets:
-    from kp.manifest import read_manifest
+    from kp_contract.manifest import read_manifest
 
     manifest = read_manifest(corpus.root / "private" / "manifest.json")
     gated = sorted(manifest.gated.values(), key=lambda page: page.url)

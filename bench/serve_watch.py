@@ -25,7 +25,7 @@ def measure_serve_watch(
     corpus: Corpus, repeat: int, timeout: float, measurement: Measurement
 ) -> None:
     """`repeat` edits of one article while `kp serve --watch` runs; one Run per edit."""
-    from kp.asgi_thread import free_port
+    from stripe_local.asgi_thread import free_port
 
     port = free_port()
     base = f"http://{HOST}:{port}"

@@ -1,7 +1,6 @@
-"""Shared core of the knowledge-pay site generator.
+"""The `kp` command line: the top layer, and the only one that imports both halves.
 
-`site_builder` (content → static site + private lessons + manifest) and `paywall`
-(ASGI server that reads that output) never import each other; what they agree on lives
-here: settings loading (`kp.settings`) and the build manifest contract (`kp.manifest`).
-`kp.cli` is the composition root behind the `kp` console script.
+`kp.cli` is the console script's group; `kp.commands` holds its commands (the build's, the
+paywall's, the demo), each importing what it runs only when it runs. `kp.serve_watch`
+composes the build and the paywall for `kp serve --watch`.
 """

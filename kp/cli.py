@@ -1,7 +1,7 @@
 """The `kp` command: one entry point composing the build and paywall command groups.
 
-Sub-commands are registered by `site_builder.cli` (build, new, check) and `paywall.cli`
-(serve, db, members, stripe, events); `kp demo` (kp.demo) runs both with the local Stripe
+Sub-commands are registered by `kp.commands.build` (build, new, check) and `kp.commands.serve`
+(serve, db, members, stripe, events); `kp demo` (kp.commands.demo) runs both with the local Stripe
 test server. This module only wires them together, so the two halves stay independent.
 
 The paywall's commands (and the demo) are registered the first time a command the build
@@ -14,12 +14,12 @@ from __future__ import annotations
 import click
 
 from kp import fast_exit
-from site_builder.cli import register as register_builder
+from kp.commands.build import register as register_builder
 
 
 def _register_rest(group: click.Group) -> None:
-    from kp.demo import demo
-    from paywall.cli import register as register_paywall
+    from kp.commands.demo import demo
+    from kp.commands.serve import register as register_paywall
 
     register_paywall(group)
     group.add_command(demo)

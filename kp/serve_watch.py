@@ -25,7 +25,7 @@ import uvicorn
 
 from kp.foreground import run_in_foreground
 from kp.livereload import LiveReloadMiddleware, ReloadHub
-from kp.settings import Settings
+from kp_contract.settings import Settings
 
 POLL_SECONDS = 0.1
 """How often the watcher looks for changes: a look at a 1,000-article site takes about 2 ms,
@@ -73,7 +73,7 @@ class SiteRebuilder:
         self.build()
 
     def watched_paths(self) -> list[Path]:
-        from site_builder.cli import watched_paths as paths_to_watch
+        from kp.commands.build import watched_paths as paths_to_watch
 
         return paths_to_watch(self.config_file)
 
@@ -143,8 +143,8 @@ def serve_watch(
 ) -> None:
     """Build, then serve and rebuild until stopped. `before_serving` (the paywall's banner
     and migrations) runs after the first build, so the banner describes a built site."""
+    from kp.commands.build import setup_logging
     from paywall.app import create_app
-    from site_builder.cli import setup_logging
 
     setup_logging(False)
     hub = ReloadHub()

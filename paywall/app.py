@@ -17,15 +17,19 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kp.settings import Settings, load_settings
-from paywall import account, growth_routes, routes_auth, routes_stripe
-from paywall.context import Paywall
-from paywall.logging import configure_logging, get_logger, kv
-from paywall.mailer import mailer_from_settings
-from paywall.migrate import upgrade
-from paywall.secret import load_secret_key
-from paywall.security import OriginCheckMiddleware, SecurityHeadersMiddleware
-from paywall.serving import serve_site
+from kp_contract.settings import Settings, load_settings
+from paywall.database.migrate import upgrade
+from paywall.growth import hooks as growth_hooks
+from paywall.growth import routes as growth_routes
+from paywall.runtime.context import Clock, Mailer, Paywall, utc_now
+from paywall.runtime.logs import configure_logging, get_logger, kv
+from paywall.runtime.mailer import mailer_from_settings
+from paywall.runtime.secret import load_secret_key
+from paywall.web import account
+from paywall.web import billing_routes as routes_stripe
+from paywall.web import sign_in_routes as routes_auth
+from paywall.web.security import OriginCheckMiddleware, SecurityHeadersMiddleware
+from paywall.web.serving import serve_site
 
 log = get_logger("paywall.app")
 
@@ -92,15 +96,23 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("Internal server error", status_code=500)
 
 
-def build_paywall(settings: Settings | None) -> Paywall:
-    """The zero-config runtime: settings from the environment, mail to the outbox or SMTP."""
+def make_paywall(
+    settings: Settings | None = None,
+    *,
+    mailer: Mailer | None = None,
+    clock: Clock = utc_now,
+) -> Paywall:
+    """The runtime every app and command works with, growth engine attached. Defaults are the
+    zero-config ones: settings from the environment, mail to the outbox or SMTP."""
     settings = settings or load_settings()
-    return Paywall(settings=settings, mailer=mailer_from_settings(settings))
+    pw = Paywall(settings=settings, mailer=mailer or mailer_from_settings(settings), clock=clock)
+    growth_hooks.install(pw.hooks)
+    return pw
 
 
 def create_app(settings: Settings | None = None, *, paywall: Paywall | None = None) -> Starlette:
     """The whole paywall as one Starlette app. The lifespan applies pending migrations."""
-    pw = paywall or build_paywall(settings)
+    pw = paywall or make_paywall(settings)
     load_secret_key(pw.settings)  # fail fast on a bad key; create var/secret_key if needed
 
     @asynccontextmanager

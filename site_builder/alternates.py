@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from kp.i18n import language_name
+from kp_contract.i18n import language_name
 from site_builder.content import ContentIndex, Entry
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kp.i18n import format_date, t
+from kp_contract.i18n import format_date, t
 from site_builder.content import ContentIndex, Entry
 from site_builder.page_langs import lang_prefix
 from site_builder.slugs import slugify

@@ -21,7 +21,7 @@ from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort, ConfigurationError
 
-from kp.manifest import Manifest, read_manifest
+from kp_contract.manifest import Manifest, read_manifest
 from site_builder import CACHE_NAME, atomic, fastbuild, slugs
 from site_builder.icons import use_fast_twemoji_index
 from site_builder.leaks import Leak, find_leaks, site_files

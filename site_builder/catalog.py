@@ -1,11 +1,11 @@
-"""What the site sells: course and tier prices as `kp.manifest.Price`, from front matter and
-`extra.paywall`. One place so the price a reader sees is the price the paywall charges.
+"""What the site sells: course and tier prices as `kp_contract.manifest.Price`, from front
+matter and `extra.paywall`. One place so the price a reader sees is the price the paywall charges.
 """
 
 from __future__ import annotations
 
-from kp.manifest import Interval, Price
-from kp.money import display_price, to_minor_units
+from kp_contract.manifest import Interval, Price
+from kp_contract.money import display_price, to_minor_units
 from site_builder.models import CourseMeta, TierConfig
 
 

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from kp.growth import unknown_rewards
-from kp.i18n import DEFAULT_LANG
+from kp_contract.growth import unknown_rewards
+from kp_contract.i18n import DEFAULT_LANG
 from site_builder.errors import ContentError
 from site_builder.frontmatter import FrontMatterError, split_front_matter
 from site_builder.models import (

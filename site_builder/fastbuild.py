@@ -180,7 +180,7 @@ def code_fingerprint(config: MkDocsConfig) -> str:
         except importlib.metadata.PackageNotFoundError:
             digest.update(f"{dist}=-".encode())
     package_root = Path(__file__).resolve().parents[1]
-    for package in ("site_builder", "kp"):  # kp/: shared modules pages are rendered with
+    for package in ("site_builder", "kp_contract"):  # kp_contract/: strings, manifest, money
         _hash_tree(digest, package_root / package)
     for theme_dir in config.theme.dirs:
         if "site-packages" not in Path(theme_dir).parts:  # installed themes: by version

@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from urllib.parse import urljoin
 from xml.etree import ElementTree as ET
 
-from kp.i18n import t
+from kp_contract.i18n import t
 from site_builder.content import ContentIndex
 
 FEED_FILE = "feed.xml"

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from ahocorasick_rs import BytesAhoCorasick
 
-from kp.manifest import Manifest, read_manifest
+from kp_contract.manifest import Manifest, read_manifest
 from site_builder.teaser import PAID_END, PAID_START, paid_part
 from site_builder.workers import fork_pool
 

@@ -1,11 +1,11 @@
-"""Turn the validated content into the build manifest the paywall reads (`kp.manifest`)."""
+"""Turn the validated content into the build manifest the paywall reads (`kp_contract.manifest`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from kp.growth import ArticleRef, GrowthManifest
-from kp.manifest import (
+from kp_contract.growth import ArticleRef, GrowthManifest
+from kp_contract.manifest import (
     MEMBER_KEY,
     Course,
     GatedPage,

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from kp.growth import GrowthConfig
+from kp_contract.growth import GrowthConfig
 
 Lang = Literal["en", "zh"]
 Slug = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -201,7 +201,7 @@ class SiteExtra(BaseModel):
     community: CommunityConfig | None = None
     paywall: PaywallConfig = Field(default_factory=PaywallConfig)
     growth: GrowthConfig = Field(default_factory=GrowthConfig)
-    """Invite rewards and the true-fans goal (kp/growth.py), passed to the paywall in the
+    """Invite rewards and the true-fans goal (kp_contract/growth.py), passed to the paywall in the
     manifest."""
     invalid: frozenset[str] = Field(default=frozenset(), exclude=True)
     """Sections that failed validation (already reported): checks that look names up in them

@@ -29,7 +29,7 @@ from mkdocs.structure import StructureItem
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
-from kp.i18n import t
+from kp_contract.i18n import t
 from site_builder.archives import Archives
 from site_builder.content import ContentIndex, Entry
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from kp.i18n import LANGS
+from kp_contract.i18n import LANGS
 from site_builder.slugs import slugify
 
 # URL path segments kept as written (ASCII names); others (Chinese, spaces) become slugs.

@@ -16,7 +16,7 @@ from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import TableOfContents, get_toc
 
-from kp.manifest import SHELL_BODY, SHELL_TITLE
+from kp_contract.manifest import SHELL_BODY, SHELL_TITLE
 
 _HTML_LANG = re.compile(r'<html lang="[^"]*"')
 _HEAD = re.compile(r"<head>", re.IGNORECASE)

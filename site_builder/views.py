@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kp.i18n import format_date, language_name, strings
-from kp.manifest import Price, course_key, tier_key
+from kp_contract.i18n import format_date, language_name, strings
+from kp_contract.manifest import Price, course_key, tier_key
 from site_builder.alternates import Alternate, HrefLang, hreflang, switcher
 from site_builder.archives import ArchivePage, Archives, ArchiveView, TagLink
 from site_builder.catalog import course_price, tier_prices

@@ -33,8 +33,8 @@ from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import TableOfContents
 
-from kp.i18n import normalize_lang
-from kp.manifest import write_manifest
+from kp_contract.i18n import normalize_lang
+from kp_contract.manifest import write_manifest
 from site_builder import atomic, highlighting, navigation
 from site_builder.archives import Archives, build_archives
 from site_builder.content import ContentIndex, Entry, build_index

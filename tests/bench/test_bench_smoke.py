@@ -132,9 +132,9 @@ def test_wrk_sends_each_prepared_request_with_its_headers_and_body() -> None:
     from starlette.requests import Request as HttpRequest
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
+    from stripe_local.asgi_thread import serving
 
     from bench.loadgen import Request, run_load
-    from kp.asgi_thread import serving
 
     seen: list[tuple[str, str, bytes]] = []
 

@@ -24,18 +24,17 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, sync_playwright
-
-from kp.asgi_thread import ServerThread, free_port
-from kp.manifest import Manifest, read_manifest
-from kp.settings import Settings, load_settings
-from paywall.app import create_app
-from paywall.context import Paywall
-from paywall.mailer import OutboxMailer
-from paywall.stripe_sync import sync_catalog
-from site_builder.build import build_site
-from site_builder.frontmatter import split_front_matter
+from stripe_local.asgi_thread import ServerThread, free_port
 from stripe_local.server import LocalStripe
 from stripe_local.signing import signature_header
+
+from kp_contract.manifest import Manifest, read_manifest
+from kp_contract.settings import Settings, load_settings
+from paywall.app import create_app, make_paywall
+from paywall.billing.stripe_sync import sync_catalog
+from paywall.runtime.mailer import OutboxMailer
+from site_builder.build import build_site
+from site_builder.frontmatter import split_front_matter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -241,7 +240,7 @@ def stack(built_site: BuiltSite, tmp_path: Path) -> Iterator[Stack]:
         )
         clock = OffsetClock()
         mailer = OutboxMailer(settings.var_path / "outbox", settings.mail_from, console=None)
-        pw = Paywall(settings=settings, mailer=mailer, clock=clock)
+        pw = make_paywall(settings, mailer=mailer, clock=clock)
         server = ServerThread(create_app(settings, paywall=pw), port=port).start()
         try:
             yield Stack(url, built_site, local, clock, Outbox(mailer.outbox_dir), settings, secret)

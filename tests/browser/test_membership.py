@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from kp.i18n import format_date
+from kp_contract.i18n import format_date
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from paywall.stripe_objects import META_PRODUCT
+from paywall.billing.stripe_objects import META_PRODUCT
 
 pytestmark = pytest.mark.browser
 

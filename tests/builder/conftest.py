@@ -17,8 +17,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from kp.commands.build import register
 from site_builder.build import BuildResult, build_site
-from site_builder.cli import register
 from site_builder.frontmatter import split_front_matter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from kp.manifest import SHELL_BODY, SHELL_TITLE, read_manifest
+from kp_contract.manifest import SHELL_BODY, SHELL_TITLE, read_manifest
 from site_builder.frontmatter import split_front_matter
 
 

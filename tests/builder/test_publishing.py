@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kp.manifest import read_manifest
+from kp_contract.manifest import read_manifest
 from site_builder.build import BuildFailed
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import yaml
 
-from kp.manifest import read_manifest
+from kp_contract.manifest import read_manifest
 from site_builder.content import build_index, markdown_sources
 from site_builder.frontmatter import split_front_matter
 

@@ -27,8 +27,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from stripe_local.asgi_thread import ServerThread, free_port
 
-from kp.asgi_thread import ServerThread, free_port
 from kp.livereload import SCRIPT_PATH, LiveReloadMiddleware, ReloadHub, inject
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -203,7 +203,7 @@ def test_an_open_page_reloads_after_a_build_and_after_a_restart(tmp_path):
 
 
 def test_watch_cannot_be_combined_with_reload_or_workers():
-    from paywall.cli import serve
+    from kp.commands.serve import serve
 
     runner = CliRunner()
     for extra in (["--reload"], ["--workers", "2"]):
@@ -401,7 +401,7 @@ class _LongPoll:
 
 
 def test_without_watch_pages_have_no_reload_script(project, monkeypatch):
-    from kp.settings import load_settings
+    from kp_contract.settings import load_settings
     from paywall.app import create_app
     from site_builder.build import build_site
 

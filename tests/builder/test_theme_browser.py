@@ -14,8 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-
-from kp.asgi_thread import serving
+from stripe_local.asgi_thread import serving
 
 pytestmark = pytest.mark.browser
 

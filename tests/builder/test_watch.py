@@ -67,7 +67,7 @@ def _wait_for(condition, timeout: float = 30.0) -> None:
 
 
 def test_watched_paths_follow_the_configuration(mini):
-    from site_builder.cli import watched_paths
+    from kp.commands.build import watched_paths
 
     paths = watched_paths(mini.config)
     assert mini.config.resolve() in [p.resolve() for p in paths]

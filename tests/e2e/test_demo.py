@@ -23,8 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from kp.asgi_thread import free_port
+from stripe_local.asgi_thread import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COURSE = "community-launch"

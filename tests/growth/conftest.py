@@ -18,8 +18,8 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from kp.growth import GrowthManifest
-from kp.manifest import read_manifest, write_manifest
+from kp_contract.growth import GrowthManifest
+from kp_contract.manifest import read_manifest, write_manifest
 
 PAYWALL_CONFTEST = Path(__file__).resolve().parents[1] / "paywall" / "conftest.py"
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from stripe_local.asgi_thread import ServerThread, free_port
 
-from kp.asgi_thread import ServerThread, free_port
-from kp.manifest import read_manifest
-from kp.settings import load_settings
+from kp_contract.manifest import read_manifest
+from kp_contract.settings import load_settings
 from paywall.app import create_app
 from site_builder.build import BuildFailed, build_site
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, select
 
-from kp.manifest import read_manifest
-from paywall.models import Conversion, PageCounter
-from paywall.stripe_sync import sync_catalog
+from kp_contract.manifest import read_manifest
+from paywall.billing.stripe_sync import sync_catalog
+from paywall.database.models import Conversion, PageCounter
 
 from .conftest import ARTICLE, ZH_ARTICLE
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from paywall.members import find_member, get_or_create_member
-from paywall.models import LoginToken, PageCounter, Referral
-from paywall.referrals import code_for
+from paywall.database.models import LoginToken, PageCounter, Referral
+from paywall.growth.referrals import code_for
+from paywall.members.records import find_member, get_or_create_member
 
 from .conftest import ARTICLE
 

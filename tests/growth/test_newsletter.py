@@ -17,11 +17,11 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
+from stripe_local.asgi_thread import free_port
 
-from kp.asgi_thread import free_port
-from paywall.members import find_member, get_or_create_member
-from paywall.models import NewsletterSend
-from paywall.newsletter import member_id_for, unsubscribe_token
+from paywall.database.models import NewsletterSend
+from paywall.growth.newsletter import member_id_for, unsubscribe_token
+from paywall.members.records import find_member, get_or_create_member
 
 from .conftest import ARTICLE, CANARY, MEMBERS_CANARY, OLD_ARTICLE, PRO_CANARY, ZH_ARTICLE
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from kp.manifest import read_manifest
-from paywall.members import find_member
-from paywall.models import Partner, PartnerLedger
-from paywall.partners import PartnerError, basis_points, commission_on, default_code, percent
-from paywall.stripe_sync import sync_catalog
+from kp_contract.manifest import read_manifest
+from paywall.billing.stripe_sync import sync_catalog
+from paywall.database.models import Partner, PartnerLedger
+from paywall.growth.partners import PartnerError, basis_points, commission_on, default_code, percent
+from paywall.members.records import find_member
 
 pytestmark = pytest.mark.timeout(240)
 

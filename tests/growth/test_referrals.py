@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from paywall.entitlements import active_keys
-from paywall.members import find_member, get_or_create_member
-from paywall.models import AuditLog, Entitlement, Referral, ReferralCode
-from paywall.models import ReferralReward as EarnedReward
-from paywall.referrals import CODE_LENGTH, code_for, normalize_ref
+from paywall.database.models import AuditLog, Entitlement, Referral, ReferralCode
+from paywall.database.models import ReferralReward as EarnedReward
+from paywall.growth.referrals import CODE_LENGTH, code_for, normalize_ref
+from paywall.members.entitlements import active_keys
+from paywall.members.records import find_member, get_or_create_member
 
 pytestmark = pytest.mark.timeout(180)
 

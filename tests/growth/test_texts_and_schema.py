@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from kp.i18n import LANGS
-from kp.settings import load_settings
-from paywall.admin import COLORS
-from paywall.db import make_engine
-from paywall.growth_texts import TEXTS, gt
-from paywall.migrate import downgrade, upgrade
+from kp_contract.i18n import LANGS
+from kp_contract.settings import load_settings
+from paywall.database.engine import make_engine
+from paywall.database.migrate import downgrade, upgrade
+from paywall.growth.texts import TEXTS, gt
+from paywall.web.admin import COLORS
 
 GROWTH_TABLES = {
     "referral_codes",
@@ -48,7 +48,7 @@ def test_every_growth_text_has_every_language_with_the_same_placeholders():
 
 def test_every_growth_text_the_code_uses_exists():
     used: set[str] = set()
-    for module in Path(__file__).resolve().parents[2].joinpath("paywall").glob("*.py"):
+    for module in Path(__file__).resolve().parents[2].joinpath("paywall").rglob("*.py"):
         source = module.read_text(encoding="utf-8")
         used |= set(re.findall(r"""\bgt\(\s*[a-z_.]+,\s*["']([a-z_]+)["']""", source))
         used |= set(re.findall(r"""["'](col_[a-z]+)["']""", source))  # header keys in tuples

@@ -14,8 +14,8 @@ from types import ModuleType
 
 import pytest
 import yaml
+from stripe_local.asgi_thread import ServerThread, serving
 
-from kp.asgi_thread import ServerThread, serving
 from site_builder.frontmatter import split_front_matter
 
 BUILDER_CONFTEST = Path(__file__).resolve().parents[1] / "builder" / "conftest.py"

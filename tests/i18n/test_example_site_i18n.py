@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from kp.i18n import format_date, placeholders, strings
+from kp_contract.i18n import format_date, placeholders, strings
 
 SITE_URL = "http://127.0.0.1:8000"
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from kp.manifest import read_manifest
+from kp_contract.manifest import read_manifest
 from site_builder.build import BuildFailed
 
 ZH_ARTICLE = """\
@@ -247,7 +247,7 @@ def _kp(*args: str):
     import click
     from click.testing import CliRunner
 
-    from site_builder.cli import register
+    from kp.commands.build import register
 
     group = click.Group("kp")
     register(group)

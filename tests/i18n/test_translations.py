@@ -1,4 +1,4 @@
-"""kp/translations.yml: every string in every language, same placeholders, every key the
+"""kp_contract/translations.yml: every string in every language, same placeholders, every key the
 templates use exists; and the loader refuses files that break those rules, naming the key."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kp.i18n import (
+from kp_contract.i18n import (
     LANGS,
     TranslationError,
     format_date,

@@ -24,9 +24,9 @@ import httpx
 import psycopg
 import pytest
 from sqlalchemy import text
+from stripe_local.asgi_thread import ServerThread, free_port
 
-from kp.asgi_thread import ServerThread, free_port
-from kp.manifest import (
+from kp_contract.manifest import (
     SHELL_BODY,
     SHELL_TITLE,
     Course,
@@ -36,9 +36,10 @@ from kp.manifest import (
     Tier,
     write_manifest,
 )
-from kp.settings import Settings, load_settings
-from paywall.context import Paywall
-from paywall.mailer import OutboxMailer
+from kp_contract.settings import Settings, load_settings
+from paywall.app import make_paywall
+from paywall.runtime.context import Paywall
+from paywall.runtime.mailer import OutboxMailer
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
@@ -359,7 +360,7 @@ def mailer(settings: Settings) -> RecordingMailer:
 
 def migrate(settings: Settings) -> None:
     """Bring the schema to head with the real migrations (what `kp serve` does)."""
-    from paywall.migrate import upgrade
+    from paywall.database.migrate import upgrade
 
     upgrade(settings)
 
@@ -368,7 +369,7 @@ def migrate(settings: Settings) -> None:
 def pw(settings: Settings, clock: TestClock, mailer: RecordingMailer) -> Iterator[Paywall]:
     """The runtime context on a migrated, empty database."""
     migrate(settings)
-    paywall = Paywall(settings=settings, mailer=mailer, clock=clock)
+    paywall = make_paywall(settings, mailer=mailer, clock=clock)
     try:
         yield paywall
     finally:
@@ -499,9 +500,10 @@ def count_rows(pw: Paywall) -> Any:
 @pytest.fixture
 def grant_access(pw: Paywall) -> Any:
     """`grant_access(email, key, source=..., valid_until=..., stripe_status=...)`: a member
-    (created if new) holding an active entitlement, written through `paywall.entitlements`."""
-    from paywall.entitlements import Desired, set_state
-    from paywall.members import get_or_create_member
+    (created if new) holding an active entitlement, written through
+    `paywall.members.entitlements`."""
+    from paywall.members.entitlements import Desired, set_state
+    from paywall.members.records import get_or_create_member
 
     def give(
         email_address: str,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from kp.i18n import format_date
+from kp_contract.i18n import format_date
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -135,7 +135,7 @@ def test_sign_out_from_account_page(app_server) -> None:
 def test_chinese_visitor_gets_chinese_pages_mail_and_member_language(app_server, db) -> None:
     from sqlalchemy import select
 
-    from paywall.models import Member
+    from paywall.database.models import Member
 
     c = app_server.client()
     r = c.post("/api/login", data={"email": "zh@example.com", "next": "/", "lang": "zh"})
@@ -170,9 +170,9 @@ def test_sign_in_page_language_follows_the_page_the_visitor_came_from(app_server
 
 def test_subscription_cancelled_at_period_end_says_ends_not_renews() -> None:
     """Stripe keeps such a subscription `active` until its period ends: no renewal promise."""
-    from paywall.account import describe_term
-    from paywall.entitlements import CANCELS_AT_PERIOD_END
-    from paywall.models import Entitlement
+    from paywall.database.models import Entitlement
+    from paywall.members.entitlements import CANCELS_AT_PERIOD_END
+    from paywall.web.account import describe_term
 
     until = dt.datetime(2026, 12, 25, tzinfo=dt.UTC)
     row = Entitlement(source="subscription", stripe_status="active", valid_until=until, note="")

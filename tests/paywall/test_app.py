@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, inspect
-
-from kp.asgi_thread import ServerThread, free_port
+from stripe_local.asgi_thread import ServerThread, free_port
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -71,7 +70,7 @@ def test_checkout_without_stripe_explains_instead_of_crashing(app_server) -> Non
 
 @SQLITE_ONLY
 def test_unexpected_errors_are_500_without_details(app_server, monkeypatch) -> None:
-    import paywall.routes_auth as routes_auth
+    import paywall.web.sign_in_routes as routes_auth
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internal detail token=abc")

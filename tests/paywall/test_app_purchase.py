@@ -9,10 +9,10 @@ import re
 from typing import Any
 
 import pytest
-
-from kp.manifest import read_manifest
-from paywall.stripe_sync import sync_catalog
 from stripe_local.server import LocalStripe
+
+from kp_contract.manifest import read_manifest
+from paywall.billing.stripe_sync import sync_catalog
 
 CANARY = "CANARY-PAID-7f3a"
 PRO_CANARY = "CANARY-PRO-91c2"

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from paywall.auth import safe_next_url
-from paywall.models import LoginToken, Member, WebSession
+from paywall.database.models import LoginToken, Member, WebSession
+from paywall.members.sign_in import safe_next_url
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -338,7 +338,7 @@ def test_auth_endpoint_refuses_unsafe_uris(app_server, uri: str) -> None:
 
 def test_send_login_email_api_for_purchases(app_server, pw) -> None:
     """The interface the webhook uses: a purchase e-mail with a working link."""
-    from paywall.auth import send_login_email
+    from paywall.members.sign_in import send_login_email
 
     send_login_email(pw, "Buyer@Example.com", "/courses/demo/", reason="purchase")
     mail = app_server.mailer.to("buyer@example.com")[-1]
@@ -351,8 +351,8 @@ def test_send_login_email_api_for_purchases(app_server, pw) -> None:
 def test_login_link_is_committed_before_the_mail_leaves(pw, monkeypatch) -> None:
     """A link clicked the moment it arrives must work: the token row is visible to another
     connection (another worker) when the mailer is called."""
-    from paywall.auth import send_login_email
-    from paywall.models import LoginToken
+    from paywall.database.models import LoginToken
+    from paywall.members.sign_in import send_login_email
 
     seen: list[int] = []
 

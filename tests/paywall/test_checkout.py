@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from paywall.stripe_sync import sync_catalog
+from paywall.billing.stripe_sync import sync_catalog
 
 from .conftest import CANARY, PRO_CANARY
 
@@ -195,7 +195,7 @@ def test_dispute_revokes_and_flags_the_member(shop, local_stripe):
     assert CANARY in browser.get(LESSON).text
     local_stripe.dispute(cs)
     assert CANARY not in browser.get(LESSON).text
-    from paywall.members import find_member
+    from paywall.members.records import find_member
 
     with shop.pw.sessions() as db:
         assert "disputed" in (find_member(db, "chargeback@example.com").flagged or "")

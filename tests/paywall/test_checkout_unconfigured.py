@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from stripe_local.asgi_thread import free_port
 
-from kp.asgi_thread import free_port
-from paywall.members import find_member
+from paywall.members.records import find_member
 
 from .conftest import WEBHOOK_SECRET
 
@@ -67,7 +67,7 @@ class TestStripeUnreachable:
             assert response.status_code == 200, response.text
         pw = app_server.pw
         with pw.sessions() as db:
-            from paywall.entitlements import active_keys
+            from paywall.members.entitlements import active_keys
 
             member = find_member(db, "offline@example.com")
             assert active_keys(db, member.id, pw.now()) == {"tier:pro"}

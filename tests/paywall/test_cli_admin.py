@@ -1,5 +1,5 @@
 """`kp db`, `kp members`, `kp stripe sync` and `kp events` through click (the commands
-`paywall.cli` registers on `kp`), on SQLite and PostgreSQL, with audit rows checked in the
+`kp.commands.serve` registers on `kp`), on SQLite and PostgreSQL, with audit rows checked in the
 database."""
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from kp.manifest import read_manifest, write_manifest
-from paywall.cli_admin import register
-from paywall.entitlements import active_keys
-from paywall.member_csv import COLUMNS
-from paywall.members import find_member
-from paywall.migrate import downgrade, head_revision
-from paywall.models import AuditLog, Entitlement, StripeEvent
+from kp.commands.admin import register
+from kp_contract.manifest import read_manifest, write_manifest
+from paywall.database.migrate import downgrade, head_revision
+from paywall.database.models import AuditLog, Entitlement, StripeEvent
+from paywall.members.csv_io import COLUMNS
+from paywall.members.entitlements import active_keys
+from paywall.members.records import find_member
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,7 +43,7 @@ def cli_env(settings, pw) -> dict[str, str | None]:
 
 @click.group()
 def kp() -> None:
-    """The admin half of `kp` (paywall.cli registers the same commands on the real group;
+    """The admin half of `kp` (kp.commands.serve registers the same commands on the real group;
     using them directly keeps these tests independent of the site builder)."""
 
 
@@ -167,7 +167,7 @@ def test_export_import_round_trip(run, pw, settings, tmp_path):
     run("members", "grant", "bob@example.com", "course:demo")
     run("members", "revoke", "bob@example.com", "course:demo", "--reason", "asked to")
     with pw.sessions.begin() as db:
-        from paywall.members import get_or_create_member
+        from paywall.members.records import get_or_create_member
 
         carl = get_or_create_member(db, "carl@example.com", now=pw.now(), lang="zh")
         carl.stripe_customer_id, carl.newsletter = "cus_carl", False
@@ -309,7 +309,7 @@ def test_stripe_sync_explains_what_is_missing(run, cli_env, settings):
 
 
 def test_events_list_and_replay(run, pw, stripe_events):
-    from paywall.webhooks import process_event
+    from paywall.billing.webhooks import process_event
 
     event = stripe_events.checkout_session(email="replay@example.com")
     process_event(pw, event)

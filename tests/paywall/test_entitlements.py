@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from paywall.entitlements import (
+from paywall.database.models import AuditLog, Entitlement, Member
+from paywall.members.entitlements import (
     Desired,
     InvalidKey,
     active_keys,
@@ -21,7 +22,7 @@ from paywall.entitlements import (
     set_state,
     validate_key,
 )
-from paywall.members import (
+from paywall.members.records import (
     InvalidEmail,
     find_member,
     find_member_by_customer,
@@ -29,7 +30,6 @@ from paywall.members import (
     link_stripe_customer,
     normalize_email,
 )
-from paywall.models import AuditLog, Entitlement, Member
 
 DAY = dt.timedelta(days=1)
 

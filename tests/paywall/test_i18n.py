@@ -1,6 +1,6 @@
 """The paywall in the reader's language, on the real example site (its en and zh page shells):
 sign-in and account pages, checkout (Stripe's page locale, our success page) and the magic-link
-and purchase e-mails in the member's language — all strings from kp/translations.yml."""
+and purchase e-mails in the member's language — all strings from kp_contract/translations.yml."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-
-from kp.i18n import format_date, t
-from kp.manifest import read_manifest
-from paywall.models import Member
-from paywall.stripe_sync import sync_catalog
-from site_builder.build import build_site
 from stripe_local.server import LocalStripe
+
+from kp_contract.i18n import format_date, t
+from kp_contract.manifest import read_manifest
+from paywall.billing.stripe_sync import sync_catalog
+from paywall.database.models import Member
+from site_builder.build import build_site
 
 REPO = Path(__file__).resolve().parents[2]
 ZH_LESSON = "/courses/paid-community-ops/02-onboarding/"

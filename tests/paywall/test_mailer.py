@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from stripe_local.asgi_thread import ServerThread, free_port
 
-from kp.asgi_thread import ServerThread, free_port
-from kp.settings import load_settings
-from paywall.mailer import MailError, OutboxMailer, SmtpMailer, mailer_from_settings
+from kp_contract.settings import load_settings
+from paywall.runtime.mailer import MailError, OutboxMailer, SmtpMailer, mailer_from_settings
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 USER, PASSWORD = "mailuser", "mail-password-1"

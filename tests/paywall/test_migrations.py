@@ -11,10 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from setuptools import find_packages
 from sqlalchemy import inspect
 
-from kp.settings import load_settings
-from paywall.db import MIGRATIONS_DIR, make_engine
-from paywall.migrate import current_revision, downgrade, head_revision, upgrade
-from paywall.models import Base
+from kp_contract.settings import load_settings
+from paywall.database.engine import MIGRATIONS_DIR, make_engine
+from paywall.database.migrate import current_revision, downgrade, head_revision, upgrade
+from paywall.database.models import Base
 
 TABLES = {"members", "entitlements", "stripe_events", "login_tokens", "sessions", "audit_log"}
 
@@ -64,4 +64,4 @@ def test_migrations_ship_in_the_package():
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert list((MIGRATIONS_DIR / "versions").glob("0001_*.py"))
     packages = find_packages(str(MIGRATIONS_DIR.parent.parent), include=["paywall*"])
-    assert {"paywall.migrations", "paywall.migrations.versions"} <= set(packages)
+    assert {"paywall.database.migrations", "paywall.database.migrations.versions"} <= set(packages)

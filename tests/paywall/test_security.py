@@ -11,10 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from kp.settings import load_settings
-from paywall.logging import KeyValueFormatter, RedactingFilter, kv, redact
-from paywall.secret import SecretKeyError, load_secret_key
-from paywall.security import RateLimit, origin_of
+from kp_contract.settings import load_settings
+from paywall.runtime.logs import KeyValueFormatter, RedactingFilter, kv, redact
+from paywall.runtime.rate_limits import RateLimit
+from paywall.runtime.secret import SecretKeyError, load_secret_key
+from paywall.web.security import origin_of
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 PAID_LESSON = "/courses/demo/02-paid/"
@@ -124,10 +125,10 @@ def test_rejections_carry_security_headers_too(app_server) -> None:
 def test_hsts_and_secure_cookie_when_base_url_is_https(tmp_path) -> None:
     from starlette.responses import Response
 
-    from paywall.auth import set_session_cookie
-    from paywall.context import Paywall
-    from paywall.mailer import OutboxMailer
-    from paywall.security import security_headers
+    from paywall.app import make_paywall
+    from paywall.members.sign_in import set_session_cookie
+    from paywall.runtime.mailer import OutboxMailer
+    from paywall.web.security import security_headers
 
     settings = load_settings(
         _env_file=None,
@@ -135,7 +136,7 @@ def test_hsts_and_secure_cookie_when_base_url_is_https(tmp_path) -> None:
         KP_BASE_URL="https://shop.example.com",
         KP_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
     )
-    pw = Paywall(settings=settings, mailer=OutboxMailer(tmp_path / "out", "x@example.com"))
+    pw = make_paywall(settings, mailer=OutboxMailer(tmp_path / "out", "x@example.com"))
     response = Response()
     set_session_cookie(pw, response, "tok")
     cookie = response.headers["set-cookie"].lower()

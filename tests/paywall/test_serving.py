@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from kp.manifest import GatedPage, read_manifest, write_manifest
+from kp_contract.manifest import GatedPage, read_manifest, write_manifest
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from paywall.serving import UnsafePath, contained_file, content_type, parse_url_path
+from paywall.runtime.url_paths import UnsafePath, contained_file, parse_url_path
+from paywall.web.serving import content_type
 
 
 @pytest.mark.parametrize(

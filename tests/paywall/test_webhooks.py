@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from paywall.entitlements import active_keys
-from paywall.members import find_member
-from paywall.models import AuditLog, Entitlement, Member, StripeEvent
+from paywall.database.models import AuditLog, Entitlement, Member, StripeEvent
+from paywall.members.entitlements import active_keys
+from paywall.members.records import find_member
 
 from .conftest import WEBHOOK_SECRET
 
@@ -163,7 +163,7 @@ def test_full_refund_revokes_partial_refund_keeps(app_server, stripe_events, del
     assert keys_of(pw, "refund@example.com") == set()
     assert audit_actions(pw) == [("grant", "course:demo"), ("revoke", "course:demo")]
     # Replaying the purchase event afterwards must not give the refunded course back.
-    from paywall.webhooks import replay_event
+    from paywall.billing.webhooks import replay_event
 
     replay_event(pw, bought["id"])
     assert keys_of(pw, "refund@example.com") == set()

@@ -1,0 +1,176 @@
+"""`kp serve` (and, from `kp.commands.admin`, `kp db|members|stripe|events`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+import uvicorn
+
+from kp_contract.settings import Settings, load_settings
+from paywall.database.engine import database_url
+from paywall.runtime.logs import configure_logging
+
+
+def default_base_url(host: str, port: int) -> str:
+    """The URL links and the origin check use when KP_BASE_URL is not set."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def describe_database(settings: Settings) -> str:
+    url = database_url(settings)
+    if url.startswith("sqlite"):
+        return f"SQLite {url.removeprefix('sqlite:///')}"
+    return url.split("://", 1)[0] + "://" + url.rsplit("@", 1)[-1]  # no credentials
+
+
+def banner(settings: Settings, host: str, port: int) -> str:
+    """What a first-time user needs to see: where it runs, where mail and data go."""
+    mail = (
+        f"SMTP {settings.smtp_host}:{settings.smtp_port}"
+        if settings.smtp_host
+        else f"written to {settings.var_path / 'outbox'} and printed here"
+    )
+    stripe = (
+        "configured" if settings.stripe_secret_key else "not configured (set STRIPE_SECRET_KEY)"
+    )
+    site = settings.site_path
+    site_note = "" if (site / "index.html").is_file() else "  (nothing built yet: run `kp build`)"
+    return "\n".join(
+        [
+            f"kp serve: listening on http://{host}:{port}  (public URL {settings.base_url})",
+            f"  site:     {site}{site_note}",
+            f"  private:  {settings.private_path}",
+            f"  database: {describe_database(settings)}",
+            f"  e-mail:   {mail}",
+            f"  Stripe:   {stripe}",
+        ]
+    )
+
+
+def apply_migrations(settings: Settings) -> None:
+    """Migrate before starting, so an unreachable database is one clear line, not a traceback
+    (the app's lifespan applies them too, for deployments that skip the CLI)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from paywall.database.migrate import upgrade
+
+    try:
+        revision = upgrade(settings)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise click.ClickException(
+            f"cannot apply database migrations to {describe_database(settings)}: {detail}"
+        ) from exc
+    click.echo(f"  schema:   at revision {revision}", err=True)
+
+
+def check_watch_options(
+    watch: bool, reload: bool, workers: int, config_file: Path | None, drafts: bool
+) -> None:
+    """--watch rebuilds and reloads inside one process; the build options need it."""
+    if watch and (reload or workers > 1):
+        raise click.UsageError(
+            "--watch rebuilds the site inside the serving process: it cannot be combined "
+            "with --reload or --workers > 1"
+        )
+    if not watch and (config_file is not None or drafts):
+        raise click.UsageError("--config and --drafts build the site: they need --watch")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--reload", is_flag=True, help="Restart when code changes (development).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (use PostgreSQL when more than one host serves).",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Build the site first, rebuild it whenever content/, mkdocs.yml or the theme "
+    "change, and reload open pages (while writing; one process).",
+)
+@click.option(
+    "--config",
+    "-f",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --watch: the site's mkdocs.yml (default: the project's).",
+)
+@click.option("--drafts", is_flag=True, help="With --watch: also publish drafts.")
+def serve(
+    host: str,
+    port: int,
+    reload: bool,
+    workers: int,
+    watch: bool,
+    config_file: Path | None,
+    drafts: bool,
+) -> None:
+    """Serve the site and the paywall on one port; applies database migrations first."""
+    check_watch_options(watch, reload, workers, config_file, drafts)
+    settings = load_settings()
+    if "base_url" not in settings.model_fields_set:
+        os.environ["KP_BASE_URL"] = default_base_url(host, port)
+        settings = load_settings()
+    configure_logging(settings.log_level)
+    common = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": True,
+    }
+    if watch:
+        # Composed in kp/: the paywall itself never imports the build.
+        from kp.serve_watch import serve_watch
+
+        def before_serving() -> None:
+            click.echo(banner(settings, host, port), err=True)
+            apply_migrations(settings)
+
+        serve_watch(
+            settings,
+            config_file=config_file,
+            drafts=drafts,
+            server_options=common,
+            before_serving=before_serving,
+        )
+        return
+    click.echo(banner(settings, host, port), err=True)
+    apply_migrations(settings)
+    if reload or workers > 1:
+        # Fresh processes build the app from the environment (KP_BASE_URL set above).
+        uvicorn.run(
+            "paywall.app:app_from_environment",
+            factory=True,
+            reload=reload,
+            workers=None if reload else workers,
+            **common,
+        )
+        return
+    from paywall.app import create_app
+
+    uvicorn.run(create_app(settings), **common)
+
+
+def register(group: click.Group) -> None:
+    """Attach the paywall commands to the `kp` group: `serve` here, and the admin commands
+    (db, members, stripe, events) from `kp.commands.admin`, the growth commands (partners,
+    stats, newsletter) from `kp.commands.growth`."""
+    from kp.commands import admin as cli_admin
+    from kp.commands import growth as cli_growth
+
+    group.add_command(serve)
+    cli_admin.register(group)
+    cli_growth.register(group)

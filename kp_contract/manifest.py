@@ -1,0 +1,146 @@
+"""The build manifest: the one contract between `site_builder` and `paywall`.
+
+`kp build` writes it to `private/manifest.json`; the paywall reads it to know which URL is
+gated, what entitles a member to it, and which Stripe price sells each product.
+
+Entitlement keys are plain strings: `course:<slug>`, `tier:<name>` and `member` (any signed-in
+member, for members-only articles). A gated page lists the keys that unlock it; holding any one
+of them is enough.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kp_contract.growth import GrowthManifest
+
+MANIFEST_VERSION = 1
+Mode = Literal["payment", "subscription"]
+Interval = Literal["month", "year"]
+
+
+def course_key(slug: str) -> str:
+    """Entitlement key for a course."""
+    return f"course:{slug}"
+
+
+def tier_key(name: str) -> str:
+    """Entitlement key for a membership tier."""
+    return f"tier:{name}"
+
+
+MEMBER_KEY = "member"
+
+# The page shell: a full themed page the build writes per language to private/, in which the
+# paywall substitutes its own dynamic content (account page, sign-in results, checkout status)
+# so those pages look like the rest of the site without the paywall importing the builder.
+SHELL_TITLE = "__KP_TITLE__"
+SHELL_BODY = "<!--kp:body-->"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(_Model):
+    """One Stripe price: by id (`stripe_price`) or by `lookup_key` (resolved at checkout)."""
+
+    amount: int = Field(description="minor units (cents)")
+    currency: str = Field(description="ISO code, lower case")
+    display: str = Field(description="human price, e.g. '$49' or '¥99'")
+    stripe_price: str | None = None
+    lookup_key: str | None = None
+    interval: Interval | None = Field(default=None, description="set for recurring prices")
+
+
+class Course(_Model):
+    slug: str
+    title: str
+    url: str = Field(description="landing page URL path, e.g. /courses/launch/")
+    summary: str = ""
+    mode: Mode
+    price: Price
+    tier: str | None = None
+    lessons: list[str] = Field(default_factory=list, description="lesson URL paths in order")
+
+
+class Tier(_Model):
+    name: str
+    title: str
+    summary: str = ""
+    prices: dict[Interval, Price]
+    courses: list[str] = Field(default_factory=list, description="course slugs included")
+    titles: dict[str, str] = Field(
+        default_factory=dict, description="title per language (other than the site's)"
+    )
+
+    def title_in(self, lang: str) -> str:
+        """The tier's name for readers of `lang` (the site-language title if untranslated)."""
+        return self.titles.get(lang, self.title)
+
+
+class GatedPage(_Model):
+    """A URL whose full text lives only in `private/`; `site/` holds its teaser."""
+
+    url: str
+    title: str
+    private_file: str = Field(description="path under private/, e.g. courses/x/y/index.html")
+    requires: list[str] = Field(description="entitlement keys; any one unlocks")
+    course: str | None = None
+    lang: str = "en"
+
+
+class Manifest(_Model):
+    version: int = MANIFEST_VERSION
+    built_at: datetime
+    site_name: str
+    site_url: str = ""
+    courses: dict[str, Course] = Field(default_factory=dict)
+    tiers: dict[str, Tier] = Field(default_factory=dict)
+    gated: dict[str, GatedPage] = Field(default_factory=dict, description="keyed by URL path")
+    shells: dict[str, str] = Field(
+        default_factory=dict,
+        description="language → page shell under private/ (contains SHELL_TITLE and SHELL_BODY)",
+    )
+    default_lang: str = "en"
+    growth: GrowthManifest | None = Field(
+        default=None,
+        description="extra.growth (referral rewards, true-fans goal) + published articles; "
+        "None in manifests written before the growth engine",
+    )
+
+    def page_for(self, url_path: str) -> GatedPage | None:
+        """The gated page served at `url_path` (`/a/b/`, `/a/b/index.html` or `/a/b`)."""
+        return self.gated.get(normalize_url_path(url_path))
+
+
+def normalize_url_path(url_path: str) -> str:
+    """Canonical directory-URL form used as manifest key: leading and trailing slash."""
+    path = "/" + url_path.lstrip("/")
+    if path.endswith("/index.html"):
+        path = path[: -len("index.html")]
+    if not path.endswith("/") and "." not in path.rsplit("/", 1)[-1]:
+        path += "/"
+    return path
+
+
+def write_manifest(manifest: Manifest, path: Path) -> None:
+    """Write atomically (temp file + rename) so a reader never sees half a manifest."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = manifest.model_dump_json(indent=2)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Load and validate; raises FileNotFoundError or pydantic.ValidationError naming the field."""
+    return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
