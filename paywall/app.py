@@ -25,9 +25,7 @@ from paywall.runtime.context import Clock, Mailer, Paywall, utc_now
 from paywall.runtime.logs import configure_logging, get_logger, kv
 from paywall.runtime.mailer import mailer_from_settings
 from paywall.runtime.secret import load_secret_key
-from paywall.web import account
-from paywall.web import billing_routes as routes_stripe
-from paywall.web import sign_in_routes as routes_auth
+from paywall.web import account, admin, billing_routes, sign_in_routes
 from paywall.web.security import OriginCheckMiddleware, SecurityHeadersMiddleware
 from paywall.web.serving import serve_site
 
@@ -135,10 +133,11 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
 
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
-        *routes_auth.routes,
+        *sign_in_routes.routes,
         *account.routes,
-        *routes_stripe.routes,
+        *billing_routes.routes,
         *growth_routes.routes,
+        *admin.routes,
         Route("/{path:path}", serve_site, methods=["GET", "HEAD"]),
     ]
     https = pw.settings.base_url.lower().startswith("https://")

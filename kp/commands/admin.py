@@ -23,7 +23,7 @@ from kp_contract.settings import load_settings
 from paywall.database.engine import database_url
 from paywall.database.migrate import upgrade
 from paywall.database.models import SOURCES, Member, StripeEvent
-from paywall.members import csv_io as member_csv
+from paywall.members import csv_io
 from paywall.members.entitlements import (
     InvalidKey,
     active_keys,
@@ -154,7 +154,7 @@ def _until(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        return member_csv.parse_time(value, end_of_day=True)
+        return csv_io.parse_time(value, end_of_day=True)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--until") from None
 
@@ -228,10 +228,10 @@ def members_export(destination: str) -> None:
     """Write all members and entitlements as CSV (to DESTINATION or stdout)."""
     with paywall_context() as pw, pw.sessions() as db:
         if destination == "-":
-            count = member_csv.export_members(db, sys.stdout)
+            count = csv_io.export_members(db, sys.stdout)
         else:
             with Path(destination).open("w", encoding="utf-8", newline="") as out:
-                count = member_csv.export_members(db, out)
+                count = csv_io.export_members(db, out)
     click.echo(f"exported {count} row(s)", err=True)
 
 
@@ -245,24 +245,24 @@ def members_import(source: str, dry_run: bool) -> None:
     """
     try:
         if source == "-":
-            rows, ignored = member_csv.parse_rows(sys.stdin)
+            rows, ignored = csv_io.parse_rows(sys.stdin)
         else:
             with Path(source).open(encoding="utf-8-sig", newline="") as handle:
-                rows, ignored = member_csv.parse_rows(handle)
-    except member_csv.CsvImportError as exc:
+                rows, ignored = csv_io.parse_rows(handle)
+    except csv_io.CsvImportError as exc:
         raise click.ClickException(
             f"{source}: nothing imported\n" + "\n".join(exc.errors)
         ) from None
     with paywall_context() as pw:
         db = pw.sessions()
         try:
-            report = member_csv.import_rows(db, rows, now=pw.now(), actor=f"{ACTOR}:import")
+            report = csv_io.import_rows(db, rows, now=pw.now(), actor=f"{ACTOR}:import")
             report.ignored_columns = ignored
             if dry_run:
                 db.rollback()
             else:
                 db.commit()
-        except member_csv.CsvImportError as exc:
+        except csv_io.CsvImportError as exc:
             db.rollback()
             raise click.ClickException(
                 f"{source}: nothing imported\n" + "\n".join(exc.errors)
