@@ -181,8 +181,14 @@ def serve(app: Any, port: int, log_level: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def demo(port: int) -> None:
     """Build the example site and serve it with the paywall and a local Stripe test server."""
-    from stripe_local.server import LocalStripe
-
+    try:
+        from stripe_local.server import LocalStripe
+    except ImportError:  # a product install: the dev tool is its own distribution
+        raise click.ClickException(
+            "kp demo needs the local Stripe test server, which is not installed: run "
+            "`make demo` from a clone of the repository, or "
+            "`pip install -e tools/stripe_local` there"
+        ) from None
     from kp_contract.manifest import read_manifest
     from paywall.app import create_app
     from paywall.runtime.logs import configure_logging
