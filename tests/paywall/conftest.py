@@ -1,11 +1,7 @@
 """Shared paywall fixtures: databases (SQLite + PostgreSQL), a hand-made build, settings, and
-the app served over real loopback HTTP with a movable clock and a recording mailer.
-
-Sections are owned: Engineer B (web + auth) owns the first part; Engineer A (payments)
-appends payment fixtures in the marked section at the end.
+the app served over real loopback HTTP with a movable clock and a recording mailer; then,
+in the second part, signed Stripe events and the local Stripe test server.
 """
-
-# ======================= Engineer B (web + auth) section — start =======================
 
 from __future__ import annotations
 
@@ -593,10 +589,7 @@ def raw_get(app_server: AppServer) -> Any:
     return get
 
 
-# ======================== Engineer B (web + auth) section — end ========================
-
-
-# ===================== Engineer A (payments) section — start ==========================
+# ---------------------------------------------------------------- payments
 # Signed Stripe events built by hand (exact Stripe shapes and signatures), delivery over
 # real HTTP, and the local Stripe test server for checkout / portal / sync tests.
 
@@ -799,6 +792,3 @@ def stripe_settings(local_stripe: Any) -> dict[str, Any]:
         "STRIPE_API_BASE": local_stripe.url,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
-
-
-# ====================== Engineer A (payments) section — end ============================
