@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +76,9 @@ class Settings(BaseSettings):
         return [e.strip().lower() for e in self.admin_emails.split(",") if e.strip()]
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment; keyword overrides win (used by tests and the CLI)."""
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; keyword overrides win (used by tests and the CLI).
+
+    Overrides are named like the environment variables (`KP_PROJECT_DIR=...`), or are the
+    settings sources' own options (`_env_file=None`); pydantic validates every value."""
     return Settings(**overrides)

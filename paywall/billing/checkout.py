@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
 from sqlalchemy.orm import Session
@@ -21,6 +21,9 @@ from paywall.database.models import Member
 from paywall.members.entitlements import is_entitled
 from paywall.members.records import find_member, find_member_by_customer
 from paywall.runtime.context import Paywall
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import SessionCreateParams
 
 SESSION_ID_RE = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 INTERVALS = ("month", "year")
@@ -91,7 +94,7 @@ def _tier_product(manifest: Manifest, name: str, interval: str | None) -> Produc
         key=tier_key(found.name),
         title=found.title,
         mode="subscription",
-        price=found.prices[chosen],  # type: ignore[index]
+        price=found.prices[chosen],
         url=first_course.url if first_course else "/account/",
         unlocks=(tier_key(found.name),),
     )
@@ -136,7 +139,7 @@ def create_checkout_session(
     base = pw.settings.base_url
     meta = {so.META_PRODUCT: product.key, so.META_FROM: from_path[:500], so.META_LANG: lang}
     meta.update(attribution or {})
-    params: dict[str, Any] = {
+    params: SessionCreateParams = {
         "mode": product.mode,
         "line_items": [{"price": resolve_price_id(client, product.price), "quantity": 1}],
         "success_url": f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}&lang={lang}",

@@ -78,6 +78,7 @@ def _checkout_subscription(
     sub_id = so.object_id(session.get("subscription"))
     if sub_id is None:
         return "ignored: subscription session without a subscription id", False
+    sub: dict[str, Any] | None
     if ctx.fresh.subscription is not None:
         sub, stamp, authoritative = ctx.fresh.subscription, ctx.stamp, True
     else:

@@ -63,12 +63,12 @@ def subscription_period_end(sub: dict[str, Any]) -> dt.datetime | None:
     found = timestamp(sub.get("current_period_end"))
     if found is not None:
         return found
-    ends = [
+    item_ends = [
         timestamp(item.get("current_period_end"))
         for item in (sub.get("items") or {}).get("data") or []
         if isinstance(item, dict)
     ]
-    ends = [end for end in ends if end is not None]
+    ends = [end for end in item_ends if end is not None]
     return max(ends) if ends else None
 
 
@@ -78,12 +78,12 @@ def subscription_period_start(sub: dict[str, Any]) -> dt.datetime | None:
     found = timestamp(sub.get("current_period_start"))
     if found is not None:
         return found
-    starts = [
+    item_starts = [
         timestamp(item.get("current_period_start"))
         for item in (sub.get("items") or {}).get("data") or []
         if isinstance(item, dict)
     ]
-    starts = [start for start in starts if start is not None]
+    starts = [start for start in item_starts if start is not None]
     return max(starts) if starts else None
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
 
 from kp_contract.manifest import Manifest, Price, course_key, tier_key
 from paywall.billing import stripe_objects as so
+
+if TYPE_CHECKING:
+    from stripe.params import PriceCreateParams, ProductCreateParams, ProductUpdateParams
 
 
 @dataclass(frozen=True)
@@ -99,18 +102,22 @@ def sync_catalog(
 
 
 def _sync_product(client: stripe.StripeClient, spec: ProductSpec, dry_run: bool) -> SyncLine:
-    wanted: dict[str, Any] = {"name": spec.name, "metadata": {so.META_PRODUCT: spec.key}}
-    if spec.description:
-        wanted["description"] = spec.description
     try:
         current = so.as_dict(client.v1.products.retrieve(spec.product_id))
     except stripe.InvalidRequestError as exc:
         if getattr(exc, "http_status", None) != 404:
             raise
         if not dry_run:
-            client.v1.products.create({"id": spec.product_id, **wanted})
+            wanted: ProductCreateParams = {
+                "id": spec.product_id,
+                "name": spec.name,
+                "metadata": {so.META_PRODUCT: spec.key},
+            }
+            if spec.description:
+                wanted["description"] = spec.description
+            client.v1.products.create(wanted)
         return SyncLine("product", spec.product_id, "created", spec.name)
-    changed: dict[str, Any] = {}
+    changed: ProductUpdateParams = {}
     if current.get("name") != spec.name:
         changed["name"] = spec.name
     if spec.description and current.get("description") != spec.description:
@@ -136,7 +143,7 @@ def _sync_price(
     describe = _describe(price)
     if current is not None and _matches(current, spec, price) and current.get("active"):
         return SyncLine("price", price.lookup_key, "unchanged", f"{current['id']}, {describe}")
-    params: dict[str, Any] = {
+    params: PriceCreateParams = {
         "product": spec.product_id,
         "currency": price.currency,
         "unit_amount": price.amount,

@@ -254,9 +254,7 @@ def _send_purchase_mails(pw: Paywall, mails: list[PurchaseMail]) -> None:
     raised: the grant is committed and the buyer can always ask for a new link."""
     if not mails:
         return
-    from paywall.members.sign_in import (
-        send_login_email,  # Engineer B's module; imported when needed
-    )
+    from paywall.members.sign_in import send_login_email  # only when there is mail to send
 
     for mail in mails:
         try:

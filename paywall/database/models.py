@@ -7,7 +7,7 @@ SHA-256 hashes, so a database leak does not sign anyone in.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -66,6 +67,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model here is mapped to a plain table (`__tablename__`), never to a join or a
+    # subquery, so `Model.__table__` is a `Table` (SQLAlchemy can only promise `FromClause`).
+    __table__: ClassVar[Table]
     type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
@@ -196,7 +200,7 @@ class AuditLog(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
-# ---------------------------------------------------------------- growth (issue 5, rev 0002)
+# ---------------------------------------------------------------- growth (migrations 0002, 0003)
 # Referral codes and counted invites, partners and their commission ledger, funnel
 # conversions, cookie-less page counters and the newsletter's sent-log. Unique constraints do
 # the bookkeeping: concurrent confirmations, duplicate webhooks and repeated newsletter runs

@@ -256,8 +256,8 @@ def funnel(db: Session, titles: dict[str, str], since: dt.date | None = None) ->
     if since is not None:
         start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
         conversions = conversions.where(Conversion.at >= start)
-    for path, kind, total in db.execute(conversions).all():
-        target = row(path)
+    for converted_on, kind, total in db.execute(conversions).all():
+        target = row(converted_on)
         if kind == "signup":
             target.signups += int(total)
         elif kind == "purchase":

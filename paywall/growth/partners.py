@@ -49,7 +49,8 @@ def basis_points(value: str | float | Decimal, what: str, *, allow_zero: bool) -
         number = Decimal(str(value))
     except InvalidOperation:
         raise PartnerError(f"--{what}: {value!r} is not a number (a percentage like 20)") from None
-    if not number.is_finite() or number.as_tuple().exponent < -2:  # type: ignore[operator]
+    exponent = number.as_tuple().exponent  # a letter, not a number, for NaN and infinity
+    if not isinstance(exponent, int) or exponent < -2:
         raise PartnerError(f"--{what}: {value} has more than two decimals")
     low = 0 if allow_zero else Decimal("0.01")
     if not low <= number <= 100:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -52,7 +52,7 @@ def export_members(db: Session, out: IO[str]) -> int:
     count = 0
     members = db.scalars(select(Member).order_by(Member.email)).all()
     for member in members:
-        rows = db.scalars(
+        rows: Sequence[Entitlement | None] = db.scalars(
             select(Entitlement)
             .where(Entitlement.member_id == member.id)
             .order_by(Entitlement.key, Entitlement.source, Entitlement.stripe_object_id)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from kp_contract.manifest import MEMBER_KEY
@@ -46,7 +46,7 @@ def is_active(entitlement: Entitlement, now: dt.datetime) -> bool:
     return entitlement.valid_until is None or now < entitlement.valid_until
 
 
-def _active_clause(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _active_clause(now: dt.datetime) -> ColumnElement[bool]:
     return (
         (Entitlement.status == "active")
         & (Entitlement.valid_from <= now)

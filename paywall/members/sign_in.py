@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Update, select, update
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,6 +37,15 @@ LAST_SEEN_RESOLUTION = dt.timedelta(minutes=5)
 LOGIN_LIMIT_PER_EMAIL = RateLimit(limit=5, window=dt.timedelta(hours=1))
 LOGIN_LIMIT_PER_IP = RateLimit(limit=20, window=dt.timedelta(hours=1))
 REASONS = ("login", "purchase", "signup")
+
+
+def _updated_rows(db: Session, stmt: Update) -> int:
+    """Run an UPDATE; how many rows it matched. `Session.execute` returns a `CursorResult`
+    (which has the count) for an UPDATE without RETURNING, but is typed as any `Result`."""
+    result = db.execute(stmt)
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"an UPDATE gave a {type(result).__name__}, not a CursorResult")
+    return int(result.rowcount)
 
 
 def hash_token(token: str) -> str:
@@ -215,12 +224,13 @@ def consume_login_token(
     row = db.scalar(select(LoginToken).where(LoginToken.token_hash == hash_token(token)))
     if row is None or row.used_at is not None or row.expires_at <= now:
         return None
-    claimed = db.execute(
+    claimed = _updated_rows(
+        db,
         update(LoginToken)
         .where(LoginToken.id == row.id, LoginToken.used_at.is_(None))
-        .values(used_at=now)
+        .values(used_at=now),
     )
-    if claimed.rowcount != 1:
+    if claimed != 1:
         return None
     existing = db.scalar(select(Member.id).where(Member.email == row.email))
     member = get_or_create_member(
@@ -267,22 +277,23 @@ def live_session(pw: Paywall, db: Session, token: str) -> WebSession | None:
 
 def revoke_session(pw: Paywall, db: Session, token: str) -> bool:
     """Sign a browser out everywhere at once; True if a live session was revoked."""
-    result = db.execute(
+    revoked = _updated_rows(
+        db,
         update(WebSession)
         .where(WebSession.token_hash == hash_token(token), WebSession.revoked_at.is_(None))
-        .values(revoked_at=pw.now())
+        .values(revoked_at=pw.now()),
     )
-    return result.rowcount == 1
+    return revoked == 1
 
 
 def revoke_member_sessions(pw: Paywall, db: Session, member_id: int) -> int:
     """Sign a member out of every browser (admin action, compromised account)."""
-    result = db.execute(
+    return _updated_rows(
+        db,
         update(WebSession)
         .where(WebSession.member_id == member_id, WebSession.revoked_at.is_(None))
-        .values(revoked_at=pw.now())
+        .values(revoked_at=pw.now()),
     )
-    return int(result.rowcount)
 
 
 def member_for_token(pw: Paywall, token: str | None) -> Member | None:

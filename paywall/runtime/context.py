@@ -104,7 +104,9 @@ class Paywall:
         key = self.settings.stripe_secret_key
         if key is None:
             raise StripeNotConfigured("STRIPE_SECRET_KEY is not set")
-        base = {"api": self.settings.stripe_api_base} if self.settings.stripe_api_base else {}
+        api_base = self.settings.stripe_api_base
         return stripe.StripeClient(
-            key.get_secret_value(), base_addresses=base, max_network_retries=2
+            key.get_secret_value(),
+            base_addresses={"api": api_base} if api_base else None,
+            max_network_retries=2,
         )

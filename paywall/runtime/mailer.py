@@ -85,14 +85,14 @@ class OutboxMailer:
         tmp.replace(path)
         log.info("mail.outbox file=%s subject=%r", path.name, subject)
         if self.console is not None:
-            self._echo(to, subject, text)
+            self._echo(self.console, to, subject, text)
 
-    def _echo(self, to: str, subject: str, text: str) -> None:
+    def _echo(self, console: TextIO, to: str, subject: str, text: str) -> None:
         """Development convenience: the whole text so a magic link can be clicked."""
         with self._lock:
             bar = "-" * 72
-            print(f"{bar}\nTo: {to}\nSubject: {subject}\n\n{text}\n{bar}", file=self.console)
-            self.console.flush()
+            print(f"{bar}\nTo: {to}\nSubject: {subject}\n\n{text}\n{bar}", file=console)
+            console.flush()
 
 
 class SmtpMailer:

@@ -221,6 +221,7 @@ async def login_callback(request: Request) -> Response:
         outcome = await run_in_threadpool(
             complete_sign_in, pw, token, request.cookies.get(COOKIE_NAME), link_lang
         )
+    response: Response
     if outcome is None:
         log.info(kv("auth.link_rejected"))
         lang = preferred_lang(pw, request, link_lang)
