@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypedDict
 
 import click
 import uvicorn
@@ -29,9 +29,19 @@ from kp_contract.settings import Settings
 
 POLL_SECONDS = 0.1
 """How often the watcher looks for changes: a look at a 1,000-article site takes about 2 ms,
-and on a served site an edit should show within a second (issue 7)."""
+and on a served site an edit should show within a second."""
 JOIN_SECONDS = 60.0
 """How long Ctrl-C waits for a rebuild in progress (it is atomic: stopping mid-way is safe)."""
+
+
+class ServerOptions(TypedDict):
+    """The uvicorn options `kp serve` runs with, with or without `--watch`."""
+
+    host: str
+    port: int
+    log_config: None
+    access_log: bool
+    proxy_headers: bool
 
 
 @dataclass
@@ -126,10 +136,10 @@ class WatchServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def run_server(app: Any, hub: ReloadHub, server_options: dict[str, Any]) -> None:
+def run_server(app: Any, hub: ReloadHub, server_options: ServerOptions) -> None:
     """uvicorn in the foreground until Ctrl-C or SIGTERM (both end cleanly)."""
     server = WatchServer(uvicorn.Config(app, **server_options), hub)
-    where = f"{server_options.get('host')}:{server_options.get('port')}"
+    where = f"{server_options['host']}:{server_options['port']}"
     run_in_foreground(server, where, on_stop=hub.close)
 
 
@@ -138,7 +148,7 @@ def serve_watch(
     *,
     config_file: Path | None,
     drafts: bool,
-    server_options: dict[str, Any],
+    server_options: ServerOptions,
     before_serving: Callable[[], None],
 ) -> None:
     """Build, then serve and rebuild until stopped. `before_serving` (the paywall's banner

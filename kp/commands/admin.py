@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import click
 from sqlalchemy import select
@@ -36,6 +37,17 @@ from paywall.members.records import InvalidEmail, find_member, get_or_create_mem
 from paywall.runtime.context import Paywall, StripeNotConfigured
 
 ACTOR = "cli"
+
+
+class MemberRecord(TypedDict):
+    """One member as `kp members list --json` prints it."""
+
+    email: str
+    created_at: str
+    access: list[str]
+    flagged: str | None
+    stripe_customer_id: str | None
+    entitlements: NotRequired[list[str]]  # with --all: every grant, also revoked and expired
 
 
 @contextmanager
@@ -104,7 +116,7 @@ def members_list(as_json: bool, show_all: bool) -> None:
         members = db.scalars(select(Member).order_by(Member.created_at, Member.id)).all()
         for member in members:
             keys = sorted(active_keys(db, member.id, now))
-            record = {
+            record: MemberRecord = {
                 "email": member.email,
                 "created_at": member.created_at.isoformat(),
                 "access": keys,

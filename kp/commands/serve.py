@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import uvicorn
@@ -11,6 +12,9 @@ import uvicorn
 from kp_contract.settings import Settings, load_settings
 from paywall.database.engine import database_url
 from paywall.runtime.logs import configure_logging
+
+if TYPE_CHECKING:
+    from kp.serve_watch import ServerOptions
 
 
 def default_base_url(host: str, port: int) -> str:
@@ -124,7 +128,7 @@ def serve(
         os.environ["KP_BASE_URL"] = default_base_url(host, port)
         settings = load_settings()
     configure_logging(settings.log_level)
-    common = {
+    common: ServerOptions = {
         "host": host,
         "port": port,
         "log_config": None,
