@@ -24,7 +24,7 @@ from kp_contract.i18n import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-TRANSLATIONS = REPO / "kp" / "translations.yml"
+TRANSLATIONS = REPO / "kp_contract" / "translations.yml"
 
 
 def test_every_key_has_every_language_with_the_same_placeholders():
@@ -135,7 +135,7 @@ def _python_keys() -> set[str]:
     `t["key"]` lookups on the theme strings (views.py)."""
     groups = "|".join(sorted({key.split(".")[0] for key in translations().messages}))
     keys: set[str] = set()
-    for package in ("site_builder", "kp", "paywall"):
+    for package in ("kp_contract", "site_builder", "kp", "paywall"):
         for path in (REPO / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             call = rf"""\bt\(\s*[a-z_.'"]+,\s*["']((?:{groups})\.[a-z_]+)["']"""

@@ -63,5 +63,6 @@ def test_migrations_ship_in_the_package():
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert list((MIGRATIONS_DIR / "versions").glob("0001_*.py"))
-    packages = find_packages(str(MIGRATIONS_DIR.parent.parent), include=["paywall*"])
+    repository = MIGRATIONS_DIR.parents[2]  # paywall/database/migrations
+    packages = find_packages(str(repository), include=["paywall*"])
     assert {"paywall.database.migrations", "paywall.database.migrations.versions"} <= set(packages)
