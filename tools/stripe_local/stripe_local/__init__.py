@@ -13,10 +13,16 @@ Stripe signs them. It is a dev/test tool: the product never imports it.
         ls.pay(session.id, email="a@b.test")   # = pressing Pay on session.url; webhooks delivered
         ls.advance(31 * 86400)                 # renewals, period-end cancellations, expiries
 
+For chaos tests: `pause_api()`/`resume_api()` (an unreachable Stripe: `/v1` answers 503),
+`retry_schedule=` (failed webhooks redelivered later with backoff, as Stripe does; then given
+up), `chaos=Chaos(seed=…)` (duplicates ×1–5, some concurrent, and reordering),
+`wait_settled()`, and `payment_link_checkout(price, email)` (a purchase without the site's
+metadata).
+
 Layout: `resources/` (one module per family of Stripe objects, each declaring its `/v1`
-routes), `api.py` (auth, form decoding, idempotency, expansion), `pages.py` (hosted pages),
-`webhooks.py` (delivery modes, retries), `timeline.py` (the clock), `control.py` (`/_local/`
-test hooks), `server.py` (`LocalStripe`). `python -m stripe_local --help` runs it standalone.
+routes), `api.py` (auth, form decoding, idempotency, expansion, the paused API), `pages.py`
+(hosted pages), `webhooks.py` (delivery modes, retries, redelivery, chaos), `timeline.py`
+(the clock), `control.py` (`/_local/` test hooks), `server.py` (`LocalStripe`). `python -m stripe_local --help` runs it standalone.
 
 Deliberate simplifications: no taxes, shipping, trials or prorations; a card declined on the
 hosted checkout page shows the error and creates nothing (Stripe would also record a failed

@@ -57,6 +57,15 @@ _NO_KEY = (
 )
 
 
+#: What a paused API answers: Stripe's shape for its own trouble (the SDK raises `APIError`
+#: and, with `max_network_retries`, retries first).
+PAUSED = StripeError(
+    "stripe_local: the API is paused (a simulated Stripe outage); try again later.",
+    status=503,
+    type="api_error",
+)
+
+
 def error_response(error: StripeError, request_id: str) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers={"Request-Id": request_id})
 
@@ -113,9 +122,18 @@ class Api:
 
         return Route(path, endpoint, methods=list(methods))
 
+    def _paused(self, request_id: str) -> Response | None:
+        with self.store.lock:
+            if not self.store.api_paused:
+                return None
+            self.store.api_refused += 1
+        return error_response(PAUSED, request_id)
+
     async def _unknown(self, request: Request) -> Response:
         request_id = new_id("req_")
-        denied = self._authenticate(request, request_id)
+        denied = self._paused(request_id)
+        if denied is None:
+            denied = self._authenticate(request, request_id)
         if denied is not None:
             return denied
         error = StripeError(
@@ -134,7 +152,9 @@ class Api:
 
     async def _serve(self, request: Request, api_route: ApiRoute, schema: Obj) -> Response:
         request_id = new_id("req_")
-        denied = self._authenticate(request, request_id)
+        denied = self._paused(request_id)
+        if denied is None:
+            denied = self._authenticate(request, request_id)
         if denied is not None:
             return denied
         idempotency_key = request.headers.get("idempotency-key")

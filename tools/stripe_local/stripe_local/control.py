@@ -1,4 +1,5 @@
-"""`/_local/`: the test hooks over HTTP (the clock, paying, refunds, webhook delivery).
+"""`/_local/`: the test hooks over HTTP (the clock, paying, refunds, webhook delivery,
+outages of the API).
 
 `LocalStripe`'s Python methods call these, so every state change and its webhooks run in the
 server's own event loop. Only loopback clients are served; there is no API key because this
@@ -19,13 +20,15 @@ from starlette.routing import Route
 
 from stripe_local import cards
 from stripe_local.errors import StripeError
+from stripe_local.ids import new_id
 from stripe_local.resources.billing import end_subscription, schedule_cancel
-from stripe_local.resources.checkout import complete_session
+from stripe_local.resources.checkout import complete_session, create_session
 from stripe_local.resources.payments import dispute, refund, refundable_charge
 from stripe_local.resources.webhook_endpoints import set_default_endpoint
+from stripe_local.routing import Ctx
 from stripe_local.store import Store
 from stripe_local.timeline import advance, advance_to
-from stripe_local.webhooks import Dispatcher
+from stripe_local.webhooks import Chaos, Dispatcher
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -104,10 +107,16 @@ class Control:
             "/_local/drain": self.drain,
             "/_local/webhook": self.webhook,
             "/_local/delivery": self.delivery,
+            "/_local/chaos": self.chaos,
+            "/_local/settled": self.settled,
+            "/_local/pause_api": self.pause_api,
+            "/_local/resume_api": self.resume_api,
+            "/_local/payment_link_checkout": self.payment_link_checkout,
         }
         routes = [Route(path, self._guard(fn), methods=["POST"]) for path, fn in post.items()]
         routes.append(Route("/_local/state", self._guard(self.state), methods=["GET"]))
         routes.append(Route("/_local/deliveries", self._guard(self.deliveries), methods=["GET"]))
+        routes.append(Route("/_local/given_up", self._guard(self.given_up), methods=["GET"]))
         return routes
 
     def _guard(
@@ -143,7 +152,9 @@ class Control:
                 "delivery": self.dispatcher.mode,
                 "held": [e["id"] for e in self.dispatcher.held],
                 "events": len(self.store.events),
-            }
+                "api_paused": self.store.api_paused,
+                "api_refused": self.store.api_refused,
+            } | {"deliveries": asdict(self.dispatcher.stats())}
 
     async def advance(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         target = _int(body, "to")
@@ -246,6 +257,84 @@ class Control:
     async def deliveries(self, request: Request, body: dict[str, Any]) -> list[dict[str, Any]]:
         with self.store.lock:
             return [asdict(record) for record in self.dispatcher.records]
+
+    async def given_up(self, request: Request, body: dict[str, Any]) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return [asdict(record) for record in self.dispatcher.given_up]
+
+    async def chaos(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        """`{"seed": 7, "copies": [0.5, 0.3, 0.2], …}` delivers with chaos from now on;
+        `{"off": true}` (or an empty body) turns it off."""
+        settings = {k: v for k, v in body.items() if k != "off"}
+        chaos = None if _bool(body, "off", False) or not settings else Chaos.from_mapping(settings)
+        self.dispatcher.set_chaos(chaos)
+        return {"chaos": asdict(chaos) if chaos else None}
+
+    async def settled(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        """Wait up to `timeout` seconds (default 0: just look) until every delivery was
+        answered 2xx or given up, with nothing queued, held, in flight or scheduled."""
+        timeout = float(body.get("timeout") or 0)
+        settled = await self.dispatcher.wait_settled(max(0.0, timeout))
+        return {"settled": settled, "deliveries": asdict(self.dispatcher.stats())}
+
+    async def pause_api(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        """Every `/v1` request answers 503 (`api_error`) until `resume_api`; the hosted
+        pages, these controls and webhook delivery go on."""
+        with self.store.lock:
+            self.store.api_paused = True
+        return {"api_paused": True}
+
+    async def resume_api(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        with self.store.lock:
+            self.store.api_paused = False
+            refused = self.store.api_refused
+        return {"api_paused": False, "api_refused": refused}
+
+    async def payment_link_checkout(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        """A purchase through a Payment Link: a Checkout Session made by Stripe, not by the
+        site, so it carries no metadata and no `client_reference_id` of the site's, only
+        `payment_link` and its line items; paid at once (`email`, optional `card`).
+        Returns the ids of what it made."""
+        price_id = str(body.get("price") or "")
+        email = body.get("email")
+        card = body.get("card")
+        quantity = _int(body, "quantity") or 1
+        creation = body.get("customer_creation")
+        base_url = str(request.base_url).rstrip("/")
+
+        def run(store: Store) -> dict[str, Any]:
+            price = store.get("price", price_id, param="price")
+            mode = "subscription" if price["type"] == "recurring" else "payment"
+            link = store.insert(
+                {
+                    "id": new_id("plink_"),
+                    "object": "payment_link",
+                    "active": True,
+                    "livemode": False,
+                    "metadata": {},
+                    "url": f"{base_url}/b/{new_id('')}",
+                }
+            )
+            params: dict[str, Any] = {
+                "mode": mode,
+                "line_items": [{"price": price["id"], "quantity": quantity}],
+            }
+            if mode == "payment":
+                params["customer_creation"] = str(creation or "if_required")
+            session = create_session(store, params, Ctx(base_url=base_url))
+            session["payment_link"] = link["id"]
+            complete_session(store, session["id"], email, None, card)
+            return {
+                "session": session["id"],
+                "payment_link": link["id"],
+                "mode": mode,
+                "customer": session["customer"],
+                "payment_intent": session["payment_intent"],
+                "subscription": session["subscription"],
+                "invoice": session["invoice"],
+            }
+
+        return await self._run(run)
 
 
 async def _body(request: Request) -> dict[str, Any]:

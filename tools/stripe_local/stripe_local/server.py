@@ -8,6 +8,12 @@
 
 The hooks that change state go through the server's `/_local/` API, so their webhooks are
 delivered from the server's own event loop exactly as hosted-page actions are.
+
+For chaos testing (`bench.chaos`): `pause_api()` / `resume_api()` make `/v1` answer like an
+unreachable Stripe; `retry_schedule` redelivers failed webhooks later with backoff, as Stripe
+does; `chaos=Chaos(seed=…)` sends duplicates (some concurrently) and reorders events;
+`wait_settled()` waits until every delivery was answered 2xx or given up;
+`payment_link_checkout()` makes a purchase without the site's metadata.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from stripe_local.ids import new_id
 from stripe_local.resources.events import type_matches
 from stripe_local.resources.webhook_endpoints import set_default_endpoint
 from stripe_local.store import Store
-from stripe_local.webhooks import Delivery, Dispatcher
+from stripe_local.webhooks import Chaos, Delivery, DeliveryStats, Dispatcher, GiveUp
 
 #: The API version the installed SDK speaks; events carry it as Stripe's do.
 DEFAULT_API_VERSION: str = stripe.api_version
@@ -61,6 +67,10 @@ class LocalStripe:
         retry_backoff: Sequence[float] = (0.05, 0.2, 0.5),
         delivery_timeout: float = 10.0,
         api_version: str = DEFAULT_API_VERSION,
+        retry_schedule: Sequence[float] = (),
+        retry_cap: float | None = None,
+        delivery_concurrency: int = 1,
+        chaos: Chaos | None = None,
     ) -> None:
         if not api_key.startswith("sk_test_"):
             raise ValueError("api_key must be a test secret key (sk_test_…)")
@@ -72,6 +82,10 @@ class LocalStripe:
             max_attempts=max_attempts,
             backoff=retry_backoff,
             timeout=delivery_timeout,
+            retry_schedule=retry_schedule,
+            retry_cap=retry_cap,
+            concurrency=delivery_concurrency,
+            chaos=chaos,
         )
         self.app = create_app(self.store, self.dispatcher, api_key)
         self._server = ServerThread(self.app, host, port)
@@ -123,10 +137,12 @@ class LocalStripe:
 
     # -- test hooks ------------------------------------------------------------------------
 
-    def _control(self, path: str, payload: dict[str, Any] | None = None) -> Any:
+    def _control(
+        self, path: str, payload: dict[str, Any] | None = None, *, http_timeout: float = 60
+    ) -> Any:
         if not self._server.server.started:
             raise RuntimeError("LocalStripe is not running; use `with LocalStripe(...)` or start()")
-        with httpx.Client(trust_env=False, timeout=60) as http:
+        with httpx.Client(trust_env=False, timeout=http_timeout) as http:
             response = http.post(f"{self.url}/_local{path}", json=payload or {})
         body = response.json()
         if response.status_code >= 400:
@@ -210,3 +226,68 @@ class LocalStripe:
     def set_delivery(self, mode: str) -> None:
         """Switch between `sync`, `async` and `hold`."""
         self.dispatcher.set_mode(mode)
+
+    def set_chaos(self, chaos: Chaos | None) -> None:
+        """Deliver with duplicates and reordering from now on (None: plainly, in order)."""
+        self.dispatcher.set_chaos(chaos)
+
+    # -- outages, redelivery, Payment Links ------------------------------------------------
+
+    def pause_api(self) -> None:
+        """Make every `/v1` request answer 503 with an `api_error`, as an unreachable Stripe
+        would (the SDK's own retries fail too), until `resume_api()`. Hosted pages, the
+        `/_local/` hooks and webhook delivery keep working."""
+        self._control("/pause_api")
+
+    def resume_api(self) -> None:
+        self._control("/resume_api")
+
+    @property
+    def api_paused(self) -> bool:
+        with self.store.lock:
+            return self.store.api_paused
+
+    @property
+    def api_refused(self) -> int:
+        """How many `/v1` requests were answered 503 because the API was paused."""
+        with self.store.lock:
+            return self.store.api_refused
+
+    def wait_settled(self, timeout: float = 30.0) -> bool:
+        """Wait until every delivery was answered 2xx or given up and nothing is queued,
+        held, in flight or scheduled for a retry; False if `timeout` seconds pass first."""
+        body = self._control("/settled", {"timeout": timeout}, http_timeout=timeout + 30)
+        return bool(body["settled"])
+
+    def delivery_stats(self) -> DeliveryStats:
+        """Counts of deliveries: made, answered, duplicated, given up, still pending."""
+        return self.dispatcher.stats()
+
+    @property
+    def given_up(self) -> list[GiveUp]:
+        """Deliveries abandoned after their last retry."""
+        with self.store.lock:
+            return list(self.dispatcher.given_up)
+
+    def payment_link_checkout(
+        self,
+        price: str,
+        email: str,
+        *,
+        card: str | None = None,
+        quantity: int = 1,
+        customer_creation: str | None = None,
+    ) -> dict[str, Any]:
+        """Buy `price` through a Payment Link: a completed Checkout Session with none of the
+        site's metadata or `client_reference_id` (only `payment_link` and line items), paid
+        with `card`; its webhooks go out as for any checkout. Returns the ids made
+        (`session`, `payment_link`, `mode`, `customer`, `payment_intent`, `subscription`,
+        `invoice`)."""
+        payload = {
+            "price": price,
+            "email": email,
+            "card": card,
+            "quantity": quantity,
+            "customer_creation": customer_creation,
+        }
+        return self._control("/payment_link_checkout", payload)

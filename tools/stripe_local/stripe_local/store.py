@@ -50,6 +50,11 @@ class Store:
         self.secrets: dict[str, str] = {}
         self._outbox: list[dict[str, Any]] | None = None
         self._request = RequestInfo()
+        #: While True every `/v1` request answers 503, as an unreachable Stripe would
+        #: (`LocalStripe.pause_api`); the hosted pages, `/_local/` and webhooks keep working.
+        self.api_paused = False
+        #: `/v1` requests answered 503 because the API was paused.
+        self.api_refused = 0
 
     def now(self) -> int:
         return self.clock.now()

@@ -4,6 +4,7 @@ that verifies every delivery with `stripe.Webhook.construct_event` and records i
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,8 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Records verified webhooks; `fail_next` makes the next deliveries answer 500."""
+    """Records verified webhooks; `fail_next` makes the next deliveries answer 500; `delay`
+    makes each take that long (`max_in_flight`: the most handled at once)."""
 
     secret: str = WEBHOOK_SECRET
     received: list[Received] = field(default_factory=list)
@@ -39,6 +41,9 @@ class Receiver:
     on_event: Callable[[dict[str, Any]], None] | None = None
     server: ServerThread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay: float = 0.0
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     @property
     def url(self) -> str:
@@ -66,6 +71,18 @@ class Receiver:
             return [r.event for r in self.received if r.event["type"] == event_type]
 
     def handle(self, request: Request, body: bytes) -> PlainTextResponse:
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            return self._handle(request, body)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _handle(self, request: Request, body: bytes) -> PlainTextResponse:
         with self.lock:
             if self.failures_left > 0:
                 self.failures_left -= 1
