@@ -22,7 +22,8 @@ metadata).
 Layout: `resources/` (one module per family of Stripe objects, each declaring its `/v1`
 routes), `api.py` (auth, form decoding, idempotency, expansion, the paused API), `pages.py`
 (hosted pages), `webhooks.py` (delivery modes, retries, redelivery, chaos), `timeline.py`
-(the clock), `control.py` (`/_local/` test hooks), `server.py` (`LocalStripe`). `python -m stripe_local --help` runs it standalone.
+(the clock), `control.py` (`/_local/` test hooks), `server.py` (`LocalStripe`).
+`python -m stripe_local --help` runs it standalone.
 
 Deliberate simplifications: no taxes, shipping, trials or prorations; a card declined on the
 hosted checkout page shows the error and creates nothing (Stripe would also record a failed

@@ -198,17 +198,26 @@ def test_retry_cap_bounds_how_long_redelivery_goes_on(receiver: Receiver) -> Non
         assert len(server.given_up) == 1
 
 
-def test_not_settled_while_held_or_retrying(patient: LocalStripe, receiver: Receiver) -> None:
-    session_id = _one_time_session(patient)
-    patient.hold()
-    patient.pay(session_id, email="held@x.test")
-    assert not patient.wait_settled(0.2)
-    with httpx.Client(base_url=patient.url, trust_env=False) as http:
-        assert http.post("/_local/settled", json={"timeout": 0}).json()["settled"] is False
-    receiver.fail_next(2)
-    patient.flush()
-    assert not patient.wait_settled(0)  # a redelivery is scheduled
-    assert patient.wait_settled(10)
+def test_not_settled_while_held_or_retrying(receiver: Receiver) -> None:
+    with LocalStripe(
+        webhook_url=receiver.url,
+        webhook_secret=receiver.secret,
+        max_attempts=1,
+        retry_schedule=(1.0,),
+    ) as server:
+        session_id = _one_time_session(server)
+        server.hold()
+        server.pay(session_id, email="held@x.test")
+        assert not server.wait_settled(0.2)
+        with httpx.Client(base_url=server.url, trust_env=False) as http:
+            assert http.post("/_local/settled", json={"timeout": 0}).json()["settled"] is False
+        receiver.fail_next(2)
+        server.flush()
+        stats = server.delivery_stats()
+        assert not stats.settled and stats.pending == 2  # redeliveries are scheduled
+        assert not server.wait_settled(0)
+        assert server.wait_settled(10)
+        assert server.delivery_stats().pending == 0
 
 
 def test_backoff_schedule() -> None:
