@@ -19,6 +19,7 @@ does; `chaos=Chaos(seed=…)` sends duplicates (some concurrently) and reorders 
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -91,6 +92,8 @@ class LocalStripe:
         self._server = ServerThread(self.app, host, port)
         self._enabled_events = tuple(enabled_events)
         self._webhook_secret: str | None = None
+        self._http_client: httpx.Client | None = None
+        self._http_lock = threading.Lock()
         if webhook_url is not None:
             self.set_webhook(webhook_url, webhook_secret or new_id("whsec_"))
         elif webhook_secret is not None:
@@ -113,6 +116,17 @@ class LocalStripe:
 
     def stop(self) -> None:
         self._server.stop()
+        with self._http_lock:
+            if self._http_client is not None:
+                self._http_client.close()
+                self._http_client = None
+
+    def _http(self) -> httpx.Client:
+        """One client for the test hooks, shared by every thread (making one costs ~40 ms)."""
+        with self._http_lock:
+            if self._http_client is None:
+                self._http_client = httpx.Client(trust_env=False, timeout=60)
+            return self._http_client
 
     def __enter__(self) -> LocalStripe:
         return self.start()
@@ -142,8 +156,9 @@ class LocalStripe:
     ) -> Any:
         if not self._server.server.started:
             raise RuntimeError("LocalStripe is not running; use `with LocalStripe(...)` or start()")
-        with httpx.Client(trust_env=False, timeout=http_timeout) as http:
-            response = http.post(f"{self.url}/_local{path}", json=payload or {})
+        response = self._http().post(
+            f"{self.url}/_local{path}", json=payload or {}, timeout=http_timeout
+        )
         body = response.json()
         if response.status_code >= 400:
             raise LocalStripeError(response.status_code, body)
