@@ -35,9 +35,19 @@ SUBSCRIPTION_EVENTS = (
 
 @dataclass
 class Fresh:
-    """Stripe's current view, read just before the transaction (None: not needed or
-    Stripe unreachable, in which case the handler uses the event payload)."""
+    """Stripe's current view, read just before the transaction. With Stripe configured every
+    read the event needs succeeded (or the event was answered 5xx and not stored); without a
+    Stripe key nothing is read and the handlers use the event payload.
 
+    `object` is the event's own object as Stripe holds it now (the Checkout Session, charge,
+    dispute, invoice or subscription): handlers see it as `EventContext.obj`, so they act on
+    Stripe's record, never on a payload alone. `read_at` is when the reads started (ms since
+    the epoch), which orders states read by events processed at the same time."""
+
+    object: dict[str, Any] | None = None
+    read_at: int | None = None
+    missing: str | None = None
+    """Stripe does not know the event's object (why): nothing is fulfilled from it."""
     subscription: dict[str, Any] | None = None
     customer_email: str | None = None
     line_item_prices: list[tuple[str | None, str | None]] | None = None
@@ -69,7 +79,11 @@ class EventContext:
 
     @property
     def obj(self) -> dict[str, Any]:
-        return self.event["data"]["object"]
+        """The event's object: Stripe's current record when it was read, else the payload's."""
+        if self.fresh.object is not None:
+            return self.fresh.object
+        obj: dict[str, Any] = self.event["data"]["object"]
+        return obj
 
     @property
     def type(self) -> str:
@@ -114,6 +128,7 @@ def apply_state(
         stripe_object_id=object_id,
         stamp=stamp,
         authoritative=authoritative,
+        read_at=ctx.fresh.read_at if authoritative else None,
     )
     if row is None:
         return f"{key} kept ({object_id} already has a newer state than {desired.status})", False

@@ -1,9 +1,13 @@
 """Stripe webhooks: verify, record once, apply, all-or-nothing.
 
-1. The raw body and `Stripe-Signature` are verified with `stripe.Webhook.construct_event`
-   (tolerance 300 s); anything else is rejected before touching the database.
-2. Whatever fresh state the event needs is read from Stripe first (the subscription, the
-   customer's e-mail, line items), outside any database transaction.
+1. The raw body and `Stripe-Signature` are verified (Stripe's own check, tolerance 300 s in
+   either direction) and the event's shape checked; anything else is rejected with 400
+   before touching the database. An event of the other mode than the key is ignored.
+2. Stripe's API is the truth, the event a notification: the event's object and whatever
+   else it needs (the subscription, line items, the disputed charge, the customer's e-mail)
+   are read from Stripe first, outside any database transaction. If a read fails nothing
+   is stored and the answer is 503, so Stripe's retry processes the event from scratch; an
+   object Stripe does not know is recorded and ignored.
 3. One transaction inserts the event row (its primary key is Stripe's event id, inserted
    with ON CONFLICT DO NOTHING, so a duplicate, even a concurrent one, finds the row and
    stops) and applies the event. Any failure rolls both back: the endpoint answers 5xx and
@@ -15,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +51,8 @@ class WebhookNotConfigured(RuntimeError):
 
 @dataclass(frozen=True)
 class Processed:
-    """What happened to one delivery: `processed`, or `duplicate` (seen before)."""
+    """What happened to one delivery: `processed`, `duplicate` (seen before) or `ignored`
+    (not stored: an event of the other Stripe mode)."""
 
     status: str
     event_id: str
@@ -55,8 +61,10 @@ class Processed:
 
 
 def verify_event(pw: Paywall, payload: bytes, signature: str | None) -> dict[str, Any]:
-    """The event as a plain dict, if `payload` is signed by our endpoint secret within the
-    tolerance and has the shape of a Stripe event; otherwise `InvalidWebhook` saying why."""
+    """The event as a plain dict, if `payload` is signed by our endpoint secret with a
+    timestamp within the tolerance (in either direction: a signature dated far in the future
+    is as suspect as a stale one) and has the shape of a Stripe event; otherwise
+    `InvalidWebhook` saying why."""
     secret = pw.settings.stripe_webhook_secret
     if secret is None:
         raise WebhookNotConfigured("STRIPE_WEBHOOK_SECRET is not set")
@@ -65,14 +73,30 @@ def verify_event(pw: Paywall, payload: bytes, signature: str | None) -> dict[str
     if not signature:
         raise InvalidWebhook("missing Stripe-Signature header")
     try:
-        stripe.Webhook.construct_event(
+        stripe.WebhookSignature.verify_header(
             payload, signature, secret.get_secret_value(), tolerance=TOLERANCE_SECONDS
         )
     except stripe.SignatureVerificationError as exc:
         raise InvalidWebhook(f"signature check failed ({_first_line(exc)})") from None
     except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidWebhook(f"Stripe-Signature header unreadable: {_first_line(exc)}") from None
+    signed_at = _signed_at(signature)
+    if signed_at is not None and signed_at > time.time() + TOLERANCE_SECONDS:
+        raise InvalidWebhook("Stripe-Signature timestamp is in the future (beyond tolerance)")
+    try:
+        document = json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidWebhook(f"payload is not JSON: {_first_line(exc)}") from None
-    return _event_shape(json.loads(payload))
+    return _event_shape(document)
+
+
+def _signed_at(header: str) -> int | None:
+    """The `t=` timestamp of a Stripe-Signature header (verified by then)."""
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isdigit():
+            return int(value)
+    return None
 
 
 def _event_shape(event: Any) -> dict[str, Any]:
@@ -82,21 +106,87 @@ def _event_shape(event: Any) -> dict[str, Any]:
     for name, kind in (("id", str), ("type", str), ("created", int)):
         if not isinstance(event.get(name), kind) or isinstance(event.get(name), bool):
             raise InvalidWebhook(f"event field {name!r} missing or not a {kind.__name__}")
+    if "livemode" in event and not isinstance(event["livemode"], bool):
+        raise InvalidWebhook("event field 'livemode' is not a boolean")
     data = event.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise InvalidWebhook("event field 'data.object' missing or not an object")
+    obj = data["object"]
+    for name, kinds in _OBJECT_FIELDS.items():
+        value = obj.get(name)
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+            expected = " or ".join(_KIND_NAMES[kind] for kind in kinds)
+            raise InvalidWebhook(f"event field 'data.object.{name}' is not {expected}")
     return event
 
 
+# Fields of an event's object the handlers read, and the JSON types Stripe sends them as
+# (an id, or the expanded object). Anything else is a malformed event, refused with 400.
+_ID_OR_OBJECT: tuple[type, ...] = (str, dict)
+_OBJECT_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "metadata": (dict,),
+    "customer": _ID_OR_OBJECT,
+    "subscription": _ID_OR_OBJECT,
+    "payment_intent": _ID_OR_OBJECT,
+    "charge": _ID_OR_OBJECT,
+    "invoice": _ID_OR_OBJECT,
+    "client_reference_id": (str,),
+    "customer_details": (dict,),
+    "customer_email": (str,),
+    "billing_details": (dict,),
+    "receipt_email": (str,),
+    "mode": (str,),
+    "status": (str,),
+    "payment_status": (str,),
+    "currency": (str,),
+    "reason": (str,),
+    "amount": (int,),
+    "amount_total": (int,),
+    "amount_refunded": (int,),
+    "created": (int,),
+    "start_date": (int,),
+    "ended_at": (int,),
+    "canceled_at": (int,),
+    "current_period_start": (int,),
+    "current_period_end": (int,),
+    "items": (dict,),
+    "lines": (dict,),
+    "parent": (dict,),
+}
+_KIND_NAMES = {str: "a string", dict: "an object", int: "an integer"}
+
+
 def handle_webhook(pw: Paywall, payload: bytes, signature: str | None) -> Processed:
-    """Verify and process one delivery (what `POST /api/stripe/webhook` runs)."""
-    return process_event(pw, verify_event(pw, payload, signature))
+    """Verify and process one delivery (what `POST /api/stripe/webhook` runs). An event of
+    the other mode than the configured key (a live event at a test key, or the reverse) is
+    logged and answered 200 without being acted on: it is genuine, but not for this site."""
+    event = verify_event(pw, payload, signature)
+    key_mode = _key_livemode(pw)
+    if key_mode is not None and event.get("livemode") not in (None, key_mode):
+        mode = "live" if event.get("livemode") else "test"
+        log.warning(kv("webhook.livemode_mismatch", event_id=event["id"], event_mode=mode))
+        return Processed("ignored", str(event["id"]), str(event["type"]), f"ignored: {mode} mode")
+    return process_event(pw, event)
+
+
+def _key_livemode(pw: Paywall) -> bool | None:
+    """Whether the configured secret key is a live one (None: no key, or not recognizable)."""
+    key = pw.settings.stripe_secret_key
+    prefix = key.get_secret_value()[:8] if key is not None else ""
+    if prefix in ("sk_live_", "rk_live_"):
+        return True
+    if prefix in ("sk_test_", "rk_test_"):
+        return False
+    return None
 
 
 def process_event(pw: Paywall, event: dict[str, Any], *, replay: bool = False) -> Processed:
     """Apply an event exactly once (or again, with `replay`, from `kp events replay`).
 
-    Raises whatever the database raised (the caller answers 5xx); nothing is kept then.
+    Raises `StripeUnavailable` when Stripe could not be read, or whatever the database
+    raised (the caller answers 5xx); nothing is kept then, so Stripe's retry is processed
+    as a new delivery, not as a duplicate.
     """
     event_id, event_type = str(event["id"]), str(event["type"])
     if not replay and _already_recorded(pw, event_id):
@@ -127,7 +217,8 @@ def process_event(pw: Paywall, event: dict[str, Any], *, replay: bool = False) -
         ctx = EventContext(
             pw=pw, db=db, event=event, fresh=fresh, now=now, actor=actor, replay=replay
         )
-        outcome = dispatch(ctx)
+        # signed, but about nothing Stripe has (a forged or foreign object): recorded only
+        outcome = f"ignored: {fresh.missing}" if fresh.missing else dispatch(ctx)
         db.execute(
             update(StripeEvent)
             .where(StripeEvent.id == event_id)
@@ -170,19 +261,36 @@ def _duplicate(event_id: str, event_type: str) -> Processed:
 # ---------------------------------------------------------------- fresh reads from Stripe
 
 
+class StripeUnavailable(RuntimeError):
+    """A read the event needs failed (Stripe unreachable, rate-limited, erroring): nothing is
+    stored, the endpoint answers 503 and Stripe's retry processes the event from scratch."""
+
+
+class _Missing(Exception):
+    """Stripe does not know the event's object: the event is not one of ours to act on."""
+
+
 def fetch_fresh(pw: Paywall, event: dict[str, Any]) -> Fresh:
-    """Read Stripe's current state for the event's object, so events delivered out of order
-    converge on the truth. Stripe unreachable or unconfigured: an empty `Fresh`, and the
-    handlers order payloads by timestamp instead."""
-    fresh = Fresh()
+    """Read Stripe's current record of the event's object and whatever else it needs (the
+    subscription, line items, the charge of a dispute, the customer's e-mail), so handlers
+    fulfil from Stripe's truth whatever order events arrive in. Without a Stripe key nothing
+    is read (an empty `Fresh`: handlers use the payload, ordered by timestamps). Raises
+    `StripeUnavailable` when a needed read fails."""
     if not pw.stripe_configured:
-        return fresh
-    event_type, obj = str(event["type"]), event["data"]["object"]
+        return Fresh()
+    fresh = Fresh(read_at=time.time_ns() // 1_000_000)
+    event_type, payload = str(event["type"]), event["data"]["object"]
     try:
         client = pw.stripe().v1
+        fresh.object = _retrieve_object(client, event_type, payload)
+        obj = fresh.object if fresh.object is not None else payload
         sub_id = _subscription_to_read(event_type, obj)
         if sub_id:
-            fresh.subscription = so.as_dict(client.subscriptions.retrieve(sub_id))
+            fresh.subscription = (
+                obj
+                if event_type in SUBSCRIPTION_EVENTS
+                else _retrieve(client.subscriptions, sub_id)
+            )
             customer = so.object_id(fresh.subscription.get("customer"))
             if customer and not _customer_known(pw, customer):
                 fresh.customer_email = _customer_email(client, customer)
@@ -192,15 +300,52 @@ def fetch_fresh(pw: Paywall, event: dict[str, Any]) -> Fresh:
                 (so.object_id(item.get("price")), (item.get("price") or {}).get("lookup_key"))
                 for item in so.as_dict(items).get("data") or []
             ]
-        fresh.invoice = _invoice_with_payments(client, event)
-        if event_type == "charge.dispute.created" and so.object_id(obj.get("charge")):
-            fresh.charge = so.as_dict(client.charges.retrieve(str(so.object_id(obj["charge"]))))
+        if event_type.startswith("invoice.") and _invoice_to_read(event_type, obj):
+            fresh.invoice = obj  # read above, with its payments
+        else:
+            fresh.invoice = _invoice_with_payments(client, event_type, obj)
+        charge_id = so.object_id(obj.get("charge"))
+        if event_type == "charge.dispute.created" and charge_id:
+            fresh.charge = _retrieve(client.charges, charge_id)
+    except _Missing as missing:
+        fresh.missing = str(missing)
     except stripe.StripeError as exc:
         log.warning(
             kv("webhook.stripe_unreachable", event_id=event.get("id"), error=_first_line(exc))
         )
-        return Fresh()
+        raise StripeUnavailable(f"Stripe could not be read: {_first_line(exc)}") from None
     return fresh
+
+
+def _retrieve(resource: Any, object_id: str, params: dict[str, Any] | None = None) -> Any:
+    """One object as a plain dict; `_Missing` when Stripe answers that it does not exist."""
+    try:
+        found = resource.retrieve(object_id, params) if params else resource.retrieve(object_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            raise _Missing(f"{object_id} does not exist at Stripe") from None
+        raise
+    return so.as_dict(found)
+
+
+def _retrieve_object(client: Any, event_type: str, obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The event's own object as Stripe holds it now (None: not an object we read)."""
+    object_id = so.object_id(obj.get("id"))
+    if not object_id:
+        return None
+    family = event_type.rsplit(".", 1)[0]
+    resource = {
+        "checkout.session": client.checkout.sessions,
+        "customer.subscription": client.subscriptions,
+        "invoice": client.invoices,
+        "charge": client.charges,
+        "charge.dispute": client.disputes,
+    }.get(family)
+    if resource is None:
+        return None
+    params = {"expand": ["payments"]} if family == "invoice" else None
+    result: dict[str, Any] = _retrieve(resource, object_id, params)
+    return result
 
 
 def _subscription_to_read(event_type: str, obj: dict[str, Any]) -> str | None:
@@ -213,21 +358,19 @@ def _subscription_to_read(event_type: str, obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _invoice_with_payments(client: Any, event: dict[str, Any]) -> dict[str, Any] | None:
-    """Only the partner commission's refund link needs it: a failed read loses that alone."""
-    invoice_id = _invoice_to_read(str(event["type"]), event["data"]["object"])
+def _invoice_with_payments(
+    client: Any, event_type: str, obj: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The invoice whose payment a partner commission needs, with `payments` expanded (newer
+    API versions name the PaymentIntent only there)."""
+    invoice_id = _invoice_to_read(event_type, obj)
     if not invoice_id:
         return None
-    try:
-        return so.as_dict(client.invoices.retrieve(invoice_id, {"expand": ["payments"]}))
-    except stripe.StripeError as exc:
-        log.warning(kv("webhook.invoice_unreadable", invoice=invoice_id, error=_first_line(exc)))
-        return None
+    result: dict[str, Any] = _retrieve(client.invoices, invoice_id, {"expand": ["payments"]})
+    return result
 
 
 def _invoice_to_read(event_type: str, obj: dict[str, Any]) -> str | None:
-    """The invoice whose payment a partner commission needs (newer API versions name the
-    PaymentIntent only in the expanded `payments`)."""
     if event_type == "invoice.paid" and not so.object_id(obj.get("payment_intent")):
         return so.object_id(obj.get("id"))
     if event_type.startswith("checkout.session.") and obj.get("mode") == "subscription":
@@ -241,7 +384,10 @@ def _customer_known(pw: Paywall, customer_id: str) -> bool:
 
 
 def _customer_email(client: Any, customer_id: str) -> str | None:
-    customer = so.as_dict(client.customers.retrieve(customer_id))
+    try:
+        customer = _retrieve(client.customers, customer_id)
+    except _Missing:
+        return None
     email = customer.get("email")
     return str(email) if email and not customer.get("deleted") else None
 

@@ -96,7 +96,8 @@ class Entitlement(Base):
 
     One row per (member, key, source, stripe_object_id): a subscription's row is updated as
     its Stripe status changes; `source_updated_at` is the Stripe object's own timestamp of the
-    state last applied, so events that arrive out of order never roll the state back.
+    state last applied, so events that arrive out of order never roll the state back; when the
+    state was read from Stripe's API, `stripe_read_at` orders concurrent reads the same way.
     """
 
     __tablename__ = "entitlements"
@@ -117,6 +118,10 @@ class Entitlement(Base):
     valid_from: Mapped[dt.datetime]
     valid_until: Mapped[dt.datetime | None] = mapped_column(comment="None: no end")
     source_updated_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    stripe_read_at: Mapped[int | None] = mapped_column(
+        BigInteger,
+        comment="ms since the epoch when the Stripe read this state came from started",
+    )
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
@@ -160,6 +165,9 @@ class LoginToken(Base):
     ip_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     ref: Mapped[str | None] = mapped_column(
         String(64), comment="referral or partner code of the invite link (?ref=) it came from"
+    )
+    intent_hash: Mapped[str | None] = mapped_column(
+        String(64), comment="hash of the nonce cookie of the browser that asked for the link"
     )
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]

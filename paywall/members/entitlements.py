@@ -115,6 +115,7 @@ def set_state(
     stripe_object_id: str = "",
     stamp: int = 0,
     authoritative: bool = False,
+    read_at: int | None = None,
     reactivate: bool = False,
 ) -> Entitlement | None:
     """Create or update the (member, key, source, stripe object) row to `desired`.
@@ -122,8 +123,12 @@ def set_state(
     `stamp` is the Stripe timestamp of the state (event `created`). The update is skipped
     (None returned) when it is older than the state already applied, or equally old but an
     earlier lifecycle stage (see `STATUS_PRECEDENCE`), unless `authoritative` (the state was
-    just re-read from Stripe, so it is the current truth). A revoked row is only re-activated
-    with `reactivate` (an admin's grant). Writes one audit row when something changed.
+    just re-read from Stripe, so it is the current truth). An authoritative state carries
+    `read_at`, when its read from Stripe started (ms): a read that started earlier than the
+    one already applied may have seen an older state, and is skipped (two events of one
+    subscription processed at once, the older read committing last). A revoked row is only
+    re-activated with `reactivate` (an admin's grant). Writes one audit row when something
+    changed.
     """
     validate_key(key)
     if source not in SOURCES:
@@ -144,6 +149,7 @@ def set_state(
             "valid_from": valid_from,
             "valid_until": desired.valid_until,
             "source_updated_at": stamp,
+            "stripe_read_at": read_at,
             "note": desired.note or "",
             "created_at": now,
             "updated_at": now,
@@ -154,7 +160,10 @@ def set_state(
     if created:
         _audit_change(db, row, None, now=now, actor=actor)
         return row
-    if not authoritative and _is_stale(row, desired.status, stamp):
+    if authoritative:
+        if read_at is not None and row.stripe_read_at is not None and read_at < row.stripe_read_at:
+            return None
+    elif _is_stale(row, desired, stamp):
         return None
     if row.status == "revoked" and desired.status != "revoked" and not reactivate:
         return None
@@ -168,6 +177,8 @@ def set_state(
     if desired.note is not None:
         row.note = desired.note
     row.source_updated_at = max(row.source_updated_at, stamp)
+    if read_at is not None:
+        row.stripe_read_at = max(row.stripe_read_at or 0, read_at)
     if _snapshot(row) != before:
         row.updated_at = now
         _audit_change(db, row, before, now=now, actor=actor)
@@ -231,12 +242,28 @@ def revoke_all(
 # On a timestamp tie (Stripe timestamps are whole seconds) the later stage of the lifecycle
 # wins: pending → active → expired → revoked.
 STATUS_PRECEDENCE = {"pending": 0, "active": 1, "expired": 2, "revoked": 3}
+_OPEN_END = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-def _is_stale(row: Entitlement, status: str, stamp: int) -> bool:
+def _is_stale(row: Entitlement, desired: Desired, stamp: int) -> bool:
+    """Whether `desired` (from an event payload of Stripe time `stamp`) is older than the
+    row's state. On a tie in both time and stage, the state that grants longer wins, so the
+    result does not depend on the order of delivery: `past_due` and `active` of the same
+    second (a renewal that failed and was paid again at once) end as `active` either way."""
     if stamp != row.source_updated_at:
         return stamp < row.source_updated_at
-    return stamp != 0 and STATUS_PRECEDENCE[status] < STATUS_PRECEDENCE[row.status]
+    if stamp == 0:
+        return False
+    ours, theirs = STATUS_PRECEDENCE[desired.status], STATUS_PRECEDENCE[row.status]
+    if ours != theirs:
+        return ours < theirs
+    return _end(desired.valid_until) < _end(row.valid_until)
+
+
+def _end(until: dt.datetime | None) -> dt.datetime:
+    if until is None:
+        return _OPEN_END
+    return until if until.tzinfo else until.replace(tzinfo=dt.UTC)
 
 
 def _locked_row(

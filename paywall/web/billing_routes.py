@@ -30,6 +30,7 @@ from paywall.billing.checkout import (
 from paywall.billing.webhooks import (
     MAX_PAYLOAD_BYTES,
     InvalidWebhook,
+    StripeUnavailable,
     WebhookNotConfigured,
     handle_webhook,
 )
@@ -169,6 +170,10 @@ async def stripe_webhook(request: Request) -> Response:
     except WebhookNotConfigured:
         log.error(kv("webhook.not_configured", hint="set STRIPE_WEBHOOK_SECRET"))
         return JSONResponse({"error": "webhook secret not configured"}, status_code=503)
+    except StripeUnavailable as exc:  # nothing stored: Stripe's retry is processed afresh
+        return JSONResponse(
+            {"error": f"{exc}; retry later"}, status_code=503, headers={"Retry-After": "30"}
+        )
     except SQLAlchemyError as exc:
         # The driver's message only: SQLAlchemy's str() appends the statement's parameters.
         reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0][:200]
