@@ -55,14 +55,14 @@ def switcher(index: ContentIndex, lang: str, entry: Entry | None = None) -> tupl
     links = []
     for other in langs:
         target = versions.get(other)
-        home = index.home(other)
-        if target is None and home is None:
+        page = target or index.home(other)
+        if page is None:
             continue
         links.append(
             Alternate(
                 lang=other,
                 name=language_name(other),
-                url=site_url_of(target or home),
+                url=site_url_of(page),
                 current=other == lang,
                 translated=target is not None,
             )

@@ -3,18 +3,24 @@
 Both outputs (`site/` and `private/`) are built into hidden siblings of their targets. Only a
 build that succeeded AND passed the leak check replaces them, so a failed build leaves the
 last good site byte-for-byte untouched and the paywall never sees a half-written tree.
+
+How the site itself is built is an `Engine`'s business: `PlainBuild` runs mkdocs' own build
+and nothing else (`KP_ACCEL=0`, `kp build --no-accel`); the accelerated one
+(site_builder.accel.engine) adds the page cache, workers on every core and the registered
+replacements of third-party internals, for the same bytes. Only the accelerated one imports
+site_builder.accel.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
@@ -22,16 +28,18 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort, ConfigurationError
 
 from kp_contract.manifest import Manifest, read_manifest
-from site_builder import CACHE_NAME, atomic, fastbuild, slugs
-from site_builder.icons import use_fast_twemoji_index
+from site_builder import accel_requested, atomic
 from site_builder.leaks import Leak, find_leaks, site_files
 from site_builder.plugins.content import (
     ContentPlugin,
     resolve_private_dir,
     unsafe_private_dir,
 )
-from site_builder.segmenter import defer_jieba_import
-from site_builder.workers import collection_paused
+
+if TYPE_CHECKING:
+    from site_builder.accel.results import FastBuildStats
+
+PLAIN_NOTE = "fast paths off (KP_ACCEL=0 or --no-accel)"
 
 
 class BuildFailed(Exception):
@@ -53,9 +61,12 @@ class BuildResult:
     seconds: float
     files_checked: int
     kept: list[str] = field(default_factory=list)
-    fast: fastbuild.FastBuildStats | None = None
-    """How the fast path built it (None: plain mkdocs build, see `fast_path_note`)."""
+    fast: FastBuildStats | None = None
+    """How the fast path built it (None: mkdocs' own build, see `fast_path_note`)."""
     fast_path_note: str | None = None
+    """Why the fast path did not build it (None: it did)."""
+    replacements: list[str] = field(default_factory=list)
+    """The registered replacements of third-party code in effect (site_builder.accel)."""
 
     def summary(self) -> str:
         how = ""
@@ -72,6 +83,66 @@ class BuildResult:
             f"on {self.files_checked} files.\n"
             f"  public:  {self.site_dir}\n  private: {self.private_dir} (never serve it directly)"
         )
+
+
+class Engine(Protocol):
+    """How `build_site` loads the configuration, builds the staged site and checks it."""
+
+    stats: FastBuildStats | None
+    """How the fast path built it (after `build`; None: mkdocs' own build)."""
+    note: str | None
+    """Why the fast path did not build it (after `build`)."""
+
+    @property
+    def replacements(self) -> list[str]:
+        """The replacements of third-party code in effect (after `load_config`)."""
+        ...
+
+    def load_config(self, config_file: Path) -> MkDocsConfig: ...
+
+    def build(self, config: MkDocsConfig, previous_site: Path) -> None:
+        """Build `config.site_dir` (and the plugin's private dir) as `mkdocs build` does,
+        startup and shutdown events included; raises what mkdocs raises."""
+        ...
+
+    def find_leaks(
+        self, site: Path, private: Path, manifest: Manifest, files: list[tuple[str, str]]
+    ) -> list[Leak]: ...
+
+    def published(self, site: Path) -> None:
+        """The staged site was swapped in at `site`."""
+        ...
+
+
+class PlainBuild:
+    """mkdocs' own build, and the leak check of every file, one after the other."""
+
+    stats: FastBuildStats | None = None
+
+    def __init__(self, note: str | None = PLAIN_NOTE) -> None:
+        self.note = note
+
+    @property
+    def replacements(self) -> list[str]:
+        return []
+
+    def load_config(self, config_file: Path) -> MkDocsConfig:
+        return load_site_config(config_file)
+
+    def build(self, config: MkDocsConfig, previous_site: Path) -> None:
+        config.plugins.on_startup(command="build", dirty=False)
+        try:
+            mkdocs_build(config)
+        finally:
+            config.plugins.on_shutdown()
+
+    def find_leaks(
+        self, site: Path, private: Path, manifest: Manifest, files: list[tuple[str, str]]
+    ) -> list[Leak]:
+        return find_leaks(site, private, manifest, files=files)
+
+    def published(self, site: Path) -> None:
+        pass
 
 
 def _content_plugin(config: MkDocsConfig) -> ContentPlugin:
@@ -103,8 +174,6 @@ def load_site_config(config_file: Path) -> MkDocsConfig:
     """mkdocs.yml validated by mkdocs; configuration errors become `BuildFailed`."""
     if not config_file.is_file():
         raise BuildFailed([f"{config_file}: no such file (pass --config PATH to mkdocs.yml)"])
-    defer_jieba_import()
-    use_fast_twemoji_index()
     with _collect_errors() as errors:  # mkdocs logs the reasons, then raises Abort
         try:
             return load_config(str(config_file))
@@ -113,9 +182,23 @@ def load_site_config(config_file: Path) -> MkDocsConfig:
             raise BuildFailed([f"{config_file}: {reason}" for reason in reasons]) from exc
 
 
+def config_files(config: MkDocsConfig) -> list[Path]:
+    """mkdocs.yml and every file it INHERITs from."""
+    found: list[Path] = []
+    path = Path(config.config_file_path) if config.config_file_path else None
+    while path is not None and path.is_file() and path not in found:
+        found.append(path)
+        parent = None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("INHERIT:"):
+                parent = (path.parent / line.split(":", 1)[1].strip().strip("'\"")).resolve()
+        path = parent
+    return found
+
+
 def _carry_over(old: Path, new: Path) -> list[str]:
     """`--no-clean`: copy files of the previous site that this build did not produce."""
-    kept = []
+    kept: list[str] = []
     if not old.is_dir():
         return kept
     for path in sorted(old.rglob("*")):
@@ -128,7 +211,6 @@ def _carry_over(old: Path, new: Path) -> list[str]:
     return kept
 
 
-@collection_paused()
 def build_site(
     config_file: Path,
     *,
@@ -138,41 +220,46 @@ def build_site(
     private_dir: Path | None = None,
     jobs: int | None = None,
     cache: bool = True,
+    accel: bool | None = None,
 ) -> BuildResult:
     """Build, check for leaks, swap in. Raises `BuildFailed` listing every problem.
 
-    `jobs` worker processes render pages (default: one per core); `cache` reuses pages whose
-    inputs did not change from `.kp-cache/` beside mkdocs.yml (fastbuild.py). Sites with
-    plugins the fast path does not know are built by plain mkdocs (`fast_path_note` says why).
+    `accel` (default: unless KP_ACCEL=0) builds with the fast paths of site_builder.accel:
+    `jobs` worker processes render pages (default: one per core) and `cache` reuses pages
+    whose inputs did not change from `.kp-cache/` beside mkdocs.yml. Without it, or for
+    sites with plugins the fast path does not know, mkdocs' own build runs
+    (`fast_path_note` says why).
     """
-    # A first build: pypinyin loads in a second process while this one sets up.
-    slugs.start_romanizer_unless_remembered(config_file.resolve().parent / CACHE_NAME, cache)
-    try:
+
+    def build_with(engine: Engine) -> BuildResult:
         return _build_site(
             config_file,
+            engine,
             drafts=drafts,
             clean=clean,
             site_dir=site_dir,
             private_dir=private_dir,
-            jobs=jobs,
-            cache=cache,
         )
-    finally:
-        slugs.stop_romanizer()
+
+    if not (accel_requested() if accel is None else accel):
+        return build_with(PlainBuild())
+    from site_builder.accel.engine import AcceleratedBuild
+
+    with AcceleratedBuild(config_file, jobs=jobs, cache=cache) as engine:
+        return build_with(engine)
 
 
 def _build_site(
     config_file: Path,
+    engine: Engine,
     *,
     drafts: bool,
     clean: bool,
     site_dir: Path | None,
     private_dir: Path | None,
-    jobs: int | None,
-    cache: bool,
 ) -> BuildResult:
     started = time.monotonic()
-    config = load_site_config(config_file)
+    config = engine.load_config(config_file)
     plugin = _content_plugin(config)
     site_target = (site_dir or Path(config.site_dir)).resolve()
     private_target = (private_dir or resolve_private_dir(config, plugin.config)).resolve()
@@ -195,23 +282,16 @@ def _build_site(
         config.site_dir = str(staged_site)
         plugin.config.private_dir = str(staged_private)
         plugin.config.drafts = drafts
-        jobs = jobs or fastbuild.default_jobs()
-        cache_dir = usable_cache_dir(cache_dir_for(config)) if cache else None
-        note = fastbuild.eligible(config)
-        fast = _run_mkdocs(
-            config, cache_dir=cache_dir, jobs=jobs, fast=note is None, previous=site_target
-        )
+        _run(engine, config, site_target)
         kept = [] if clean else _carry_over(site_target, staged_site)
         manifest = read_manifest(staged_private / plugin.config.manifest)
         files = site_files(staged_site)
-        leaks = _find_leaks(staged_site, staged_private, manifest, cache_dir, jobs, fast, files)
+        leaks = engine.find_leaks(staged_site, staged_private, manifest, files)
         if leaks:
             raise BuildFailed(_leak_report(leaks))
-        files_checked = len(files)
         atomic.replace_dir(staged_site, site_target)
         atomic.replace_dir(staged_private, private_target)
-        if fast is not None and cache_dir is not None:
-            fastbuild.mark_live(cache_dir, fast, site_target)
+        engine.published(site_target)
     finally:
         atomic.discard(staged_site)
         atomic.discard(staged_private)
@@ -224,86 +304,23 @@ def _build_site(
         courses=len(manifest.courses),
         shells=len(manifest.shells),
         seconds=time.monotonic() - started,
-        files_checked=files_checked,
+        files_checked=len(files),
         kept=kept,
-        fast=fast,
-        fast_path_note=note,
+        fast=engine.stats,
+        fast_path_note=engine.note,
+        replacements=engine.replacements,
     )
 
 
-def cache_dir_for(config: MkDocsConfig) -> Path:
-    """`.kp-cache/` beside mkdocs.yml (git-ignored)."""
-    return Path(config.config_file_path).resolve().parent / CACHE_NAME
-
-
-def usable_cache_dir(path: Path) -> Path | None:
-    """`path` if the cache can live there; else None (the build runs without it)."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        logging.getLogger("mkdocs.kp").warning("kp build: no page cache at %s (%s)", path, exc)
-        return None
-    return path
-
-
-def _find_leaks(
-    site: Path,
-    private: Path,
-    manifest: Manifest,
-    cache_dir: Path | None,
-    jobs: int,
-    fast: fastbuild.FastBuildStats | None,
-    files: list[tuple[str, str]],
-) -> list[Leak]:
-    """The leak check of `files` (leaks.site_files of `site`), reusing what the fast path
-    already knows: pages it searched while rendering them, digests of what it wrote,
-    verdicts of earlier builds."""
-    prechecked = None
-    if fast is not None and fast.matcher_digest:
-        prechecked = (fast.matcher_digest, fast.prechecked)
-    if cache_dir is None:
-        return find_leaks(site, private, manifest, jobs=jobs, prechecked=prechecked, files=files)
-    verdicts = fastbuild.PageCache(cache_dir)
-    digests = fast.digests if fast is not None else {}
-    try:
-        return find_leaks(
-            site,
-            private,
-            manifest,
-            jobs=jobs,
-            cache=verdicts,
-            digests=digests,
-            prechecked=prechecked,
-            files=files,
-        )
-    finally:
-        verdicts.close()
-        fastbuild.save_leak_memo(cache_dir)
-
-
-def _run_mkdocs(
-    config: MkDocsConfig, *, cache_dir: Path | None, jobs: int, fast: bool, previous: Path
-) -> fastbuild.FastBuildStats | None:
-    """What `mkdocs build` does (startup/shutdown events included), errors collected; the
-    fast path (page cache, worker processes) when `fast`."""
+def _run(engine: Engine, config: MkDocsConfig, previous_site: Path) -> None:
+    """`engine.build`, errors collected: what mkdocs logged, or the exception."""
     with _collect_errors() as errors:
-        config.plugins.on_startup(command="build", dirty=False)
         try:
-            if fast:
-                return fastbuild.build(
-                    config, cache_dir=cache_dir, jobs=jobs, previous_site=previous
-                )
-            mkdocs_build(config)
-            return None
+            engine.build(config, previous_site)
         except Abort as exc:
             raise BuildFailed(errors or [str(exc)]) from exc
         except Exception as exc:  # a theme or plugin bug: still a failed build, not a traceback
             raise BuildFailed([*errors, f"{type(exc).__name__}: {exc}"]) from exc
-        finally:
-            config.plugins.on_shutdown()
 
 
 def _leak_report(leaks: list[Leak]) -> list[str]:

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from kp_contract.growth import unknown_rewards
 from kp_contract.i18n import DEFAULT_LANG
@@ -29,6 +29,7 @@ from site_builder.models import (
     LessonMeta,
     PageMeta,
     SiteExtra,
+    is_lang,
 )
 from site_builder.page_langs import (
     lang_prefix,
@@ -194,7 +195,10 @@ def _unusable_name(src_uri: str) -> str | None:
     return next((part for part in parts if not url_segment(part)), None)
 
 
-_MODELS: dict[Kind, type[BaseModel]] = {
+Meta = ArticleMeta | CourseMeta | LessonMeta | PageMeta
+"""The front matter of a page, by kind (`_MODELS`)."""
+
+_MODELS: dict[Kind, type[Meta]] = {
     "home": PageMeta,
     "article": ArticleMeta,
     "course": CourseMeta,
@@ -268,7 +272,7 @@ def _check_cta_language(
     if lang == default_lang or community is None or choice in (None, "none"):
         return []
     if choice == "default":
-        text = community.translations.get(lang)
+        text = community.translations.get(lang) if is_lang(lang) else None
         missing = [
             key
             for key in ("cta_title", "cta_text", "cta_button")
@@ -319,12 +323,15 @@ def _check_course(label: str, meta: CourseMeta, extra: SiteExtra) -> list[Conten
     return errors
 
 
-_CHECKS = {
-    "article": _check_article,
-    "course": _check_course,
-    "page": _check_page,
-    "home": _check_page,
-}
+def _check(label: str, meta: Meta, extra: SiteExtra) -> list[ContentError]:
+    """The checks of a page's front matter beyond its model's own."""
+    if isinstance(meta, ArticleMeta):
+        return _check_article(label, meta, extra)
+    if isinstance(meta, PageMeta):  # (home and other pages)
+        return _check_page(label, meta, extra)
+    if isinstance(meta, CourseMeta):
+        return _check_course(label, meta, extra)
+    return []
 
 
 def _is_published(kind: Kind, meta: Any, today: dt.date, drafts: bool) -> bool:
@@ -365,12 +372,11 @@ def _read_entry(
         meta = _MODELS[kind].model_validate(data)
     except ValidationError as exc:
         return None, _pydantic_errors(label, exc)
-    check = _CHECKS.get(kind)
-    errors = check(label, meta, site_extra) if check else []
+    errors = _check(label, meta, site_extra)
     lang, problem = resolve_lang(meta.lang, suffix, default_lang)
     if problem:
         errors.append(ContentError(label, "lang", problem))
-    if kind in ("article", "page", "home"):
+    if isinstance(meta, ArticleMeta | PageMeta):  # (articles, pages, the home page)
         errors += _check_cta_language(label, meta.cta, lang, default_lang, site_extra)
     prefix = lang_prefix(lang, default_lang) if suffix else ""
     course = url_segment(detail) if kind in ("course", "lesson") and detail else None
@@ -498,12 +504,12 @@ def _link_courses(index: ContentIndex, label_prefix: str, invalid: set[str]) -> 
     """Attach lessons to their course (ordered by file name); orphans are errors, but a
     lesson whose course index.md exists with errors of its own is not reported again."""
     for entry in index.entries.values():
-        if entry.kind == "course":
+        if entry.kind == "course" and entry.course is not None:
             index.courses[entry.course] = Course(entry.course, entry)
     for entry in sorted(index.entries.values(), key=lambda e: e.src_uri):
         if entry.kind != "lesson":
             continue
-        course = index.courses.get(entry.course)
+        course = index.courses.get(entry.course) if entry.course is not None else None
         if course is None and f"{posixpath.dirname(entry.src_uri)}/index.md" in invalid:
             entry.published = False
             continue

@@ -21,7 +21,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +30,6 @@ from ahocorasick_rs import BytesAhoCorasick
 
 from kp_contract.manifest import Manifest, read_manifest
 from site_builder.teaser import PAID_END, PAID_START, paid_part
-from site_builder.workers import fork_pool
 
 MIN_LATIN_CHARS = 24
 MIN_CJK_CHARS = 8
@@ -275,8 +274,8 @@ class _Matcher:
         for view in views:
             haystack = view.encode("utf-8", "surrogatepass")
             for pattern, _, _ in self.automaton.find_matches_as_indexes(haystack, overlapping=True):
-                page, position = self.owners[pattern]
-                found.setdefault(page, set()).add(position)
+                owner, position = self.owners[pattern]
+                found.setdefault(owner, set()).add(position)
         for number in sorted(found):
             page, positions = self.pages[number], sorted(found[number])
             fragment = page.fragments[positions[0]]
@@ -311,36 +310,19 @@ def _file_key(matcher_digest: str, relative: str, content_digest: str) -> str:
     return digest.hexdigest()
 
 
-_MATCHER: _Matcher | None = None
-
-
-def _check_chunk(items: list[tuple[str, str]]) -> list[Leak]:
-    """Worker: check (relative name, absolute path) pairs with the inherited matcher."""
-    assert _MATCHER is not None
-    leaks = []
-    for relative, path in items:
-        leaks += _MATCHER.leaks_in(relative, _read(path))
-    return leaks
-
-
-def _read(path: str) -> bytes:
+def read_file(path: str) -> bytes:
     with open(path, "rb") as file:
         return file.read()
 
 
-def _check_files(matcher: _Matcher, files: list[tuple[str, str]], jobs: int) -> list[Leak]:
-    global _MATCHER
-    if jobs <= 1 or len(files) < 64:
-        return [leak for rel, path in files for leak in matcher.leaks_in(rel, _read(path))]
-    # Interleaved chunks: big files (the search index) do not all land on one worker.
-    chunks = [files[n :: jobs * 4] for n in range(jobs * 4)]
-    _MATCHER = matcher
-    try:
-        with fork_pool(jobs) as pool:
-            results = pool.map(_check_chunk, chunks)
-    finally:
-        _MATCHER = None
-    return [leak for chunk in results for leak in chunk]
+FileSearch = Callable[["Matcher", list[tuple[str, str]]], list["Leak"]]
+"""Searches (relative name, path) pairs of files with a matcher: `search_files`, or the
+accelerated build's search in worker processes (site_builder.accel.leak_search)."""
+
+
+def search_files(matcher: Matcher, files: list[tuple[str, str]]) -> list[Leak]:
+    """Search `files` one after the other, in this process."""
+    return [leak for rel, path in files for leak in matcher.leaks_in(rel, read_file(path))]
 
 
 def site_files(root: Path) -> list[tuple[str, str]]:
@@ -366,7 +348,7 @@ def find_leaks(
     private_dir: Path,
     manifest: Manifest | None = None,
     *,
-    jobs: int = 1,
+    search: FileSearch = search_files,
     cache: VerdictCache | None = None,
     digests: dict[str, str] | None = None,
     prechecked: tuple[str, dict[str, list[Leak]]] | None = None,
@@ -374,7 +356,8 @@ def find_leaks(
 ) -> list[Leak]:
     """Every (site file, gated page) pair where paid text shows up in `site_dir`.
 
-    `jobs` > 1 searches files in that many processes; `cache` skips files whose exact bytes
+    `search` searches the files (`search_files`: one after the other); `cache` skips files
+    whose exact bytes
     were found clean before, searched for the same paid text (incremental builds);
     `digests` are the sha256 of files the caller just wrote (relative path → hex), so they
     are not read again to be identified; `prechecked` is (matcher digest, leaks by file) of
@@ -396,20 +379,20 @@ def find_leaks(
         done = {rel: found for rel, found in prechecked[1].items() if rel in present}
     leaks = [leak for found in done.values() for leak in found]
     if cache is None:
-        leaks += _check_files(matcher, [(r, p) for r, p in files if r not in done], jobs)
+        leaks += search(matcher, [(r, p) for r, p in files if r not in done])
     else:
         written = digests or {}
         keys = {
             rel: _file_key(
                 matcher.digest,
                 rel,
-                written.get(rel) or hashlib.sha256(_read(path)).hexdigest(),
+                written.get(rel) or hashlib.sha256(read_file(path)).hexdigest(),
             )
             for rel, path in files
         }
         known = cache.clean(list(keys.values()))
         todo = [(rel, path) for rel, path in files if keys[rel] not in known and rel not in done]
-        leaks += _check_files(matcher, todo, jobs)
+        leaks += search(matcher, todo)
         leaky = {leak.site_file for leak in leaks}
         searched = [rel for rel, _ in todo] + list(done)
         cache.update([keys[rel] for rel in searched if rel not in leaky], set(keys.values()))

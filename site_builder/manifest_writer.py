@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from mkdocs.utils import get_build_datetime
+
 from kp_contract.growth import ArticleRef, GrowthManifest
 from kp_contract.manifest import (
     MEMBER_KEY,
@@ -23,7 +25,7 @@ def _absolute(url: str) -> str:
 
 def _requires(entry: Entry, catalog: Catalog) -> list[str]:
     """Entitlement keys that open a gated page; any one of them is enough."""
-    if entry.kind == "lesson":
+    if entry.kind == "lesson" and entry.course is not None:
         return catalog.courses[entry.course].requires
     return [MEMBER_KEY]
 
@@ -54,7 +56,9 @@ def make_manifest(
     default_lang: str = "en",
     built_at: dt.datetime | None = None,
 ) -> Manifest:
-    """The manifest for one build: products with prices, gated URLs, page shells."""
+    """The manifest for one build: products with prices, gated URLs, page shells. Built at
+`built_at`, default: mkdocs' build time (now, or SOURCE_DATE_EPOCH for reproducible
+builds)."""
     courses = {
         slug: Course(
             slug=slug,
@@ -83,7 +87,7 @@ def make_manifest(
         for name, offer in catalog.tiers.items()
     }
     return Manifest(
-        built_at=built_at or dt.datetime.now(dt.UTC),
+        built_at=built_at or get_build_datetime(),
         site_name=site_name,
         site_url=site_url or "",
         courses=courses,

@@ -8,7 +8,7 @@ name suffix (`x.zh.md`), else the site's language" (see page_langs.py).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeGuard, get_args
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,13 @@ from pydantic import (
 from kp_contract.growth import GrowthConfig
 
 Lang = Literal["en", "zh"]
+
+
+def is_lang(value: str) -> TypeGuard[Lang]:
+    """Whether `value` is one of the languages content may be written in."""
+    return value in get_args(Lang)
+
+
 Slug = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
 
@@ -150,7 +157,7 @@ class CommunityConfig(_Strict):
 
     def in_lang(self, lang: str) -> CommunityConfig:
         """This config with `translations[lang]` applied (itself when there is none)."""
-        text = self.translations.get(lang)
+        text = self.translations.get(lang) if is_lang(lang) else None
         if text is None:
             return self
         overrides = {k: v for k, v in text.model_dump().items() if v is not None}
@@ -186,7 +193,8 @@ class TierConfig(_Strict):
 
     def text(self, lang: str) -> TierText:
         """Title and summary for readers of `lang` (the site-language ones if untranslated)."""
-        return self.translations.get(lang) or TierText(title=self.title, summary=self.summary)
+        text = self.translations.get(lang) if is_lang(lang) else None
+        return text or TierText(title=self.title, summary=self.summary)
 
 
 class PaywallConfig(_Strict):

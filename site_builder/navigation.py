@@ -113,7 +113,9 @@ def _article_sections(
         firsts = [archives.articles_page(section_lang)]
         if section_lang == lang:
             firsts.append(archives.tags_page(section_lang))
-        pages = [by_src[p.src_uri] for p in firsts if p is not None and p.src_uri in by_src]
+        pages: list[StructureItem] = [
+            by_src[p.src_uri] for p in firsts if p is not None and p.src_uri in by_src
+        ]
         if not pages:
             continue
         if section_lang == lang or len(langs) == 1:
@@ -130,8 +132,8 @@ def _course_sections(
     sections: list[StructureItem] = []
     for course in index.courses.values():
         landing = take(course.entry.src_uri)
-        lessons = [p for lesson in course.lessons if (p := take(lesson.src_uri)) is not None]
-        children: list[StructureItem] = ([landing] if landing else []) + lessons
+        children: list[StructureItem] = [landing] if landing else []
+        children += [p for lesson in course.lessons if (p := take(lesson.src_uri)) is not None]
         if children:
             sections.append(Section(course.meta.title, children))
     return sections
@@ -183,7 +185,7 @@ def arrange_all(
     languages.update({src: page.lang for src, page in archives.pages.items()})
     by_src = {page.file.src_uri: page for page in nav.pages}
     for lang, lang_nav in navs.items():
-        adopt(lang_nav, lambda page, lang=lang: _lang_of(page, languages, index) == lang)
+        adopt(lang_nav, _in_lang(lang, languages, index))
         _adopt_unlisted(lang_nav, index, archives, by_src, lang)
     return navs
 
@@ -213,9 +215,9 @@ def _adopt_unlisted(
     link to the previous (newer) and next (older) article of their language."""
     section = _articles_section(nav, archives, lang)
     listed = {page.file.src_uri for page in nav.pages}
-    for page in archives.of_lang(lang):
-        generated = by_src.get(page.src_uri)
-        if generated is not None and page.src_uri not in listed:
+    for archive in archives.of_lang(lang):
+        generated = by_src.get(archive.src_uri)
+        if generated is not None and archive.src_uri not in listed:
             generated.parent = section
             generated.previous_page = generated.next_page = None
     articles = [
@@ -227,6 +229,13 @@ def _adopt_unlisted(
         page.parent = section
         page.previous_page = articles[number - 1] if number > 0 else None
         page.next_page = articles[number + 1] if number + 1 < len(articles) else None
+
+
+def _in_lang(
+    lang: str, languages: dict[str, str], index: ContentIndex
+) -> Callable[[Page], bool]:
+    """Whether a page is in `lang`."""
+    return lambda page: _lang_of(page, languages, index) == lang
 
 
 def _lang_of(page: Page, languages: dict[str, str], index: ContentIndex) -> str:

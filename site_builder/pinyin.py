@@ -1,5 +1,6 @@
-"""Pinyin of Chinese text, in a module of its own: the romanizer process (slugs.start_romanizer)
-imports only this and pypinyin, so it is ready sooner."""
+"""Pinyin of Chinese text, in a module of its own: the romanizer process
+(site_builder/accel/processes/romanize.py) imports only this and pypinyin, so it is ready
+sooner."""
 
 from __future__ import annotations
 

@@ -76,8 +76,7 @@ def render_shell(
     page.canonical_url = None  # not the home page; account pages are not for search engines
     page.content = SHELL_BODY
     page.toc = get_toc([])
-    context = get_context(nav, doc_files, config, page)
-    context["kp"] = kp_view
+    context: dict[str, Any] = {**get_context(nav, doc_files, config, page), "kp": kp_view}
     # mkdocs-material resolves its `__config.base` (search index, worker) against the page's
     # location, not against `<base href>`: make it the site root too.
     context["base_url"] = root_path

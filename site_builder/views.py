@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kp_contract.i18n import format_date, language_name, strings
-from kp_contract.manifest import Price, course_key, tier_key
+from kp_contract.manifest import Interval, Price, course_key, tier_key
 from site_builder.alternates import Alternate, HrefLang, hreflang, switcher
 from site_builder.archives import ArchivePage, Archives, ArchiveView, TagLink
 from site_builder.catalog import course_price, tier_prices
 from site_builder.content import ContentIndex, Course, Entry
 from site_builder.feed import FeedLink
-from site_builder.models import CommunityConfig, SiteExtra
+from site_builder.models import CommunityConfig, SiteExtra, is_lang
 
 View = Literal["public", "teaser", "full", "shell"]
 
@@ -49,7 +49,7 @@ class TierOffer:
     title: str
     summary: str
     currency: str
-    prices: dict[str, Price]
+    prices: dict[Interval, Price]
     courses: tuple[Link, ...] = ()
 
 
@@ -208,7 +208,7 @@ def resolve_cta(entry: Entry, extra: SiteExtra) -> Cta | None:
             signup=community.signup,
         )
     named = community.ctas[choice]
-    text = named.translations.get(entry.lang)
+    text = named.translations.get(entry.lang) if is_lang(entry.lang) else None
     return Cta(
         kind="named",
         name=choice,

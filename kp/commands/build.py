@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from kp import fast_exit
-from site_builder import CACHE_NAME
+from site_builder import CACHE_NAME, accel_requested
 
 if TYPE_CHECKING:  # the commands import what they run: `kp build` starts its helpers first
     from mkdocs.config.defaults import MkDocsConfig
 
-    from site_builder.build import BuildFailed
+    from site_builder.build import BuildFailed, BuildResult
 
 config_option = click.option(
     "--config",
@@ -45,7 +47,8 @@ class _WarningsOnly(logging.Filter):
 def setup_logging(verbose: bool) -> None:
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # mkdocs-material's banner, not ours
     # jieba (the search plugin's Chinese tokenizer, when it is used) logs its dictionary
-    # loading at DEBUG; its logger is set here without importing it (segmenter.py).
+    # loading at DEBUG; its logger is set here without importing it
+    # (site_builder/accel/segmenter.py defers importing it).
     logging.getLogger("jieba").setLevel(logging.WARNING)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
@@ -110,6 +113,12 @@ def _fail(title: str, problems: list[str]) -> NoReturn:
     help="After building, rebuild whenever content/, mkdocs.yml or the theme change "
     "(Ctrl-C stops).",
 )
+@click.option(
+    "--no-accel",
+    is_flag=True,
+    help="Build through mkdocs' own build, with none of the fast paths (as KP_ACCEL=0): "
+    "the same output, slower. --jobs and --cache then do nothing.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show mkdocs' progress messages.")
 def build(
     config_file: Path,
@@ -118,6 +127,7 @@ def build(
     jobs: int | None,
     cache: bool,
     watch: bool,
+    no_accel: bool,
     verbose: bool,
 ) -> None:
     """Render content/ into site/ (public) and private/ (paid pages + manifest).
@@ -125,26 +135,31 @@ def build(
     Atomic: both are built next to their targets, leak-checked, then swapped in; a failed
     build leaves the previous site/ and private/ untouched.
     """
-    from site_builder import slugs
+    accel = accel_requested() and not no_accel
+    if accel:  # a first build's pypinyin loads in a second process while this one imports
+        from site_builder.accel import romanizer
 
-    # (a first build's pypinyin loads in a second process while this one imports the rest)
-    slugs.start_romanizer_unless_remembered(config_file.resolve().parent / CACHE_NAME, cache)
+        cache_dir = config_file.resolve().parent / CACHE_NAME if cache else None
+        romanizer.start_unless_remembered(cache_dir)
     from site_builder.build import BuildFailed, build_site
 
     setup_logging(verbose)
     site_dir, private_dir = _output_dirs()
-    options = {
-        "drafts": drafts,
-        "clean": clean,
-        "site_dir": site_dir,
-        "private_dir": private_dir,
-        "jobs": jobs,
-        "cache": cache,
-    }
+    build_once = functools.partial(
+        build_site,
+        config_file,
+        drafts=drafts,
+        clean=clean,
+        site_dir=site_dir,
+        private_dir=private_dir,
+        jobs=jobs,
+        cache=cache,
+        accel=accel,
+    )
     if not watch:  # a one-shot build leaves nothing open when it returns (or fails)
         fast_exit.request()
     try:
-        result = build_site(config_file, **options)
+        result = build_once()
     except BuildFailed as exc:
         if not watch:
             _fail("Build failed; site/ and private/ were left as they were.", exc.problems)
@@ -154,7 +169,7 @@ def build(
         if result.kept:
             click.echo(f"  kept {len(result.kept)} file(s) from the previous site (--no-clean)")
     if watch:
-        _watch_and_rebuild(config_file, options)
+        _watch_and_rebuild(config_file, build_once)
 
 
 def _report_failure(exc: BuildFailed) -> None:
@@ -165,29 +180,28 @@ def _report_failure(exc: BuildFailed) -> None:
 
 def watched_paths(config_file: Path) -> list[Path]:
     """mkdocs.yml (and what it INHERITs), the content folder and the theme overrides."""
-    from site_builder import fastbuild
-    from site_builder.build import BuildFailed, load_site_config
+    from site_builder.build import BuildFailed, config_files, load_site_config
 
     try:
         config = load_site_config(config_file)
     except BuildFailed:
         return [config_file]
-    paths = [*fastbuild.config_files(config), Path(config.docs_dir)]
+    paths = [*config_files(config), Path(config.docs_dir)]
     custom_dir = config.theme.custom_dir
     if custom_dir:
         paths.append(Path(custom_dir))
     return paths
 
 
-def _watch_and_rebuild(config_file: Path, options: dict[str, object]) -> None:
-    from site_builder.build import BuildFailed, build_site
+def _watch_and_rebuild(config_file: Path, build_once: Callable[[], BuildResult]) -> None:
+    from site_builder.build import BuildFailed
     from site_builder.watch import describe as describe_changes
     from site_builder.watch import watch as watch_changes
 
     def rebuild(paths: list[str]) -> None:
         click.echo(describe_changes(paths))
         try:
-            result = build_site(config_file, **options)  # type: ignore[arg-type]
+            result = build_once()
         except BuildFailed as exc:
             _report_failure(exc)
             return

@@ -12,14 +12,18 @@ Languages: every page has one (see page_langs.py); it picks the page's interface
 one RSS feed per language and sitemaps with alternates (feed.py, sitemap.py).
 
 Works the same under plain `mkdocs build` and under `kp build` (which additionally stages
-both output directories, runs the leak check and swaps them in atomically).
+both output directories, runs the leak check and swaps them in atomically). The plugin
+needs nothing of the fast paths (site_builder.accel); the accelerated `kp build` hands it
+a sidebar cache (`nav_cache`) and moves private pages between processes
+(`take_private_page`, `put_private_page`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import jinja2
@@ -32,24 +36,28 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import TableOfContents
+from mkdocs.utils.templates import TemplateContext
 
 from kp_contract.i18n import normalize_lang
 from kp_contract.manifest import write_manifest
-from site_builder import atomic, highlighting, navigation
+from site_builder import atomic, navigation
 from site_builder.archives import Archives, build_archives
 from site_builder.content import ContentIndex, Entry, build_index
 from site_builder.errors import ContentErrors
 from site_builder.feed import FeedLink, atom_path, feed_links, render_atom, render_feed
 from site_builder.manifest_writer import make_manifest
-from site_builder.navcache import NavCache
 from site_builder.render import render_shell, render_with_content, set_html_lang
-from site_builder.search_parser import use_fast_parser
-from site_builder.segmenter import stop_helper, use_fast_segmenter
 from site_builder.sitemap import render_sitemap, sitemap_path
-from site_builder.slugs import stop_romanizer
 from site_builder.teaser import Split, mark_teaser_end, split_html, teaser_toc
 from site_builder.theme_text import ThemeText
-from site_builder.views import Catalog, archive_view, build_catalog, page_view, shell_view
+from site_builder.views import (
+    Catalog,
+    View,
+    archive_view,
+    build_catalog,
+    page_view,
+    shell_view,
+)
 
 log = logging.getLogger("mkdocs.plugins.kp-content")
 
@@ -74,6 +82,15 @@ class ContentPluginConfig(base.Config):
     summaries of free articles; needs `site_url`)."""
 
 
+class SidebarCache(Protocol):
+    """`kp_nav_cache(page, nav)` in templates (themes/partials/nav.html): the sidebar's HTML
+    for `page`, from `caller()` (which renders it) or a cache."""
+
+    def __call__(self, page: Any, nav: Any, caller: Callable[[], str]) -> str: ...
+
+    def clear(self) -> None: ...
+
+
 class ContentPlugin(BasePlugin[ContentPluginConfig]):
     """Content model, teasers, private pages, manifest. See the module docstring."""
 
@@ -82,7 +99,9 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         self.index = ContentIndex()
         self.catalog = Catalog()
         self.archives = Archives()
-        self._nav_cache = NavCache()
+        self.nav_cache: SidebarCache | None = None
+        """Set by the accelerated build (site_builder.accel.nav_cache); without one, every
+        page renders its sidebar."""
         self._catalogs: dict[str, Catalog] = {}
         self.private_path: Path | None = None
         self._env: jinja2.Environment | None = None
@@ -96,21 +115,11 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
 
     # -- configuration ------------------------------------------------------------------
 
-    def on_shutdown(self) -> None:
-        """The build is over: stop the segmenter and romanizer processes, if started."""
-        stop_helper()
-        stop_romanizer()
-
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self.private_path = resolve_private_dir(config, self.config)
         problem = unsafe_private_dir(self.private_path, config)
         if problem:
             raise PluginError(f"kp-content: {problem}")
-        search = config.plugins.get("material/search") or config.plugins.get("search")
-        if search is not None:
-            use_fast_segmenter(search.config)
-            use_fast_parser()
-        highlighting.speed_up()
         return config
 
     # -- content model --------------------------------------------------------------------
@@ -142,7 +151,8 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         self._files = files
         self._feeds = self._feed_links(config)
         self._splits.clear()
-        self._nav_cache.clear()
+        if self.nav_cache is not None:
+            self.nav_cache.clear()
         self._full_tocs.clear()
         self._private_pages.clear()
         return files
@@ -235,42 +245,55 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         return env
 
     def on_page_context(
-        self, context: dict[str, Any], page: Page, config: MkDocsConfig, nav: Navigation
-    ) -> dict[str, Any]:
+        self, context: TemplateContext, /, *, page: Page, config: MkDocsConfig, nav: Navigation
+    ) -> TemplateContext:
+        variables = template_variables(context)
         entry = self._entry(page)
         if entry is None:
-            return self._archive_context(context, page)
+            self._archive_context(variables, page)
+            return context
         split = self._splits.get(entry.src_uri)
-        links = {"site_url": config.site_url or "", "feeds": self._feeds}
-        context["nav"] = self._nav_for(entry.lang)
-        context["kp_nav_cache"] = self._nav_cache
-        view = "teaser" if split else "public"
+        site_url = config.site_url or ""
+        variables["nav"] = self._nav_for(entry.lang)
+        if self.nav_cache is not None:
+            variables["kp_nav_cache"] = self.nav_cache
+        view: View = "teaser" if split else "public"
         catalog = self._catalog_for(entry.lang)
         tags = self.archives.tag_links.get(entry.src_uri, ())
-        context["kp"] = page_view(entry, self.index, catalog, view, tags=tags, **links)
+        variables["kp"] = page_view(
+            entry, self.index, catalog, view, tags=tags, site_url=site_url, feeds=self._feeds
+        )
         if split is not None:
             assert self._env is not None
             html = render_with_content(
                 self._env,
-                context,
+                variables,
                 page,
                 content=split.full,
                 toc=self._full_tocs[entry.src_uri],
-                kp_view=page_view(entry, self.index, catalog, "full", tags=tags, **links),
+                kp_view=page_view(
+                    entry,
+                    self.index,
+                    catalog,
+                    "full",
+                    tags=tags,
+                    site_url=site_url,
+                    feeds=self._feeds,
+                ),
             )
             self._private_pages[entry.dest_uri] = set_html_lang(html, entry.lang)
         return context
 
-    def _archive_context(self, context: dict[str, Any], page: Page) -> dict[str, Any]:
+    def _archive_context(self, variables: dict[str, Any], page: Page) -> None:
         archive = self.archives.pages.get(page.file.src_uri)
         if archive is not None:
-            context["nav"] = self._nav_for(archive.lang)
-            context["kp_nav_cache"] = self._nav_cache
+            variables["nav"] = self._nav_for(archive.lang)
+            if self.nav_cache is not None:
+                variables["kp_nav_cache"] = self.nav_cache
             catalog = self._catalog_for(archive.lang)
-            context["kp"] = archive_view(
+            variables["kp"] = archive_view(
                 archive, self.index, catalog, self.archives, feeds=self._feeds
             )
-        return context
 
     def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str:
         entry = self._entry(page)
@@ -280,11 +303,12 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         return set_html_lang(output, archive.lang) if archive is not None else output
 
     def on_template_context(
-        self, context: dict[str, Any], template_name: str, config: MkDocsConfig
-    ) -> dict[str, Any]:
+        self, context: TemplateContext, /, *, template_name: str, config: MkDocsConfig
+    ) -> TemplateContext:
         """`sitemap.xml` (themes/sitemap.xml) prints our sitemap with hreflang alternates."""
         if template_name == "sitemap.xml":
-            context["kp_sitemap"] = render_sitemap(self.index, config.site_url or "")
+            sitemap = render_sitemap(self.index, config.site_url or "")
+            template_variables(context)["kp_sitemap"] = sitemap
         return context
 
     # -- feeds, sitemaps, private output ----------------------------------------------------
@@ -302,17 +326,23 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         for feed in self._feeds:
             home = self.index.home(feed.lang)
             summary = home.meta.summary if home is not None and home.lang == feed.lang else ""
-            channel = {
-                "lang": feed.lang,
-                "site_name": config.site_name,
-                "site_url": config.site_url,
-                "description": summary or config.site_description or "",
-                "others": list(self._feeds),
-            }
+            site_url = config.site_url or ""  # (set: there are no feeds without it)
+            description = summary or config.site_description or ""
+            others = list(self._feeds)
             site = Path(config.site_dir)
-            _write(site / feed.path, render_feed(self.index, **channel))
-            atom = render_atom(self.index, **channel)
-            _write(site / atom_path(feed.lang, self.index.default_lang), atom)
+            for path, render in (
+                (feed.path, render_feed),
+                (atom_path(feed.lang, self.index.default_lang), render_atom),
+            ):
+                text = render(
+                    self.index,
+                    lang=feed.lang,
+                    site_name=config.site_name,
+                    site_url=site_url,
+                    description=description,
+                    others=others,
+                )
+                _write(site / path, text)
 
     def _write_language_sitemaps(self, config: MkDocsConfig) -> None:
         langs = self.index.langs()
@@ -372,6 +402,12 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
             _write(staged / relative, html)
             shells[lang] = relative
         return shells
+
+
+def template_variables(context: TemplateContext) -> dict[str, Any]:
+    """A page's template context as what it is: the dict of the template's variables, to
+    which plugins add their own. (mkdocs types it with its own keys only.)"""
+    return context  # type: ignore[return-value]  # mkdocs' TemplateContext is a closed TypedDict, but plugins are meant to add keys (its page_context event)
 
 
 def site_lang(config: MkDocsConfig) -> str:

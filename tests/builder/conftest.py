@@ -6,11 +6,13 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import sys
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import click
 import pytest
@@ -298,3 +300,14 @@ def find_in_tree() -> Callable[[Path, str], list[str]]:
 def tree_snapshot() -> Callable[[Path], dict[str, bytes]]:
     """`tree_snapshot(root)`: {relative path: bytes} of every file under root."""
     return snapshot
+
+
+@pytest.fixture(scope="session")
+def bench_corpus() -> ModuleType:
+    """bench/corpus.py, the benchmark's corpus generator (`bench/` is a folder of the
+    repository, not an installed package: the repository root goes on sys.path)."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from bench import corpus
+
+    return corpus

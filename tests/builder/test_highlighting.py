@@ -1,4 +1,4 @@
-"""site_builder.highlighting's memos leave highlighted code exactly as Pygments makes it."""
+"""site_builder.accel.highlighting's memos leave highlighted code exactly as Pygments makes it."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ SNIPPETS = [
 RENDER = """
 import json, sys, markdown
 if sys.argv[1] == "memo":
-    from site_builder import highlighting
-    assert highlighting.speed_up()
+    from site_builder.accel import highlighting
+    assert highlighting.install_lexer_lookup() and highlighting.install_stylesheet_memo()
 extensions = ["pymdownx.highlight", "pymdownx.inlinehilite", "pymdownx.superfences"]
 configs = {"pymdownx.highlight": {"anchor_linenums": True}}
 md = markdown.Markdown(extensions=extensions, extension_configs=configs)
@@ -57,10 +57,28 @@ def test_same_html_with_and_without_the_memos() -> None:
 def test_unknown_alias_still_raises() -> None:
     from pygments.util import ClassNotFound
 
-    from site_builder.highlighting import _get_lexer_by_name
+    from site_builder.accel.highlighting import _get_lexer_by_name
 
     with pytest.raises(ClassNotFound):
         _get_lexer_by_name("no-such-language")
     with pytest.raises(ClassNotFound):
         _get_lexer_by_name("")
     assert type(_get_lexer_by_name("Python", stripnl=False)).__name__ == "PythonLexer"
+
+
+def test_both_memos_are_taken_out_again() -> None:
+    from pygments.formatters.html import HtmlFormatter
+    from pymdownx import highlight
+
+    from site_builder.accel import highlighting
+
+    lookup, stylesheet = highlight.get_lexer_by_name, vars(HtmlFormatter)["_create_stylesheet"]
+    undo = [highlighting.install_lexer_lookup(), highlighting.install_stylesheet_memo()]
+    assert all(undo)
+    assert highlight.get_lexer_by_name is not lookup
+    formatter = HtmlFormatter(style="default")
+    assert formatter.ttype2class == HtmlFormatter(style="default").ttype2class
+    for step in reversed(undo):
+        step()
+    assert highlight.get_lexer_by_name is lookup
+    assert vars(HtmlFormatter)["_create_stylesheet"] is stylesheet

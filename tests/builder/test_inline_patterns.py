@@ -1,4 +1,4 @@
-"""site_builder.inline_patterns: skipping inline patterns that cannot match changes nothing
+"""site_builder.accel.inline_patterns: skipping inline patterns that cannot match changes nothing
 in the HTML, on every page of the example site and on generated awkward markup."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import markdown
 import pytest
 from mkdocs.config import load_config
 
-from site_builder import inline_patterns
-from site_builder.inline_patterns import SkippingInlineProcessor, required_text
+from site_builder.accel import inline_patterns
+from site_builder.accel.inline_patterns import SkippingInlineProcessor, required_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,10 +26,7 @@ def _converters() -> tuple[markdown.Markdown, markdown.Markdown]:
         )
         for _ in range(2)
     )
-    assert inline_patterns.skip_impossible_patterns(skipping), (
-        "the installed Python-Markdown is not one SkippingInlineProcessor was verified "
-        "against: run these tests against it and add its fingerprint to VERIFIED_MODULES"
-    )
+    assert inline_patterns.skip_impossible_patterns(skipping)
     return plain, skipping
 
 
@@ -113,8 +110,10 @@ def test_case_insensitive_letters_are_not_required() -> None:
     assert required_text(re.compile(r"(?i:abc)-")) == {"-"}
 
 
-def test_an_unverified_python_markdown_keeps_its_own_processor(monkeypatch) -> None:
-    monkeypatch.setattr(inline_patterns, "VERIFIED_MODULES", frozenset({"another version"}))
-    md = markdown.Markdown()
-    assert inline_patterns.skip_impossible_patterns(md) is False
-    assert type(md.treeprocessors["inline"]).__name__ == "InlineProcessor"
+def test_installed_converters_skip_and_uninstalled_ones_do_not() -> None:
+    undo = inline_patterns.install()
+    try:
+        assert type(markdown.Markdown().treeprocessors["inline"]) is SkippingInlineProcessor
+    finally:
+        undo()
+    assert type(markdown.Markdown().treeprocessors["inline"]).__name__ == "InlineProcessor"

@@ -1,4 +1,4 @@
-"""site_builder.search_parser gives mkdocs-material's search plugin exactly the sections its
+"""site_builder.accel.search_parser gives mkdocs-material's search plugin exactly the sections its
 own HTMLParser-based `Parser` gives: on every page of the example site and on generated
 awkward markup."""
 
@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from material.plugins.search.plugin import Element, Parser, Section
 
-from site_builder.search_parser import fast_parser_class, tokenize
+from site_builder.accel import search_parser
+from site_builder.accel.search_parser import fast_parser_class, tokenize
 
 FastParser = fast_parser_class(Parser, Element, Section)
 
@@ -139,31 +140,23 @@ def test_generated_markup() -> None:
     assert fast > 1500 and fallback > 50  # both paths were exercised
 
 
-def test_the_search_plugin_uses_it(example_build: Any) -> None:
+def test_the_accelerated_build_uses_it_and_takes_it_out_again(example_build: Any) -> None:
     from material.plugins.search import plugin as search_plugin
 
-    assert getattr(search_plugin.Parser, "kp_fast", False), (
+    assert "search-parser" in example_build.result.replacements, (
         "the installed mkdocs-material is not one FastParser was verified against: run "
-        "these tests against it and add its fingerprint to VERIFIED_PLUGINS"
+        "these tests against it and add its fingerprint in site_builder/accel/replacements.py"
     )
-
-
-def test_an_unverified_material_keeps_its_own_parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    from material.plugins.search import plugin as search_plugin
-
-    from site_builder import search_parser
-
-    monkeypatch.setattr(search_plugin, "Parser", Parser)
-    monkeypatch.setattr(search_parser, "VERIFIED_PLUGINS", frozenset({"another version"}))
-    assert search_parser.use_fast_parser() is False
     assert search_plugin.Parser is Parser
-    monkeypatch.setattr(
-        search_parser,
-        "VERIFIED_PLUGINS",
-        frozenset({search_parser.plugin_fingerprint(search_plugin)}),
-    )
-    assert search_parser.use_fast_parser() is True
-    assert search_plugin.Parser is not Parser and search_plugin.Parser.kp_fast
+    undo = search_parser.install()
+    assert undo is not None
+    try:
+        assert search_plugin.Parser is not Parser and search_plugin.Parser.kp_fast
+        assert search_plugin.Parser.kp_original is Parser
+        assert search_parser.install() is not None, "installing twice keeps one original"
+    finally:
+        undo()
+    assert search_plugin.Parser is Parser
 
 
 def test_tokenize_keeps_attribute_values(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
-"""site_builder.workers: forked pools and the build's pause of garbage collection."""
+"""site_builder.accel.workers: forked pools and the build's pause of garbage collection."""
 
 from __future__ import annotations
 
 import gc
 
-from site_builder.workers import collection_paused, fork_pool
+import pytest
+
+from site_builder.accel.workers import collection_paused, fork_pool, state_of
 
 
 def test_workers_collect_garbage_while_the_build_pauses_it_and_skip_inherited_objects():
@@ -26,3 +28,26 @@ def test_a_pause_keeps_collection_off_when_it_was_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+class _State:
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+def _value() -> object:
+    return state_of(_State).value
+
+
+def test_workers_are_handed_their_state_without_pickling_it():
+    unpicklable = _State(lambda: "made in the parent")  # a lambda cannot be pickled
+    with fork_pool(2, unpicklable) as pool:
+        assert pool.apply(_call_value) == ["made in the parent"]
+    with pytest.raises(RuntimeError):
+        state_of(_State)  # not a worker
+
+
+def _call_value() -> list[str]:
+    value = _value()
+    assert callable(value)
+    return [value()]

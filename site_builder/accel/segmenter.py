@@ -3,31 +3,45 @@
 mkdocs-material's search plugin segments every Chinese run of every page with jieba, in pure
 Python: on a site of 1,000 bilingual articles that alone takes seconds. jieba-rs (the
 `rjieba` binding) is a port of jieba with the same dictionary and the same algorithm (DAG +
-HMM); it cuts the same words about a thousand times faster. `use_fast_segmenter` hands it to
-the search plugin in jieba's place, unless the site loads its own jieba dictionaries
-(`jieba_dict`, `jieba_dict_user`), which only jieba itself knows.
+HMM); it cuts the same words about a thousand times faster. Three replacements, registered
+in replacements.py:
+
+- `install_jieba_rs` hands jieba-rs to the search plugin in jieba's place, unless the site
+  loads its own jieba dictionaries (`jieba_dict`, `jieba_dict_user`), which only jieba
+  itself knows (`chinese-segmenter`);
+- `install_segment_chinese` replaces the plugin's `SearchIndex._segment_chinese` by the same
+  function with its expression compiled once (`FastSegmentChinese`, `segment-chinese`);
+- `defer_jieba_import` keeps jieba itself from being imported when the plugin loads
+  (`jieba-deferred-import`).
 
 Loading jieba-rs's dictionary takes a tenth of a second. Builds rendering many pages load it
 once before forking their workers (`load_before_fork`); a build rendering a few pages, one
-of them Chinese, starts it in a second process while it sets up (`prepare_for`, `_Helper`)
-and asks that process for the words, so the wait happens on the idle core.
+of them Chinese, starts it in a second process while it sets up (`prepare_for`, `_Helper`,
+which runs site_builder/accel/processes/segment.py) and asks that process for the words, so
+the wait happens on the idle core.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import logging
 import re
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from site_builder.line_helper import LineHelper
-from site_builder.search_parser import verified
+from site_builder.accel.line_helper import LineHelper
 
-log = logging.getLogger("mkdocs.plugins.kp-content")
+if TYPE_CHECKING:
+    from mkdocs.config.defaults import MkDocsConfig
+
+log = logging.getLogger("mkdocs.kp.accel")
+
+Undo = Callable[[], None]
 
 
 class _JiebaRs:
@@ -47,17 +61,6 @@ class _JiebaRs:
         return rjieba.cut_all(text) if cut_all else rjieba.cut(text, hmm=HMM)
 
 
-_HELPER_CODE = """
-import json, sys
-import rjieba
-for line in sys.stdin:
-    text, cut_all, hmm = json.loads(line)
-    words = rjieba.cut_all(text) if cut_all else rjieba.cut(text, hmm=hmm)
-    sys.stdout.write(json.dumps(words) + "\\n")
-    sys.stdout.flush()
-"""
-
-
 class _Helper(LineHelper):
     """jieba-rs in a second process, started while the build sets up: loading its
     dictionary takes a tenth of a second, which a build rendering one Chinese page would
@@ -65,7 +68,7 @@ class _Helper(LineHelper):
     with the same words jieba-rs gives in this process."""
 
     def __init__(self) -> None:
-        super().__init__(_HELPER_CODE)
+        super().__init__("site_builder.accel.processes.segment")
 
     def cut(self, text: str, cut_all: bool, hmm: bool) -> list[str] | None:
         """The words, or None when the helper cannot answer (it is then stopped)."""
@@ -73,7 +76,9 @@ class _Helper(LineHelper):
         if words is None:
             stop_helper()
             return None
-        return words if isinstance(words, list) else None
+        if isinstance(words, list) and all(isinstance(word, str) for word in words):
+            return words
+        return None
 
 
 _helper: _Helper | None = None
@@ -86,7 +91,7 @@ def start_helper() -> None:
         try:
             _helper = _Helper()
         except OSError as exc:  # no second process: segment in this one
-            log.debug("kp-content: no segmenter process (%s)", exc)
+            log.debug("kp build: no segmenter process (%s)", exc)
 
 
 def stop_helper() -> None:
@@ -108,51 +113,57 @@ class _DeferredJieba(types.ModuleType):
         return getattr(importlib.import_module("jieba"), name)
 
 
-def defer_jieba_import() -> None:
+def defer_jieba_import() -> Undo | None:
     """Defer importing jieba: mkdocs-material's search plugin imports it when it loads, and
     importing jieba (it pulls in pkg_resources) is a tenth of a second of every build,
-    though `use_fast_segmenter` then never calls it. A site that sets `jieba_dict` still
-    gets the real jieba, on first use."""
+    though jieba-rs then segments in its place. A site that sets `jieba_dict` still gets
+    the real jieba, on first use. Returns how to take the stand-in out of `sys.modules`
+    again (a plugin that imported it meanwhile keeps it: it hands every use on to the
+    real module)."""
     if "jieba" in sys.modules or importlib.util.find_spec("jieba") is None:
-        return
-    sys.modules["jieba"] = _DeferredJieba("jieba")
+        return None
+    stand_in = _DeferredJieba("jieba")
+    sys.modules["jieba"] = stand_in
+
+    def undo() -> None:
+        if sys.modules.get("jieba") is stand_in:
+            del sys.modules["jieba"]
+
+    return undo
 
 
-def use_fast_segmenter(search_config: Any) -> bool:
-    """Segment with jieba-rs in mkdocs-material's search plugin; False when it cannot."""
-    if search_config.get("jieba_dict") or search_config.get("jieba_dict_user"):
-        return False
-    if importlib.util.find_spec("rjieba") is None:
-        return False
+def _search_plugin_module() -> Any:
+    """material.plugins.search.plugin (None without mkdocs-material, which has no type
+    information)."""
     try:
         from material.plugins.search import plugin as search_plugin
     except ImportError:
-        return False
+        return None
+    return search_plugin
+
+
+def install_jieba_rs(config: MkDocsConfig | None) -> Undo | None:
+    """Segment with jieba-rs in mkdocs-material's search plugin; None when it cannot (no
+    search plugin or no jieba-rs, or a site with jieba dictionaries of its own)."""
+    search = None
+    if config is not None:
+        search = config.plugins.get("material/search") or config.plugins.get("search")
+    if search is None or search.config.get("jieba_dict") or search.config.get("jieba_dict_user"):
+        return None
+    if importlib.util.find_spec("rjieba") is None:
+        return None
+    search_plugin = _search_plugin_module()
+    if search_plugin is None:
+        return None
     current = getattr(search_plugin, "jieba", None)
     if current is None:  # jieba not installed: material does not segment at all; keep that
-        return False
-    if type(current) is not _JiebaRs:  # (isinstance would load a lazily imported jieba)
-        search_plugin.jieba = _JiebaRs()
-        log.debug("kp-content: Chinese search segmentation by jieba-rs")
-    _use_fast_segment_chinese(search_plugin)
-    return True
+        return None
+    search_plugin.jieba = _JiebaRs()
 
+    def undo() -> None:
+        search_plugin.jieba = current
 
-def _use_fast_segment_chinese(search_plugin: types.ModuleType) -> None:
-    """Replace `SearchIndex._segment_chinese` by `segment_chinese_with` of its own
-    expression, in a search plugin version whose method was checked to be that one
-    (`search_parser.verified`)."""
-    index_class = getattr(search_plugin, "SearchIndex", None)
-    method = getattr(index_class, "_segment_chinese", None)
-    if method is None or getattr(method, "kp_fast", False) or not verified(search_plugin):
-        return
-    from backrefs import bre  # material's own regular expressions
-
-    pattern = getattr(bre.compile(HAN_RUNS, bre.UNICODE), "_pattern", None)
-    if isinstance(pattern, re.Pattern):
-        fast = segment_chinese_with(pattern, search_plugin)
-        fast.kp_original = method  # for tests/builder/test_fastbuild.py's comparison
-        index_class._segment_chinese = fast
+    return undo
 
 
 HAN_RUNS = r"(\p{script: Han}+)"
@@ -160,30 +171,58 @@ HAN_RUNS = r"(\p{script: Han}+)"
 which expands it to a class of characters for the standard `re`) on every call."""
 
 
-def segment_chinese_with(pattern: re.Pattern[str], search_plugin: types.ModuleType) -> Any:
+def install_segment_chinese() -> Undo | None:
+    """Replace `SearchIndex._segment_chinese` by `FastSegmentChinese` of its own expression."""
+    search_plugin = _search_plugin_module()
+    index_class = getattr(search_plugin, "SearchIndex", None)
+    method = getattr(index_class, "_segment_chinese", None)
+    if search_plugin is None or index_class is None or method is None:
+        return None
+    from backrefs import bre  # material's own regular expressions
+
+    pattern = getattr(bre.compile(HAN_RUNS, bre.UNICODE), "_pattern", None)
+    if not isinstance(pattern, re.Pattern):
+        return None
+    original = getattr(method, "kp_original", method)
+    index_class._segment_chinese = FastSegmentChinese(pattern, search_plugin, original)
+
+    def undo() -> None:
+        index_class._segment_chinese = original
+
+    return undo
+
+
+class FastSegmentChinese:
     """mkdocs-material's `SearchIndex._segment_chinese` (9.8), with `pattern` (HAN_RUNS as
     backrefs compiles it) compiled once instead of on every call, and ASCII text, which has
-    no Han, returned at once: a fifth of a second of a 1,000-page build."""
+    no Han, returned at once: a fifth of a second of a 1,000-page build. A descriptor, so
+    it is a method of `SearchIndex` as the function it replaces is."""
 
-    def replace(match: re.Match[str]) -> str:
-        words = search_plugin.jieba.cut(match.group(0).encode("utf-8"))
+    kp_fast = True
+
+    def __init__(
+        self, pattern: re.Pattern[str], search_plugin: types.ModuleType, original: Any
+    ) -> None:
+        self.pattern, self.search_plugin = pattern, search_plugin
+        self.kp_original = original
+        """material's own method (tests/builder compare the two)."""
+
+    def _replace(self, match: re.Match[str]) -> str:
+        words = self.search_plugin.jieba.cut(match.group(0).encode("utf-8"))
         return "".join(["\u200b", "\u200b".join(words), "\u200b"])
 
-    def _segment_chinese(self: Any, data: str) -> str:
+    def segment(self, data: str) -> str:
         if data.isascii():  # no Han to segment, no U+200B to strip
             return data
-        return pattern.sub(replace, data).strip("\u200b")
+        return self.pattern.sub(self._replace, data).strip("\u200b")
 
-    _segment_chinese.kp_fast = True  # type: ignore[attr-defined]
-    return _segment_chinese
+    def __get__(self, instance: object, owner: type | None = None) -> Callable[[str], str]:
+        return self.segment
 
 
 def _segmenting() -> bool:
-    """Whether the search plugin segments Chinese with jieba-rs (`use_fast_segmenter`)."""
-    try:
-        from material.plugins.search import plugin as search_plugin
-    except ImportError:
-        return False
+    """Whether the search plugin segments Chinese with jieba-rs (`install_jieba_rs`)."""
+    search_plugin = sys.modules.get("material.plugins.search.plugin")
     return type(getattr(search_plugin, "jieba", None)) is _JiebaRs
 
 

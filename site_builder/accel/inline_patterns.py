@@ -14,46 +14,40 @@ quarter less time; the HTML is the same (tests/builder/test_inline_patterns.py c
 both on every page of the example site and on generated markup).
 
 The loop it replaces is `InlineProcessor.__handleInline` of the Python-Markdown version it
-was checked against (VERIFIED_MODULES); with any other version the original runs.
+was checked against (`inline-processor` in replacements.py); with any other version the
+original runs. `install` makes every Markdown converter built while it is installed use
+`SkippingInlineProcessor`.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from markdown import Markdown, treeprocessors, util
 
-from site_builder.verified import is_verified
-
-log = logging.getLogger("mkdocs.plugins.kp-content")
-
-try:  # the standard library's own parser of regular expressions
+# The standard library's own parser of regular expressions: `re._parser` since 3.11, whose
+# interface typeshed describes as the deprecated `sre_parse` (which re-exports it).
+if TYPE_CHECKING:
+    import sre_constants as _sre
+    import sre_parse as _sre_parse
+else:
     from re import _constants as _sre
     from re import _parser as _sre_parse
-except ImportError:  # pragma: no cover - Python < 3.11
-    _sre = _sre_parse = None  # type: ignore[assignment]
 
 Requirement = frozenset[str]
 """Strings one of which every match contains."""
-
-VERIFIED_MODULES = frozenset({"bf575e7cb994079e4d9466565dc31ea102d852b1be3c5c922eea4a708c08dd48"})
-"""sha256 of `markdown/treeprocessors.py` (Python-Markdown 3.11.3) whose `__handleInline`
-`SkippingInlineProcessor` reproduces; add a version's after running the tests against it."""
 
 
 def required_text(pattern: re.Pattern[str]) -> Requirement | None:
     """Strings one of which every match of `pattern` contains, or None when that cannot be
     told from the expression."""
-    if _sre_parse is None:
-        return None
     try:
         parsed = _sre_parse.parse(pattern.pattern, pattern.flags)
     except Exception:  # noqa: BLE001 - an expression this cannot read: no requirement
         return None
-    return _sequence(list(parsed), pattern.flags)
+    return _sequence(parsed.data, pattern.flags)
 
 
 def _caseless(text: str) -> bool:
@@ -137,7 +131,7 @@ class SkippingInlineProcessor(treeprocessors.InlineProcessor):
                     patternIndex += 1  # what a failed __applyPattern leads to
                     startIndex = 0  # noqa: N806
                     continue
-                data, matched, startIndex = self._InlineProcessor__applyPattern(  # type: ignore[attr-defined]
+                data, matched, startIndex = self._InlineProcessor__applyPattern(
                     self.inlinePatterns[patternIndex], data, patternIndex, startIndex
                 )
                 if not matched:
@@ -147,15 +141,27 @@ class SkippingInlineProcessor(treeprocessors.InlineProcessor):
 
 def skip_impossible_patterns(md: Markdown) -> bool:
     """Make `md`'s inline processor a `SkippingInlineProcessor`; False when it is not
-    Python-Markdown's own or not of a verified version."""
+    Python-Markdown's own."""
     registry = md.treeprocessors  # a markdown.util.Registry, which has no `get`
     processor = registry["inline"] if "inline" in registry else None  # noqa: SIM401
     if type(processor) is SkippingInlineProcessor:
         return True
-    if type(processor) is not treeprocessors.InlineProcessor or _sre_parse is None:
-        return False
-    if not is_verified(treeprocessors, VERIFIED_MODULES):
-        log.debug("kp-content: unknown Python-Markdown version; its inline processor is kept")
+    if type(processor) is not _ORIGINAL:
         return False
     processor.__class__ = SkippingInlineProcessor
     return True
+
+
+_ORIGINAL = treeprocessors.InlineProcessor
+
+
+def install() -> Callable[[], None]:
+    """Markdown converters built from now on get a `SkippingInlineProcessor` (Python-Markdown
+    makes its inline processor from `treeprocessors.InlineProcessor`); returns how to put
+    the original back."""
+    treeprocessors.InlineProcessor = SkippingInlineProcessor
+
+    def undo() -> None:
+        treeprocessors.InlineProcessor = _ORIGINAL
+
+    return undo

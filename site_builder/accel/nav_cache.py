@@ -6,7 +6,9 @@ not listed in the navigation (an article, a later archive or tag page) the resul
 only on the navigation itself (one per language), which sections are open (the page's
 ancestors) and the page's directory (links are relative to it): every article of a
 language renders the same sidebar. `NavCache` keeps that HTML per such key; themes/partials/
-nav.html asks it through a `{% call %}` block and renders normally on a miss.
+nav.html asks it through a `{% call %}` block and renders normally on a miss, or when the
+kp-content plugin was given no cache (`install`, registered in replacements.py as
+`sidebar-cache`: what it relies on is mkdocs-material's partials/nav-item.html).
 
 Pages listed in the navigation (their own link is highlighted, their table of contents may be
 folded into it) are always rendered in full.
@@ -16,10 +18,15 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
+
+from site_builder.plugins.content import ContentPlugin
+
+if TYPE_CHECKING:
+    from mkdocs.config.defaults import MkDocsConfig
 
 
 class NavCache:
@@ -57,3 +64,18 @@ class NavCache:
         if html is None:
             html = self._html[key] = caller()
         return html
+
+
+def install(config: MkDocsConfig | None) -> Callable[[], None] | None:
+    """Give the site's kp-content plugin a `NavCache`; None without the plugin."""
+    plugins = config.plugins.values() if config is not None else ()
+    plugin = next((p for p in plugins if isinstance(p, ContentPlugin)), None)
+    if plugin is None:
+        return None
+    previous = plugin.nav_cache
+    plugin.nav_cache = NavCache()
+
+    def undo() -> None:
+        plugin.nav_cache = previous
+
+    return undo

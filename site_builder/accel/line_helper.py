@@ -22,13 +22,13 @@ from typing import Any
 
 
 class LineHelper:
-    """`python -c code` reading a JSON request per line on stdin and writing a JSON answer
-    per line on stdout."""
+    """`python -m module` (one of site_builder.accel.processes) reading a JSON request per
+    line on stdin and writing a JSON answer per line on stdout."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, module: str) -> None:
         self.owner = os.getpid()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", code],
+            [sys.executable, "-m", module],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -42,7 +42,8 @@ class LineHelper:
         if os.getpid() != self.owner:
             return None
         stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
+        if stdin is None or stdout is None:  # (always set: both are pipes)
+            return None
         try:
             stdin.write(json.dumps(request, ensure_ascii=False) + "\n")
             stdin.flush()

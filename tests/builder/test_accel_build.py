@@ -1,4 +1,5 @@
-"""kp build's fast path: cached and parallel builds produce exactly what a clean build does.
+"""The accelerated kp build (site_builder.accel): cached and parallel builds produce exactly
+what a clean build does.
 
 Every comparison is byte for byte over site/ and private/, ignoring only build timestamps
 (the manifest's `built_at`, the gzip header of sitemap.xml.gz, RSS build dates).
@@ -17,11 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from site_builder import fastbuild, leaks, slugs
+from site_builder import leaks, slugs
+from site_builder.accel import build_loop, engine, leak_search, linker, precheck, romanizer
+from site_builder.accel.nav_cache import NavCache
+from site_builder.accel.page_render import RenderState
+from site_builder.accel.precheck import SEARCH_INDEX
+from site_builder.accel.workers import fork_pool, state_of
 from site_builder.build import BuildFailed, build_site
 from site_builder.leaks import find_leaks
-from site_builder.navcache import NavCache
-from site_builder.workers import fork_pool
 
 ZH_ARTICLE = """\
     ---
@@ -118,7 +122,7 @@ def test_a_published_file_edited_by_hand_is_not_reused(site, tmp_path):
 
 def _vanish_before_linking(monkeypatch, site, sources: set[str]) -> None:
     """The live files of `sources` go away once the build has chosen to link them."""
-    original = fastbuild._Linker.__init__
+    original = linker.Linker.__init__
 
     def start(self, previous_site, pages):
         for page in pages:
@@ -126,7 +130,7 @@ def _vanish_before_linking(monkeypatch, site, sources: set[str]) -> None:
                 (Path(previous_site) / page.file.dest_uri).unlink()
         original(self, previous_site, pages)
 
-    monkeypatch.setattr(fastbuild._Linker, "__init__", start)
+    monkeypatch.setattr(linker.Linker, "__init__", start)
 
 
 @pytest.mark.parametrize("helper", ["process", "no process"])
@@ -136,8 +140,8 @@ def test_a_page_whose_file_cannot_be_linked_is_rendered(site, tmp_path, monkeypa
     article) is rendered after all, and the output is still the clean build's."""
     site.build()
     site.build()  # records what was published
-    if helper == "no process":
-        monkeypatch.setattr(fastbuild, "_LINK_CODE", "import sys; sys.exit(3)")
+    if helper == "no process":  # (a module that does not exist: the process fails)
+        monkeypatch.setattr(linker, "LINK_PROCESS", "site_builder.accel.processes.missing")
     _vanish_before_linking(monkeypatch, site, {"articles/post-07.md", "courses/c/02-paid.md"})
     again = site.build()
     assert again.fast is not None
@@ -153,7 +157,7 @@ def test_a_failed_build_stops_the_linking_process(site, monkeypatch):
     site.build()
     site.build()
     started = []
-    original = fastbuild._Linker._start
+    original = linker.Linker._start
 
     def start(self, previous_site):
         original(self, previous_site)
@@ -162,7 +166,7 @@ def test_a_failed_build_stops_the_linking_process(site, monkeypatch):
     def fail(self, *, config):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(fastbuild._Linker, "_start", start)
+    monkeypatch.setattr(linker.Linker, "_start", start)
     monkeypatch.setattr(SearchPlugin, "on_post_build", fail)
     post = site.root / "content/articles/post-03.md"
     post.write_text(post.read_text(encoding="utf-8") + "\nEdited.\n", encoding="utf-8")
@@ -171,9 +175,9 @@ def test_a_failed_build_stops_the_linking_process(site, monkeypatch):
         site.build()
     assert _outputs(site.root) == before
     assert len(started) == 1
-    linker, process = started[0]
-    assert linker.process is None and process.poll() is not None
-    assert not Path(linker.listing).exists()
+    stopped, process = started[0]
+    assert stopped.process is None and process.poll() is not None
+    assert not Path(stopped.listing).exists()
 
 
 def test_unchanged_rebuild_renders_nothing(site):
@@ -226,7 +230,7 @@ def test_parallel_workers_give_the_same_bytes_as_one_process(site, tmp_path):
 def test_fast_path_equals_plain_mkdocs_build(site, tmp_path, monkeypatch):
     site.build(jobs=2)
     fast = _outputs(site.root)
-    monkeypatch.setattr(fastbuild, "eligible", lambda config: "forced for the test")
+    monkeypatch.setattr(build_loop, "eligible", lambda config: "forced for the test")
     plain = site.build()
     assert plain.fast is None and plain.fast_path_note == "forced for the test"
     _same(_outputs(site.root), fast)
@@ -250,6 +254,16 @@ def test_sidebar_cache_key():
     cache = NavCache()
     assert cache.key(None, None) is None
     assert cache("not a page", None, lambda: "rendered") == "rendered"
+
+
+def test_only_the_accelerated_build_renders_sidebars_once(mini):
+    """The sidebar cache is the fast path's: kp-content renders every sidebar without it."""
+    from site_builder.build import load_site_config
+    from site_builder.plugins.content import ContentPlugin
+
+    config = load_site_config(mini.config)
+    plugin = next(p for p in config.plugins.values() if isinstance(p, ContentPlugin))
+    assert plugin.nav_cache is None
 
 
 def test_leak_check_cache_only_skips_identical_clean_files(mini, tmp_path):
@@ -277,13 +291,13 @@ def test_leak_check_cache_only_skips_identical_clean_files(mini, tmp_path):
     )
     found = find_leaks(site, private, cache=memory)
     assert [leak.site_file for leak in found] == ["articles/hello/index.html"]
-    assert find_leaks(site, private, cache=memory, jobs=2) == found
+    assert find_leaks(site, private, cache=memory, search=leak_search.in_workers(2)) == found
 
 
 def _index_views(site_dir: Path) -> tuple[str, list[str]]:
     """(sha256, views the leak check reads) of the written search index, parsed again."""
-    index = (site_dir / fastbuild.SEARCH_INDEX).read_bytes()
-    return hashlib.sha256(index).hexdigest(), leaks.file_views(fastbuild.SEARCH_INDEX, index)[1]
+    index = (site_dir / SEARCH_INDEX).read_bytes()
+    return hashlib.sha256(index).hexdigest(), leaks.file_views(SEARCH_INDEX, index)[1]
 
 
 def test_json_texts_are_what_the_check_reads_of_the_written_json():
@@ -307,10 +321,10 @@ def test_search_index_is_checked_from_its_pages_texts(site, jobs):
     parses the written file, for a clean build and after an edit."""
     for edit in range(2):
         result = site.build(jobs=jobs)
-        assert result.fast is not None and fastbuild.SEARCH_INDEX in result.fast.prechecked
+        assert result.fast is not None and SEARCH_INDEX in result.fast.prechecked
         digest, views = _index_views(site.root / "site")
-        assert result.fast.digests[fastbuild.SEARCH_INDEX] == digest
-        index = json.loads((site.root / "site" / fastbuild.SEARCH_INDEX).read_bytes())
+        assert result.fast.digests[SEARCH_INDEX] == digest
+        index = json.loads((site.root / "site" / SEARCH_INDEX).read_bytes())
         config_texts = leaks.json_texts(index["config"])
         assert views == [leaks.json_view(config_texts + result.fast.search_texts)]
         post = site.root / "content/articles/post-03.md"
@@ -343,7 +357,7 @@ def test_search_index_changed_after_it_was_written_is_read_again(mini, monkeypat
 
     def rewrite(self, *, config):
         written(self, config=config)
-        path = Path(config.site_dir) / fastbuild.SEARCH_INDEX
+        path = Path(config.site_dir) / SEARCH_INDEX
         index = json.loads(path.read_text(encoding="utf-8"))
         index["docs"].append(
             {
@@ -366,11 +380,14 @@ def test_chinese_pages_and_search_are_built_with_jieba_rs(site):
     import jieba
     from material.plugins.search import plugin as search_plugin
 
-    site.build()
-    assert type(search_plugin.jieba).__name__ == "_JiebaRs"
+    from site_builder.accel.segmenter import _JiebaRs
+
+    result = site.build()
+    assert {"chinese-segmenter", "segment-chinese"} <= set(result.replacements)
+    assert type(search_plugin.jieba).__name__ != "_JiebaRs", "uninstalled after the build"
     text = "第一段，介绍社群运营的基本方法。每周节奏为什么重要"
     for run in re.findall(r"[\u4e00-\u9fff]+", text):
-        assert search_plugin.jieba.cut(run.encode("utf-8")) == list(jieba.cut(run))
+        assert _JiebaRs().cut(run.encode("utf-8")) == list(jieba.cut(run))
     index = json.loads((site.root / "site/search/search_index.json").read_text("utf-8"))
     zh = next(doc for doc in index["docs"] if doc["location"].startswith("articles/zh-first/"))
     assert "\u200b社群\u200b" in zh["text"] or "社群\u200b" in zh["text"]
@@ -379,10 +396,23 @@ def test_chinese_pages_and_search_are_built_with_jieba_rs(site):
 def test_segmenting_chinese_gives_what_materials_own_method_gives(site):
     from material.plugins.search import plugin as search_plugin
 
+    from site_builder.accel import segmenter
+
     site.build()
-    fast = search_plugin.SearchIndex._segment_chinese
-    assert getattr(fast, "kp_fast", False), "material's _segment_chinese was not replaced"
-    index = search_plugin.SearchIndex()
+    original = search_plugin.SearchIndex._segment_chinese
+    undo = segmenter.install_segment_chinese()
+    assert undo is not None
+    try:
+        fast = vars(search_plugin.SearchIndex)["_segment_chinese"]
+        assert fast.kp_fast and fast.kp_original is original
+        index = search_plugin.SearchIndex()
+        _compare_segmenting(site, index, original)
+    finally:
+        undo()
+    assert search_plugin.SearchIndex._segment_chinese is original
+
+
+def _compare_segmenting(site, index, original) -> None:
     samples = [
         "",
         "plain ASCII text, no Han at all",
@@ -396,7 +426,7 @@ def test_segmenting_chinese_gives_what_materials_own_method_gives(site):
     index_json = (site.root / "site/search/search_index.json").read_text("utf-8")
     samples += [doc["text"].replace("\u200b", "") for doc in json.loads(index_json)["docs"]]
     for text in samples:
-        assert fast(index, text) == fast.kp_original(index, text), text
+        assert index._segment_chinese(text) == original(index, text), text
 
 
 def test_workers_find_paid_text_while_rendering(site, monkeypatch):
@@ -410,14 +440,13 @@ def test_workers_find_paid_text_while_rendering(site, monkeypatch):
         "As the course says: The secret method lives only in the private copy of this lesson.\n",
     )
     searched: list[str] = []
-    original = leaks._check_files
-    monkeypatch.setattr(
-        leaks,
-        "_check_files",
-        lambda matcher, files, jobs: (
-            searched.extend(r for r, _ in files) or original(matcher, files, jobs)
-        ),
-    )
+    in_workers = leak_search.in_workers
+
+    def recording(jobs):
+        search = in_workers(jobs)
+        return lambda matcher, files: searched.extend(r for r, _ in files) or search(matcher, files)
+
+    monkeypatch.setattr(leak_search, "in_workers", recording)
     with pytest.raises(BuildFailed) as failed:
         site.build(cache=False, jobs=2)
     report = str(failed.value)
@@ -428,7 +457,7 @@ def test_workers_find_paid_text_while_rendering(site, monkeypatch):
     assert len(searched) == len(set(searched))
 
 
-def test_the_matcher_handed_to_workers_finds_what_the_parents_finds(site, monkeypatch):
+def test_the_matcher_handed_to_workers_finds_what_the_parents_finds(site):
     site.build(cache=False, jobs=1)
     private = site.root / "private"
     manifest = json.loads((private / "manifest.json").read_text("utf-8"))
@@ -439,15 +468,15 @@ def test_the_matcher_handed_to_workers_finds_what_the_parents_finds(site, monkey
     matcher = leaks.matcher_for(gated)
     paid = "The secret method lives only in the private copy of this lesson."
     page = f"<html><body><p>As quoted: {paid}</p></body></html>".encode()
-    handoff = fastbuild._MatcherHandoff.create()
+    handoff = precheck.MatcherHandoff.create()
     assert handoff is not None
-    monkeypatch.setattr(fastbuild, "_HANDOFF", handoff)
-    monkeypatch.setattr(fastbuild, "_PRECHECK", None)
+    # (only the handoff matters here: the rest of what rendering needs is left out)
+    state = RenderState(None, None, None, None, [], None, None, handoff=handoff)
     try:
-        with fork_pool(1) as pool:
-            assert pool.apply(fastbuild._precheck) is None, "nothing handed over yet"
+        with fork_pool(1, state) as pool:
+            assert pool.apply(_current_matcher) is None, "nothing handed over yet"
             handoff.publish(matcher)
-            received = pool.apply(fastbuild._precheck)
+            received = pool.apply(_current_matcher)
             found = pool.apply(_search_with_handed_matcher, ("a/index.html", page))
     finally:
         handoff.close()
@@ -463,8 +492,8 @@ def test_without_a_temporary_folder_pages_are_left_to_the_leak_check(site, monke
     def unwritable(*args, **kwargs):
         raise PermissionError("read-only temporary folder")
 
-    monkeypatch.setattr(fastbuild.tempfile, "mkdtemp", unwritable)
-    assert fastbuild._MatcherHandoff.create() is None
+    monkeypatch.setattr(precheck.tempfile, "mkdtemp", unwritable)
+    assert precheck.MatcherHandoff.create() is None
     site.build(cache=False, jobs=2)
     site.write(
         "articles/quote.md",
@@ -476,10 +505,14 @@ def test_without_a_temporary_folder_pages_are_left_to_the_leak_check(site, monke
     assert "articles/quote/index.html: paid text of /courses/c/02-paid/" in str(failed.value)
 
 
+def _current_matcher() -> leaks.Matcher | None:
+    return state_of(RenderState).current_matcher()
+
+
 def _search_with_handed_matcher(name: str, data: bytes) -> list[leaks.Leak]:
-    precheck = fastbuild._precheck()
-    assert precheck is not None
-    return precheck.leaks_in(name, data)
+    matcher = _current_matcher()
+    assert matcher is not None
+    return matcher.leaks_in(name, data)
 
 
 def test_settings_from_the_environment_are_part_of_the_cache_key(site, tmp_path, monkeypatch):
@@ -506,9 +539,7 @@ def test_a_damaged_cache_is_replaced_not_fatal(site, tmp_path):
 
 
 def test_no_cache_where_it_cannot_be_written(site, monkeypatch):
-    from site_builder import build as build_module
-
-    monkeypatch.setattr(build_module, "cache_dir_for", lambda config: Path("/proc/kp-cache"))
+    monkeypatch.setattr(engine, "cache_dir_for", lambda config: Path("/proc/kp-cache"))
     result = site.build()
     assert result.fast is not None and result.fast.rendered == result.fast.pages
 
@@ -521,7 +552,7 @@ def test_jieba_is_imported_only_when_used():
 
     script = (
         "import sys\n"
-        "from site_builder.segmenter import defer_jieba_import\n"
+        "from site_builder.accel.segmenter import defer_jieba_import\n"
         "defer_jieba_import()\n"
         "from material.plugins.search import plugin\n"
         "assert 'jieba._compat' not in sys.modules, 'loaded too early'\n"
@@ -541,7 +572,7 @@ def test_the_segmenter_process_cuts_what_jieba_rs_cuts_and_stops_with_the_build(
     this process, and the build's end stops it."""
     import rjieba
 
-    from site_builder import segmenter
+    from site_builder.accel import segmenter
 
     texts = ["我们在北京学习付费课程", "社群运营与私域增长", "混合 English 文本和中文"]
     helper = segmenter._Helper()
@@ -562,7 +593,7 @@ def test_the_segmenter_process_cuts_what_jieba_rs_cuts_and_stops_with_the_build(
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from site_builder import segmenter\n"
+        "from site_builder.accel import segmenter\n"
         "from site_builder.build import build_site\n"
         "started = []\n"
         "real = segmenter.start_helper\n"
@@ -601,15 +632,15 @@ def test_heading_texts_are_the_chinese_atx_headings():
         "# 标题一\n\nText 中文 not a heading.\n\n## 为什么重要 ##\n\n### English only\n\n"
         "#### 带属性的标题 {#custom .cls}\n\n#不是标题\n"
     )
-    assert slugs.heading_texts(source) == ["标题一", "为什么重要", "带属性的标题"]
-    assert slugs.heading_texts("# English\n") == []
+    assert romanizer.heading_texts(source) == ["标题一", "为什么重要", "带属性的标题"]
+    assert romanizer.heading_texts("# English\n") == []
 
 
 def test_the_romanizer_process_gives_this_process_pinyin():
-    from site_builder.line_helper import LineHelper
+    from site_builder.accel.line_helper import LineHelper
 
     texts = ["社群运营", "为什么重要", "混合 English 和中文", "重庆银行"]
-    helper = LineHelper(slugs._ROMANIZER_CODE)
+    helper = LineHelper("site_builder.accel.processes.romanize")
     try:
         assert helper.ask(texts) == [slugs.pinyin.pinyin_of(text) for text in texts]
     finally:
@@ -633,13 +664,14 @@ def test_a_first_build_romanizes_in_the_romanizer_process(site, jobs):
         "import sys\n"
         "from pathlib import Path\n"
         "from site_builder import slugs\n"
+        "from site_builder.accel import romanizer\n"
         "from site_builder.build import build_site\n"
         "def refuse(text):\n"
         "    raise AssertionError(f'romanized in the build process: {text!r}')\n"
         "slugs.pinyin.pinyin_of = refuse\n"
         "result = build_site(Path(sys.argv[1]), jobs=int(sys.argv[2]))\n"
         "assert result.fast is not None and result.fast.rendered == result.fast.pages\n"
-        "assert slugs._romanizer is None, 'not stopped'\n"
+        "assert not romanizer.running(), 'not stopped'\n"
         "assert 'pypinyin' not in sys.modules\n"
         "assert {'社群', '运营', '为什么重要'} <= slugs.ROMANIZED.keys(), slugs.ROMANIZED\n"
         "print(repr(slugs.ROMANIZED))\n"
@@ -663,13 +695,13 @@ def test_kp_build_starts_the_romanizer_before_importing_the_build(site):
 
     script = (
         "import sys\n"
-        "from site_builder import slugs\n"
+        "from site_builder.accel import romanizer\n"
         "seen = []\n"
-        "real = slugs.start_romanizer\n"
+        "real = romanizer.start\n"
         "def start():\n"
         "    seen.append('site_builder.build' in sys.modules)\n"
         "    real()\n"
-        "slugs.start_romanizer = start\n"
+        "romanizer.start = start\n"
         "from kp.cli import main\n"
         "sys.argv = ['kp', 'build', '-f', sys.argv[1]]\n"
         "try:\n"
@@ -677,7 +709,7 @@ def test_kp_build_starts_the_romanizer_before_importing_the_build(site):
         "except SystemExit as done:\n"
         "    assert done.code in (0, None), done.code\n"
         "assert seen and seen[0] is False, seen\n"
-        "assert slugs._romanizer is None, 'not stopped'\n"
+        "assert not romanizer.running(), 'not stopped'\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(site.config)], capture_output=True, text=True

@@ -3,31 +3,20 @@
 Every build validates `pymdownx.emoji` with material's `twemoji` index, whose first call
 per process globs the theme's 14,000 icon files (`**/*.svg`) and checks each name against
 the emoji tables: a twentieth of a second of every build, clean or incremental, before any
-page can render. `fast_twemoji_index` builds the same index — the same entries, inserted in
+page can render. `FastTwemojiIndex` builds the same index — the same entries, inserted in
 the same order into the same `twemoji_db` tables material fills — walking the folders the
 way `glob` does (each folder's names in directory order, its `.svg` entries, then its
 subfolders; hidden names skipped) without matching every name against a pattern.
-tests/builder/test_icons.py compares the result with material's own function.
+tests/builder/test_twemoji_index.py compares the result with material's own function.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from inspect import getfile
 from typing import Any
-
-from site_builder.verified import is_verified
-
-log = logging.getLogger("mkdocs.plugins.kp-content")
-
-VERIFIED_EMOJI_MODULES = frozenset(
-    {"c6a4319bc05e8bbacf689e65f7e42e69c9a5a4172b60e88dc446c4832e3a8c6f"}
-)
-"""sha256 of material/extensions/emoji.py (9.8.2) whose `_load_twemoji_index` this module
-reproduces; any other version keeps its own."""
 
 
 def _svg_files(directory: str) -> Iterator[str]:
@@ -49,12 +38,19 @@ def _svg_files(directory: str) -> Iterator[str]:
             yield from _svg_files(entry.path)
 
 
-def fast_twemoji_index(module: Any) -> Any:
+class FastTwemojiIndex:
     """material's `_load_twemoji_index` for `module` (material.extensions.emoji), cached
-    per process as material's is."""
+    per process as material's is; `kp_original` is the function it stands in for."""
 
-    @functools.cache
-    def load(paths: tuple[str, ...]) -> dict[str, Any]:
+    def __init__(self, module: Any, original: Any) -> None:
+        self.module, self.kp_original = module, original
+        self._load = functools.cache(self._index)
+
+    def __call__(self, paths: tuple[str, ...]) -> dict[str, Any]:
+        return self._load(paths)
+
+    def _index(self, paths: tuple[str, ...]) -> dict[str, Any]:
+        module = self.module
         twemoji_db = module.twemoji_db
         index = {"name": "twemoji", "emoji": twemoji_db.emoji, "aliases": twemoji_db.aliases}
         emoji, aliases = index["emoji"], index["aliases"]
@@ -67,25 +63,29 @@ def fast_twemoji_index(module: Any) -> Any:
                     emoji[name] = {"name": name, "path": file}
         return index
 
-    return load
+
+_FAST: dict[int, FastTwemojiIndex] = {}
+"""The fast index of each emoji module (by id), made once: its memo of the index outlives
+an uninstall, as material's own does."""
 
 
-def use_fast_twemoji_index() -> bool:
-    """Give mkdocs-material's `twemoji` index function the fast listing; False when material
-    is not installed or is a version this module was not verified against."""
+def install() -> Callable[[], None] | None:
+    """Give mkdocs-material's `twemoji` index function the fast listing (registered in
+    replacements.py as `twemoji-index`); None without material."""
     try:
         from material.extensions import emoji as module
     except ImportError:
-        return False
+        return None
     current = getattr(module, "_load_twemoji_index", None)
     if current is None:
-        return False
-    if getattr(current, "kp_fast", False):
-        return True
-    if not is_verified(module, VERIFIED_EMOJI_MODULES):
-        log.debug("kp-content: unknown mkdocs-material emoji module; its icon index is kept")
-        return False
-    fast = fast_twemoji_index(module)
-    fast.kp_fast = True  # type: ignore[attr-defined]
+        return None
+    original = getattr(current, "kp_original", current)
+    fast = _FAST.get(id(module))
+    if fast is None:
+        fast = _FAST[id(module)] = FastTwemojiIndex(module, original)
     module._load_twemoji_index = fast
-    return True
+
+    def undo() -> None:
+        module._load_twemoji_index = original
+
+    return undo

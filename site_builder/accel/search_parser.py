@@ -17,14 +17,11 @@ sections on every page of the example site and on awkward cases.
 
 from __future__ import annotations
 
-import logging
 import re
+from collections.abc import Callable
 from html import escape, unescape
+from html.parser import HTMLParser
 from typing import Any
-
-from site_builder.verified import is_verified, source_fingerprint
-
-log = logging.getLogger("mkdocs.plugins.kp-content")
 
 _ATTRIBUTE = r"""[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?"""
 _TOKEN = re.compile(
@@ -217,61 +214,68 @@ class _Sections:
                 end(first)
 
 
-def fast_parser_class(parser_class: type, element: type, section: type) -> type:
-    """A subclass of material's `Parser` whose `feed` tokenizes with `tokenize` and runs
-    `_Sections` (its handlers, on strings) on the result."""
+class _TokenizingFeed(HTMLParser):
+    """What `fast_parser_class` adds to material's `Parser`: a `feed` that tokenizes with
+    `tokenize` and runs `_Sections` (its handlers, on strings) on the result."""
 
-    class FastParser(parser_class):  # type: ignore[misc,valid-type]
-        """material's search `Parser`, fed by `tokenize` (see the module docstring)."""
+    kp_fast = True
+    kp_element: type
+    kp_section: type
+    # material's Parser state, set by its __init__
+    data: list[Any]
+    section: Any
+    context: list[Any]
+    skip: set[str]
 
-        def feed(self, data: str) -> None:
-            fresh = not self.rawdata and not self.data and not self.context
-            events = tokenize(data) if fresh else None
-            if events is None:
-                super().feed(data)
-                return
-            sections = _Sections(element, section)
-            sections.run(events)
-            self.data, self.section = sections.data, sections.section
-            self.context = list(sections.elements)
-            self.skip = set(sections.skip)
-
-    FastParser.__name__ = FastParser.__qualname__ = f"Fast{parser_class.__name__}"
-    return FastParser
-
-
-VERIFIED_PLUGINS = frozenset({"cc8a3ac0a8862662d11e87fefcdaa4a42d9ebd70a7943fa921c1c80e2661730b"})
-"""sha256 of mkdocs-material's search plugin module (9.8.2) whose `Parser` `_Sections`
-reproduces (tests/builder/test_search_parser.py compares the two on every example page and
-on generated markup). Any other version keeps its own parser until it is checked and added."""
+    def feed(self, data: str) -> None:
+        fresh = not self.rawdata and not self.data and not self.context
+        events = tokenize(data) if fresh else None
+        if events is None:
+            super().feed(data)  # material's Parser, i.e. HTMLParser
+            return
+        sections = _Sections(self.kp_element, self.kp_section)
+        sections.run(events)
+        self.data, self.section = sections.data, sections.section
+        self.context = list(sections.elements)
+        self.skip = set(sections.skip)
 
 
-plugin_fingerprint = source_fingerprint
+def fast_parser_class(
+    parser_class: type[HTMLParser], element: type, section: type
+) -> type[HTMLParser]:
+    """A subclass of material's `Parser` (`parser_class`, whose sections are made of
+    `element` and `section`) fed by `tokenize` (see the module docstring)."""
+    name = f"Fast{parser_class.__name__}"
+    attributes = {"kp_original": parser_class, "kp_element": element, "kp_section": section}
+    return type(name, (_TokenizingFeed, parser_class), attributes)
 
 
-def verified(search_plugin: Any) -> bool:
-    """Whether `search_plugin` (the module) is a version whose internals this package
-    reproduces (VERIFIED_PLUGINS)."""
-    return is_verified(search_plugin, VERIFIED_PLUGINS)
-
-
-def use_fast_parser() -> bool:
-    """Index pages with `FastParser` in mkdocs-material's search plugin; False without the
-    plugin, or when its parser is not one `_Sections` was verified against."""
+def install() -> Callable[[], None] | None:
+    """Index pages with `FastParser` in mkdocs-material's search plugin (registered in
+    replacements.py as `search-parser`); returns how to put material's own back, or None
+    without the plugin."""
     try:
         from material.plugins.search import plugin as search_plugin
     except ImportError:
-        return False
+        return None
     current = getattr(search_plugin, "Parser", None)
-    if current is None:
-        return False
-    if getattr(current, "kp_fast", False):
-        return True
-    if not verified(search_plugin):
-        log.debug("kp-content: unknown mkdocs-material search plugin; its parser is kept")
-        return False
-    fast = fast_parser_class(current, search_plugin.Element, search_plugin.Section)
-    fast.kp_fast = True  # type: ignore[attr-defined]
-    search_plugin.Parser = fast
-    log.debug("kp-content: search index sections tokenized by site_builder.search_parser")
-    return True
+    if not isinstance(current, type):
+        return None
+    original = getattr(current, "kp_original", current)
+    search_plugin.Parser = _fast_parser(original, search_plugin.Element, search_plugin.Section)
+
+    def undo() -> None:
+        search_plugin.Parser = original
+
+    return undo
+
+
+_FAST_CLASSES: dict[type[HTMLParser], type[HTMLParser]] = {}
+
+
+def _fast_parser(parser_class: type[HTMLParser], element: type, section: type) -> type[HTMLParser]:
+    """`fast_parser_class`, made once per original class."""
+    fast = _FAST_CLASSES.get(parser_class)
+    if fast is None:
+        fast = _FAST_CLASSES[parser_class] = fast_parser_class(parser_class, element, section)
+    return fast

@@ -1,4 +1,4 @@
-"""site_builder.icons: the same icon index as mkdocs-material's own function."""
+"""site_builder.accel.twemoji_index: the same icon index as mkdocs-material's own function."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from site_builder import icons
+from site_builder.accel import twemoji_index
 
 _INDEX = """
 import json, sys
 from material.extensions import emoji
 if sys.argv[1] == "fast":
-    from site_builder.icons import use_fast_twemoji_index
-    assert use_fast_twemoji_index()
+    from site_builder.accel import twemoji_index
+    assert twemoji_index.install()
 paths = tuple(json.loads(sys.argv[2]))
 index = emoji._load_twemoji_index(paths)
 assert emoji.twemoji({"custom_icons": list(paths)}, None) is index
@@ -47,13 +47,17 @@ def test_fast_index_is_materials_index_in_the_same_order(tmp_path: Path):
         assert _index("fast", paths) == _index("material", paths)
 
 
-def test_unknown_material_version_keeps_its_own_index(monkeypatch):
+def test_installing_keeps_one_original_and_undoing_restores_it(monkeypatch):
     from material.extensions import emoji
 
     def materials(paths):
         return {"name": "twemoji", "emoji": {}, "aliases": {}}
 
     monkeypatch.setattr(emoji, "_load_twemoji_index", materials)
-    monkeypatch.setattr(icons, "VERIFIED_EMOJI_MODULES", frozenset())
-    assert icons.use_fast_twemoji_index() is False
+    monkeypatch.setattr(twemoji_index, "_FAST", {})
+    first = twemoji_index.install()
+    second = twemoji_index.install()
+    assert first is not None and second is not None
+    assert emoji._load_twemoji_index.kp_original is materials
+    second()
     assert emoji._load_twemoji_index is materials
