@@ -85,7 +85,9 @@ def verify_event(pw: Paywall, payload: bytes, signature: str | None) -> dict[str
         raise InvalidWebhook("Stripe-Signature timestamp is in the future (beyond tolerance)")
     try:
         document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except RecursionError:
+        raise InvalidWebhook("payload is not JSON Stripe sends: nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidWebhook(f"payload is not JSON: {_first_line(exc)}") from None
     return _event_shape(document)
 
