@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo build serve test lint format bench clean
+.PHONY: setup demo build serve test lint format bench chaos clean
 
 # The product and, beside it, the local Stripe test server (its own distribution under
 # tools/, for the demo and the tests; never in the product's wheel).
@@ -42,6 +42,11 @@ test: setup lint
 bench: setup
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The chaos suite: buyers, duplicated/reordered webhooks, Stripe and database outages; then
+# every buyer's Stripe truth against the paywall's database (CHAOS_ARGS="--buyers 50 …").
+chaos: setup
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf site private var .kp-cache test-artifacts

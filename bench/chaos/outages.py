@@ -137,7 +137,7 @@ class OutageInjector:
                 asked, self._asked = self._asked, None
                 self._active = True
             try:
-                kind = asked if asked in self.kinds else self._rng.choice(self.kinds)
+                kind = asked if asked in self.kinds else self._next_kind()
                 self._outage(kind, aligned=asked is not None)
             except Exception as exc:  # noqa: BLE001 - reported in the table, the run goes on
                 self.errors.append(f"{type(exc).__name__}: {exc}")
@@ -145,6 +145,11 @@ class OutageInjector:
             finally:
                 with self._lock:
                     self._active = False
+
+    def _next_kind(self) -> str:
+        """Every kind once first (so even a short run sees each), then at random."""
+        unseen = [kind for kind in self.kinds if all(o.kind != kind for o in self.outages)]
+        return self._rng.choice(unseen or list(self.kinds))
 
     def _outage(self, kind: str, *, aligned: bool) -> None:
         length = self._rng.uniform(*self.duration)
