@@ -3,6 +3,7 @@
     python -m bench                          # sizes 200 and 1000, every tool, paywall
     python -m bench --sizes 1000,5000 --only kp,hugo --repeat 3
     python -m bench --only paywall --duration 10
+    python -m bench --only kp,kp-incremental --baseline /tmp/before   # against another commit
 
 Writes bench/results/<UTC time>.json and .txt (git-ignored) and prints the same table.
 """
@@ -14,6 +15,7 @@ import datetime as dt
 import json
 import os
 import platform
+import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -23,7 +25,7 @@ from bench import paywall_load, site_builds
 from bench.report import paywall_table, site_table
 
 BENCH_DIR = Path(__file__).resolve().parent
-ALL_PARTS = (*site_builds.SITE_TOOLS, "paywall")
+ALL_PARTS = (*site_builds.SITE_TOOLS, *site_builds.BASELINE_TOOLS, "paywall")
 
 
 def _csv(text: str) -> list[str]:
@@ -35,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sizes",
         default="200,1000",
-        help="article counts (default 200,1000; the issue's third size is 5000)",
+        help="article counts (default 200,1000; a large site: 5000)",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="timed runs per tool; the median is shown (default 3)"
@@ -44,6 +46,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         default=",".join(ALL_PARTS),
         help=f"comma-separated subset of {', '.join(ALL_PARTS)}",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout of another commit (git worktree add PATH COMMIT): its kp build is "
+        "timed beside this one's, taking turns (rows '@ baseline', with kp and kp-incremental)",
     )
     parser.add_argument("--seed", type=int, default=7, help="corpus seed (default 7)")
     parser.add_argument(
@@ -88,6 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--only: unknown {', '.join(unknown)} (choose from {', '.join(ALL_PARTS)})")
     if args.repeat < 1:
         parser.error("--repeat: at least 1")
+    if args.baseline is not None and not (args.baseline / "site_builder").is_dir():
+        parser.error(f"--baseline: {args.baseline} is not a checkout of this project")
     if any(size < 2 for size in args.sizes) or not args.sizes:
         parser.error("--sizes: every size must be at least 2")
     args.databases = _csv(args.databases)
@@ -107,8 +118,20 @@ def prepare_corpus(args: argparse.Namespace, size: int) -> corpus_mod.Corpus:
     return corpus
 
 
+def site_tools(args: argparse.Namespace) -> list[str]:
+    """The site tools to measure, in order: a baseline's beside the builds it compares with."""
+    tools = []
+    for tool in site_builds.SITE_TOOLS:
+        if tool in args.only:
+            tools.append(tool)
+        partner = {"kp": "kp-baseline", "kp-incremental": "kp-baseline-incremental"}.get(tool)
+        if partner and (partner in args.only or (args.baseline and tool in args.only)):
+            tools.append(partner)
+    return tools
+
+
 def run_sites(args: argparse.Namespace) -> list[site_builds.Measurement]:
-    tools = [tool for tool in site_builds.SITE_TOOLS if tool in args.only]
+    tools = site_tools(args)
     measurements = []
     for size in args.sizes:
         corpus = prepare_corpus(args, size)
@@ -116,17 +139,27 @@ def run_sites(args: argparse.Namespace) -> list[site_builds.Measurement]:
             f"corpus {size}: {corpus.pages} pages ({corpus.articles} articles, "
             f"{corpus.courses} courses, {corpus.lessons} lessons)"
         )
-        clean = [tool for tool in tools if tool in site_builds.RUNNERS]
+        clean = [tool for tool in tools if tool in site_builds.CLEAN_TOOLS]
         by_tool = {
             m.tool: m
             for m in site_builds.measure_clean_builds(
-                clean, corpus, repeat=args.repeat, timeout=args.timeout, progress=_progress
+                clean,
+                corpus,
+                repeat=args.repeat,
+                timeout=args.timeout,
+                progress=_progress,
+                baseline=args.baseline,
             )
         }
         for tool in tools:  # the rest after the clean builds (they edit the built site)
             if tool not in by_tool:
                 by_tool[tool] = site_builds.measure_tool(
-                    tool, corpus, repeat=args.repeat, timeout=args.timeout, progress=_progress
+                    tool,
+                    corpus,
+                    repeat=args.repeat,
+                    timeout=args.timeout,
+                    progress=_progress,
+                    baseline=args.baseline,
                 )
         measurements += [by_tool[tool] for tool in tools]
     return measurements
@@ -161,19 +194,36 @@ def run_paywall(args: argparse.Namespace) -> tuple[list[paywall_load.ScenarioRes
     return results, notes
 
 
-def _environment() -> dict[str, object]:
+def _commit(checkout: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip()
+
+
+def _environment(args: argparse.Namespace) -> dict[str, object]:
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "hugo": site_builds.hugo_executable(),
+        "commit": _commit(BENCH_DIR.parent),
+        "baseline": None
+        if args.baseline is None
+        else {"path": str(args.baseline), "commit": _commit(args.baseline)},
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = dt.datetime.now(dt.UTC)
-    measurements = run_sites(args) if set(args.only) & set(site_builds.SITE_TOOLS) else []
+    measurements = run_sites(args) if site_tools(args) else []
     paywall, notes = run_paywall(args) if "paywall" in args.only else ([], [])
     text = "\n\n".join(
         part
@@ -189,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "started": started.isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
-        "environment": _environment(),
+        "environment": _environment(args),
         "builds": [
             {
                 "tool": m.tool,

