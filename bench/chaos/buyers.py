@@ -272,7 +272,7 @@ class Buyer:
         if match is None:
             raise BuyerError(f"checkout redirected to {location!r}, not a hosted checkout page")
         self.session = match.group(1)
-        page = world.http.get(location)
+        page = _get(world.http, location)
         if page.status_code != 200:
             raise BuyerError(f"the hosted checkout page answered {page.status_code}")
         if self.scenario.lifecycle == "abandon":
@@ -286,8 +286,11 @@ class Buyer:
             self.subscription = session["subscription"]
             self.customer = session["customer"]
         if redirect:
-            answer = world.http.get(redirect)
-            world.count(f"success page {answer.status_code}")
+            try:
+                answer = _get(world.http, redirect)
+                world.count(f"success page {answer.status_code}")
+            except httpx.HTTPError as exc:
+                world.count(f"success page {type(exc).__name__}")
 
     def _checkout_form(self, catalog: Catalog) -> dict[str, str]:
         if self.scenario.product == "one_time":
@@ -320,6 +323,15 @@ class Buyer:
             if time.monotonic() > deadline:
                 raise BuyerError(f"POST /api/checkout kept failing ({last})")
             time.sleep(self.rng.uniform(0.3, 0.8))
+
+
+def _get(http: httpx.Client, url: str) -> httpx.Response:
+    """GET, once more on a transport error: a kept-alive connection the server had just
+    closed fails the first try (a browser would simply retry it)."""
+    try:
+        return http.get(url)
+    except httpx.TransportError:
+        return http.get(url)
 
 
 def make_buyers(count: int, seed: int, arrival_ticks: int) -> list[Buyer]:

@@ -22,6 +22,7 @@ from bench.site_builds import clean_env, kp_executable
 
 REPO = Path(__file__).resolve().parents[2]
 TIMESTAMP = re.compile(r"^ts=\S+\s*")
+LOGGED = re.compile(r"\blevel=(WARNING|ERROR|CRITICAL)\b")
 
 
 def prepare_project(dest: Path) -> Path:
@@ -61,6 +62,17 @@ def read_status_kib(pid: int, field_name: str) -> int | None:
     return None
 
 
+def read_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of the process so far (/proc/<pid>/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
 @dataclass
 class MemorySampler:
     """Samples the server's resident memory; `peak_kib` is the kernel's high-water mark
@@ -70,6 +82,7 @@ class MemorySampler:
     interval: float = 0.5
     peak_rss_kib: int = 0
     hwm_kib: int = 0
+    cpu_seconds: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -85,6 +98,9 @@ class MemorySampler:
             self.peak_rss_kib = max(self.peak_rss_kib, rss)
         if hwm is not None:
             self.hwm_kib = max(self.hwm_kib, hwm)
+        cpu = read_cpu_seconds(self.pid)
+        if cpu is not None:
+            self.cpu_seconds = max(self.cpu_seconds, cpu)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -113,14 +129,16 @@ class PaywallServer:
         return self.process.pid
 
     def log_tail(self, lines: int = 40) -> str:
-        """The last `lines` distinct messages of the log (timestamps aside), each with how
-        often it came."""
+        """The last `lines` distinct warnings and errors of the log (timestamps aside), each
+        with how often it came."""
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return ""
         counts: dict[str, int] = {}
         for line in text.splitlines():
+            if not LOGGED.search(line):
+                continue  # the development mailer's copies of e-mails, tracebacks' lines
             message = TIMESTAMP.sub("", line).strip()
             counts[message] = counts.pop(message, 0) + 1  # re-inserted: ordered by last seen
         shown = list(counts.items())[-lines:]

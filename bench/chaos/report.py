@@ -52,6 +52,11 @@ def rows(result: RunResult) -> list[tuple[str, str]]:
         ("wrong final states", _n(verdict.count("wrong"))),
         ("peak server memory", f"{result.peak_memory_kib / 1024:.0f} MiB (kp serve, VmHWM)"),
         (
+            "CPU time",
+            f"kp serve {result.server_cpu_seconds:.0f} s, this process (local Stripe, "
+            f"buyers) {result.suite_cpu_seconds:.0f} s",
+        ),
+        (
             "wall time",
             f"{result.wall_seconds:.0f} s"
             + (" (time limit reached)" if result.time_limit_hit else ""),

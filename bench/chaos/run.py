@@ -37,7 +37,12 @@ from stripe_local.webhooks import Chaos, DeliveryStats, backoff_schedule
 
 from bench.chaos.buyers import Buyer, Catalog, World, make_buyers
 from bench.chaos.outages import DatabaseSwitch, OutageInjector, PostgresSwitch, SqliteSwitch
-from bench.chaos.paywall_server import paywall_env, prepare_project, serve_paywall
+from bench.chaos.paywall_server import (
+    MemorySampler,
+    paywall_env,
+    prepare_project,
+    serve_paywall,
+)
 from bench.chaos.postgres import PrivateCluster
 from bench.chaos.truth import expected_for_session
 from bench.chaos.verify import Purchase, Verdict, verify
@@ -91,6 +96,8 @@ class RunResult:
     outage_seconds: dict[str, float]
     outage_errors: list[str]
     peak_memory_kib: int
+    server_cpu_seconds: float
+    suite_cpu_seconds: float
     wall_seconds: float
     ticks: int
     settled: bool
@@ -154,6 +161,7 @@ def _sync_catalog(ls: LocalStripe, manifest: Manifest) -> dict[str, str]:
 
 def run_chaos(config: ChaosConfig) -> RunResult:
     started = time.monotonic()
+    cpu_started = time.process_time()
     deadline = started + config.time_limit
     log = config.log
     with contextlib.ExitStack() as stack, _sigterm_as_interrupt():
@@ -246,7 +254,8 @@ def run_chaos(config: ChaosConfig) -> RunResult:
             verdict,
             ls,
             injector,
-            server.memory.peak_kib,
+            server.memory,
+            time.process_time() - cpu_started,
             time.monotonic() - started,
             ticks,
             settled,
@@ -301,7 +310,8 @@ def _result(
     verdict: Verdict,
     ls: LocalStripe,
     injector: OutageInjector,
-    peak_kib: int,
+    memory: MemorySampler,
+    suite_cpu: float,
     wall: float,
     ticks: int,
     settled: bool,
@@ -332,7 +342,9 @@ def _result(
         outages=Counter(o.kind for o in injector.outages),
         outage_seconds={k: injector.seconds(k) for k in ("stripe", "database")},
         outage_errors=list(injector.errors),
-        peak_memory_kib=peak_kib,
+        peak_memory_kib=memory.peak_kib,
+        server_cpu_seconds=memory.cpu_seconds,
+        suite_cpu_seconds=suite_cpu,
         wall_seconds=wall,
         ticks=ticks,
         settled=settled,
