@@ -143,12 +143,15 @@ def issue_login_link(
     *,
     lang: str | None = None,
     ref: str | None = None,
+    intent: str | None = None,
 ) -> str:
     """Store a new single-use, 15-minute token (hashed) and return the absolute callback URL.
 
     Adds the row to `db`; the caller commits (so a webhook can keep it in its transaction).
     `lang` rides along in the link so a member created by it gets the language they used;
-    `ref` (an invite or partner code) is kept on the row for the growth engine.
+    `ref` (an invite or partner code) is kept on the row for the growth engine; `intent` is
+    the nonce of the browser that asked (its `INTENT_COOKIE`), kept hashed, so that browser
+    signs in at once and any other one is asked first.
     """
     address = normalize_email(email)
     now = pw.now()
@@ -161,6 +164,7 @@ def issue_login_link(
             source=source[:500] if source else None,
             ip_hash=hash_ip(pw, ip) if ip else None,
             ref=ref[:64] if ref else None,
+            intent_hash=hash_token(intent) if intent else None,
             created_at=now,
             expires_at=now + LOGIN_TOKEN_TTL,
         )
@@ -205,6 +209,51 @@ def send_login_email(
     subject, text = login_email(site_name(pw), link, reason, lang)
     pw.mailer.send(normalize_email(email), subject, text)
     log.info(kv("auth.link_sent", email=mask_email(normalize_email(email)), reason=reason))
+
+
+# ---------------------------------------------------------------- opening a link
+
+INTENT_COOKIE = "kp_login_intent"
+"""A random nonce set on the browser that asked for a sign-in link (its hash is on the
+link's row): opening the link there signs in with no question asked."""
+
+
+def new_intent() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class PendingLink:
+    """A valid, unused sign-in link, looked at without using it (`peek_login_token`)."""
+
+    email: str
+    same_browser: bool
+    confirm: str
+    """The value the confirmation form must send back (`confirm_value`)."""
+
+
+def peek_login_token(
+    pw: Paywall, db: Session, token: str, intent: str | None
+) -> PendingLink | None:
+    """The link's address, if it is valid, and whether `intent` (the opening browser's
+    cookie) is the one that asked for it. Nothing is consumed: a GET of the link (a mail
+    scanner's, or a stranger's) never signs anyone in."""
+    row = db.scalar(select(LoginToken).where(LoginToken.token_hash == hash_token(token)))
+    if row is None or row.used_at is not None or row.expires_at <= pw.now():
+        return None
+    same = intent is not None and row.intent_hash == hash_token(intent)
+    return PendingLink(row.email, same, confirm_value(pw, token))
+
+
+def confirm_value(pw: Paywall, token: str) -> str:
+    """The confirmation form's CSRF value: a MAC of the token under the server's secret, so
+    only a page this server rendered for this link can post it back."""
+    key = load_secret_key(pw.settings)
+    return hmac.new(key, b"login-confirm:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def confirm_matches(pw: Paywall, token: str, value: str) -> bool:
+    return hmac.compare_digest(confirm_value(pw, token), value)
 
 
 @dataclass(frozen=True)
@@ -336,6 +385,19 @@ def set_session_cookie(pw: Paywall, response: Response, token: str) -> None:
         token,
         max_age=int(SESSION_TTL.total_seconds()),
         path="/",
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(pw),
+    )
+
+
+def set_intent_cookie(pw: Paywall, response: Response, intent: str) -> None:
+    """The asking browser's nonce, readable only by the sign-in callback."""
+    response.set_cookie(
+        INTENT_COOKIE,
+        intent,
+        max_age=int(LOGIN_TOKEN_TTL.total_seconds()),
+        path="/api/login",
         httponly=True,
         samesite="lax",
         secure=cookie_secure(pw),

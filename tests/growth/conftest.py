@@ -147,7 +147,7 @@ def sign_up(app_server: Any) -> Callable[..., httpx.Client]:
             data["from"] = source
         r = client.post("/api/login", data=data)
         assert r.status_code == 200, r.text[:300]
-        r = client.get(app_server.outbox.link(email))
+        r = paywall_fixtures.open_magic_link(client, app_server.outbox.link(email))
         assert r.status_code == 303, r.text[:300]
         return client
 

@@ -19,6 +19,10 @@ from paywall.growth.referrals import CODE_LENGTH, code_for, normalize_ref
 from paywall.members.entitlements import active_keys
 from paywall.members.records import find_member, get_or_create_member
 
+from .conftest import paywall_fixtures
+
+open_magic_link = paywall_fixtures.open_magic_link
+
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -128,7 +132,7 @@ def test_concurrent_confirmations_cross_the_threshold_once(app_server, sign_up, 
 
     def click(link: str) -> int:
         with httpx.Client(timeout=30) as client:
-            return client.get(link).status_code
+            return open_magic_link(client, link).status_code
 
     with ThreadPoolExecutor(max_workers=len(links)) as pool:
         statuses = list(pool.map(click, links))

@@ -9,6 +9,8 @@ import pytest
 
 from kp_contract.i18n import format_date
 
+from .conftest import open_magic_link
+
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
@@ -144,7 +146,7 @@ def test_chinese_visitor_gets_chinese_pages_mail_and_member_language(app_server,
     assert mail.subject.startswith("确认你在")
     link = app_server.outbox.link("zh@example.com")
     assert link.endswith("&lang=zh")
-    assert c.get(link).status_code == 303
+    assert open_magic_link(c, link).status_code == 303
     assert db.scalar(select(Member.lang).where(Member.email == "zh@example.com")) == "zh"
     page = c.get("/account/").text
     assert "我的账户" in page and "退出登录" in page

@@ -14,6 +14,8 @@ from stripe_local.server import LocalStripe
 from kp_contract.manifest import read_manifest
 from paywall.billing.stripe_sync import sync_catalog
 
+from .conftest import open_magic_link
+
 CANARY = "CANARY-PAID-7f3a"
 PRO_CANARY = "CANARY-PRO-91c2"
 LESSON = "/courses/demo/02-paid/"
@@ -66,7 +68,7 @@ def test_anonymous_purchase_webhook_magic_link_unlocks_lesson(
     mail = app_server.mailer.to("buyer@example.com")[-1]
     assert "purchase" in mail.subject.lower()
     link = app_server.outbox.link("buyer@example.com")
-    r = buyer.get(link)
+    r = open_magic_link(buyer, link)
     assert r.status_code == 303
     assert shows(buyer, LESSON, CANARY)
     assert app_server.client().get("/api/auth", params={"uri": LESSON}).status_code == 401

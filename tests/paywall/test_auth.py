@@ -6,11 +6,14 @@ import hashlib
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from paywall.database.models import LoginToken, Member, WebSession
 from paywall.members.sign_in import safe_next_url
+
+from .conftest import confirm_fields, open_magic_link
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -28,7 +31,7 @@ def test_magic_link_signs_in_creates_and_confirms_member(app_server, db) -> None
     link = app_server.outbox.link("new@example.com")
     assert link.startswith(app_server.url + "/api/login/callback?token=")
 
-    r = c.get(link)
+    r = open_magic_link(c, link)
     assert r.status_code == 303
     assert r.headers["location"] == "/courses/demo/"
     member = db.scalar(select(Member).where(Member.email == "new@example.com"))
@@ -53,7 +56,7 @@ def test_session_cookie_attributes_on_http(app_server) -> None:
     assert "samesite=lax" in attrs
     assert "path=/" in attrs
     assert "secure" not in attrs  # base URL is plain http
-    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["referrer-policy"] == "same-origin"  # the token never leaves the site
     assert r.headers["cache-control"] == "private, no-store"
 
 
@@ -75,9 +78,9 @@ def test_magic_link_works_once(app_server) -> None:
     c = app_server.client()
     c.post("/api/login", data={"email": "once@example.com"})
     link = app_server.outbox.link("once@example.com")
-    assert c.get(link).status_code == 303
+    assert open_magic_link(c, link).status_code == 303
     other = app_server.client()
-    again = other.get(link)
+    again = open_magic_link(other, link)
     assert again.status_code == 400
     assert "kp_session" not in again.headers.get("set-cookie", "")
     assert other.get("/api/me").json()["authenticated"] is False
@@ -88,7 +91,7 @@ def test_magic_link_expires_after_15_minutes(app_server) -> None:
     c.post("/api/login", data={"email": "slow@example.com"})
     link = app_server.outbox.link("slow@example.com")
     app_server.clock.advance(minutes=15)
-    r = c.get(link)
+    r = open_magic_link(c, link)
     assert r.status_code == 400
     assert "expired" in r.text
 
@@ -97,7 +100,7 @@ def test_link_used_just_before_expiry_works(app_server) -> None:
     c = app_server.client()
     c.post("/api/login", data={"email": "quick@example.com"})
     app_server.clock.advance(minutes=14, seconds=59)
-    assert c.get(app_server.outbox.link("quick@example.com")).status_code == 303
+    assert open_magic_link(c, app_server.outbox.link("quick@example.com")).status_code == 303
 
 
 @SQLITE_ONLY
@@ -148,7 +151,7 @@ def test_json_body_is_accepted(app_server) -> None:
         headers={"Accept": "application/json"},
     )
     assert r.status_code == 200 and r.json()["ok"] is True
-    assert c.get(app_server.outbox.link("js@example.com")).headers["location"] == "/x/"
+    assert open_magic_link(c, app_server.outbox.link("js@example.com")).headers["location"] == "/x/"
 
 
 # ---------------------------------------------------------------- rate limits
@@ -209,7 +212,7 @@ def test_open_redirects_are_refused(app_server) -> None:
         address = f"redir{i}@example.com"
         c = app_server.client()
         c.post("/api/login", data={"email": address, "next": next_url})
-        r = c.get(app_server.outbox.link(address))
+        r = open_magic_link(c, app_server.outbox.link(address))
         assert r.status_code == 303
         assert r.headers["location"] == "/", next_url
 
@@ -234,7 +237,9 @@ def test_same_site_next_is_kept(app_server, next_url: str, expected: str) -> Non
     c.post(
         "/api/login", data={"email": "n@example.com", "next": next_url.format(base=app_server.url)}
     )
-    assert c.get(app_server.outbox.link("n@example.com")).headers["location"] == expected
+    assert (
+        open_magic_link(c, app_server.outbox.link("n@example.com")).headers["location"] == expected
+    )
 
 
 # ---------------------------------------------------------------- sessions
@@ -344,7 +349,7 @@ def test_send_login_email_api_for_purchases(app_server, pw) -> None:
     mail = app_server.mailer.to("buyer@example.com")[-1]
     assert "purchase" in mail.subject and "confirmed" in mail.subject
     c = app_server.client()
-    r = c.get(app_server.outbox.link("buyer@example.com"))
+    r = open_magic_link(c, app_server.outbox.link("buyer@example.com"))
     assert r.headers["location"] == "/courses/demo/"
 
 
@@ -392,10 +397,81 @@ def test_concurrent_clicks_on_one_link_sign_in_once(app_server, count_rows) -> N
 
     def click(_: int) -> int:
         with httpx.Client(timeout=30) as c:
-            return c.get(link).status_code
+            return open_magic_link(c, link).status_code
 
     with ThreadPoolExecutor(8) as pool:
         statuses = sorted(pool.map(click, range(8)))
     assert statuses == [303] + [400] * 7
     assert count_rows("sessions") == 1
     assert count_rows("members") == 1
+
+
+# ---------------------------------------------------------------- links used against the reader
+
+
+def ask_for_link(app_server, client, address: str) -> str:
+    r = client.post("/api/login", data={"email": address, "next": "/account/"})
+    assert r.status_code == 200, r.text[:300]
+    return app_server.outbox.link(address)
+
+
+def test_opening_a_link_never_consumes_it(app_server) -> None:
+    """A mail scanner (or anyone) fetching the link gets a page with a button; the link
+    still works for its owner afterwards."""
+    owner = app_server.client()
+    link = ask_for_link(app_server, owner, "scanned@example.com")
+    scanner = httpx.Client(timeout=15, follow_redirects=False)
+    for _ in range(3):
+        page = scanner.get(link)
+        assert page.status_code == 200
+        assert "Sign in as scanned@example.com?" in page.text
+        assert "document.getElementById('kp-confirm').submit()" not in page.text  # not here
+        assert "kp_session" not in page.headers.get("set-cookie", "")
+    scanner.close()
+    assert open_magic_link(owner, link).status_code == 303
+    assert owner.get("/api/me").json()["email"] == "scanned@example.com"
+
+
+def test_the_browser_that_asked_signs_in_by_itself(app_server) -> None:
+    c = app_server.client()
+    link = ask_for_link(app_server, c, "asker@example.com")
+    page = c.get(link)
+    assert page.status_code == 200
+    assert "document.getElementById('kp-confirm').submit()" in page.text
+    assert "Sign in as" not in page.text  # no question for the browser that asked
+    assert "no-store" in page.headers["cache-control"]
+    assert c.get("/api/me").json()["authenticated"] is False  # the GET alone signed nobody in
+
+
+def test_a_signed_in_member_is_never_switched_silently(app_server) -> None:
+    """Login CSRF: someone sends a signed-in member their own valid link. Opening it asks
+    first (naming both accounts); the member stays who they were unless they confirm."""
+    victim = app_server.client()
+    app_server.login(victim, "victim@example.com")
+    attacker = app_server.client()
+    link = ask_for_link(app_server, attacker, "attacker@example.com")
+
+    page = victim.get(link)
+    assert page.status_code == 200
+    assert "You are signed in as victim@example.com" in page.text
+    assert "attacker@example.com" in page.text
+    assert "document.getElementById('kp-confirm').submit()" not in page.text
+    assert victim.get("/api/me").json()["email"] == "victim@example.com"
+    # the attacker's link was not used up by the victim's visit
+    assert open_magic_link(attacker, link).status_code == 303
+    assert attacker.get("/api/me").json()["email"] == "attacker@example.com"
+
+
+def test_the_confirmation_needs_its_form_value_and_this_site(app_server) -> None:
+    c = app_server.client()
+    link = ask_for_link(app_server, c, "forms@example.com")
+    token = token_of(link)
+    assert c.post("/api/login/callback", data={"token": token}).status_code == 400
+    forged = {"token": token, "confirm": "0" * 64}
+    assert c.post("/api/login/callback", data=forged).status_code == 400
+    fields = confirm_fields(c.get(link).text)
+    assert fields is not None
+    cross = c.post("/api/login/callback", data=fields, headers={"Origin": "https://evil.test"})
+    assert cross.status_code == 403
+    assert c.get("/api/me").json()["authenticated"] is False
+    assert c.post("/api/login/callback", data=fields).status_code == 303  # still unused

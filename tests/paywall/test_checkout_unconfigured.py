@@ -48,8 +48,13 @@ class TestStripeUnreachable:
         assert response.status_code == 502
         assert "could not be reached" in response.text and "Nothing was charged" in response.text
 
-    def test_webhook_falls_back_to_the_payload(self, app_server, stripe_events, deliver):
-        """The re-read of the subscription fails; the event's own state is applied."""
+    def test_webhook_is_refused_until_stripe_answers(self, app_server, stripe_events, deliver):
+        """Stripe's API is the truth: while it cannot be read, events are answered 503 and
+        not stored (Stripe retries them), never applied from the payload alone."""
+        from sqlalchemy import func, select
+
+        from paywall.database.models import StripeEvent
+
         customer, sub = "cus_offline", "sub_offline"
         for event in (
             stripe_events.checkout_session(
@@ -64,10 +69,10 @@ class TestStripeUnreachable:
             ),
         ):
             response = deliver(app_server.url, event)
-            assert response.status_code == 200, response.text
+            assert response.status_code == 503, response.text
+            assert response.headers["retry-after"]
+            assert "Stripe could not be read" in response.json()["error"]
         pw = app_server.pw
         with pw.sessions() as db:
-            from paywall.members.entitlements import active_keys
-
-            member = find_member(db, "offline@example.com")
-            assert active_keys(db, member.id, pw.now()) == {"tier:pro"}
+            assert db.scalar(select(func.count()).select_from(StripeEvent)) == 0
+            assert find_member(db, "offline@example.com") is None

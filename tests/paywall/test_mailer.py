@@ -21,6 +21,8 @@ from stripe_local.asgi_thread import ServerThread, free_port
 from kp_contract.settings import load_settings
 from paywall.runtime.mailer import MailError, OutboxMailer, SmtpMailer, mailer_from_settings
 
+from .conftest import open_magic_link
+
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 USER, PASSWORD = "mailuser", "mail-password-1"
 
@@ -245,7 +247,7 @@ def test_sign_in_through_the_app_over_real_smtp(settings, server_port: int, tls_
             (msg,) = inbox.messages
             body = msg.get_body(("plain",)).get_content()
             link = next(w for w in body.split() if "/api/login/callback?token=" in w)
-            r = c.get(link)
+            r = open_magic_link(c, link)
             assert r.status_code == 303
             assert c.get("/api/me").json()["email"] == "smtp@example.com"
         assert not (smtp_settings.var_path / "outbox").exists()
