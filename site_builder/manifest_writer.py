@@ -57,8 +57,8 @@ def make_manifest(
     built_at: dt.datetime | None = None,
 ) -> Manifest:
     """The manifest for one build: products with prices, gated URLs, page shells. Built at
-`built_at`, default: mkdocs' build time (now, or SOURCE_DATE_EPOCH for reproducible
-builds)."""
+    `built_at`, default: mkdocs' build time (now, or SOURCE_DATE_EPOCH for reproducible
+    builds)."""
     courses = {
         slug: Course(
             slug=slug,

@@ -231,9 +231,7 @@ def _adopt_unlisted(
         page.next_page = articles[number + 1] if number + 1 < len(articles) else None
 
 
-def _in_lang(
-    lang: str, languages: dict[str, str], index: ContentIndex
-) -> Callable[[Page], bool]:
+def _in_lang(lang: str, languages: dict[str, str], index: ContentIndex) -> Callable[[Page], bool]:
     """Whether a page is in `lang`."""
     return lambda page: _lang_of(page, languages, index) == lang
 
