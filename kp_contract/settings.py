@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(default=False, alias="KP_SMTP_STARTTLS")
     mail_from: str = Field(default="Knowledge Pay <no-reply@localhost>", alias="KP_MAIL_FROM")
 
+    # Request bodies are counted while they stream in and refused with 413 past these
+    # (paywall.web.body_limits): the webhook (Stripe's events stay well under 1 MiB), the
+    # beacon, and every other body (forms and JSON).
+    max_body_bytes: int = Field(default=64 * 1024, alias="KP_MAX_BODY_BYTES", ge=1024)
+    max_webhook_bytes: int = Field(default=1024 * 1024, alias="KP_MAX_WEBHOOK_BYTES", ge=1024)
+    max_beacon_bytes: int = Field(default=2048, alias="KP_MAX_BEACON_BYTES", ge=256)
+    # Seconds a request waits for the database (a SQLite write lock, a PostgreSQL lock, a
+    # pooled connection or a database thread) before it is answered 503 with Retry-After.
+    db_busy_timeout: float = Field(default=3.0, alias="KP_DB_BUSY_TIMEOUT", gt=0, le=60)
+
     grace_days: int = Field(default=3, alias="KP_GRACE_DAYS", ge=0)
     admin_emails: str = Field(default="", alias="KP_ADMIN_EMAILS")
     log_level: str = Field(default="INFO", alias="KP_LOG_LEVEL")

@@ -22,10 +22,12 @@ from paywall.database.migrate import upgrade
 from paywall.growth import hooks as growth_hooks
 from paywall.growth import routes as growth_routes
 from paywall.runtime.context import Clock, Mailer, Paywall, utc_now
+from paywall.runtime.db_threads import run_db
 from paywall.runtime.logs import configure_logging, get_logger, kv
 from paywall.runtime.mailer import mailer_from_settings
 from paywall.runtime.secret import load_secret_key
-from paywall.web import account, admin, billing_routes, sign_in_routes
+from paywall.web import account, admin, billing_routes, errors, sign_in_routes
+from paywall.web.body_limits import BodyLimitMiddleware, limits_from
 from paywall.web.security import OriginCheckMiddleware, SecurityHeadersMiddleware
 from paywall.web.serving import serve_site
 
@@ -45,7 +47,7 @@ def database_ok(pw: Paywall) -> bool:
 async def healthz(request: Request) -> Response:
     """Liveness plus database reachability, for load balancers and uptime checks."""
     pw: Paywall = request.app.state.paywall
-    ok = await run_in_threadpool(database_ok, pw)
+    ok = await run_db(pw, database_ok, pw)
     headers = {"Cache-Control": "no-store"}
     if ok:
         return JSONResponse({"status": "ok", "database": "ok"}, headers=headers)
@@ -146,9 +148,10 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
         middleware=[
             Middleware(RequestLogMiddleware),
             Middleware(SecurityHeadersMiddleware, https=https),
+            Middleware(BodyLimitMiddleware, limit_for=limits_from(pw.settings)),
             Middleware(OriginCheckMiddleware),
         ],
-        exception_handlers={500: server_error},
+        exception_handlers={**errors.exception_handlers(), 500: server_error},
         lifespan=lifespan,
     )
     app.state.paywall = pw

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from paywall.database.models import Conversion, Entitlement, Member, PageCounter
 from paywall.database.upsert import insert_if_absent
 from paywall.runtime.context import Paywall
+from paywall.runtime.db_threads import run_db
 from paywall.runtime.logs import get_logger, kv
 from paywall.runtime.url_paths import UnsafePath, parse_url_path
 
@@ -52,20 +53,30 @@ def tracking_refused(request: Request) -> bool:
     return request.headers.get("dnt") == "1" or request.headers.get("sec-gpc") == "1"
 
 
-def parse_beacon(body: bytes, content_type: str) -> tuple[str, str]:
+def parse_beacon(
+    body: bytes, content_type: str, max_bytes: int = MAX_BEACON_BYTES
+) -> tuple[str, str]:
     """(event, raw path) from a JSON body (sendBeacon sends text/plain) or a form body."""
-    if len(body) > MAX_BEACON_BYTES:
-        raise BadBeacon(f"body larger than {MAX_BEACON_BYTES} bytes")
-    text = body.decode("utf-8", errors="strict") if body else ""
+    if len(body) > max_bytes:
+        raise BadBeacon(f"body larger than {max_bytes} bytes")
+    try:
+        text = body.decode("utf-8", errors="strict") if body else ""
+    except UnicodeDecodeError as exc:
+        raise BadBeacon(f"body is not UTF-8 (byte {exc.start})") from None
     if content_type.startswith("application/x-www-form-urlencoded"):
         fields = {k: v[0] for k, v in parse_qs(text).items()}
     else:
         try:
             data = json.loads(text or "null")
+        except RecursionError:
+            raise BadBeacon("body is JSON nested too deeply") from None
         except ValueError:
             raise BadBeacon('body is not JSON like {"e": "view", "p": "/path/"}') from None
         if not isinstance(data, dict):
             raise BadBeacon("body is not a JSON object")
+        for name in ("e", "p"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise BadBeacon(f"field {name!r} must be a string")
         fields = {k: v for k, v in data.items() if isinstance(v, str)}
     event = fields.get("e", "")
     if event not in EVENTS:
@@ -123,18 +134,19 @@ async def beacon(request: Request) -> Response:
     pw: Paywall = request.app.state.paywall
     if tracking_refused(request):
         return Response(status_code=204, headers=NO_STORE)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BEACON_BYTES:
-        return PlainTextResponse("beacon body too large", 413, headers=NO_STORE)
+    # Bodies over KP_MAX_BEACON_BYTES never get here: refused with 413 while they stream in
+    # (paywall.web.body_limits).
     body = await request.body()
+    limit = pw.settings.max_beacon_bytes
     try:
-        event, raw_path = parse_beacon(body, request.headers.get("content-type", ""))
-    except (BadBeacon, UnicodeDecodeError) as exc:
+        event, raw_path = parse_beacon(body, request.headers.get("content-type", ""), limit)
+    except BadBeacon as exc:
         log.info(kv("funnel.bad_beacon", reason=str(exc)[:200]))
         return PlainTextResponse(f"bad beacon: {exc}", 400, headers=NO_STORE)
+    # The files of the site: the default threads, which never wait on the database.
     path = await run_in_threadpool(published_path, pw.settings.site_path, raw_path)
     if path is not None:
-        await run_in_threadpool(count_event, pw, path, event)
+        await run_db(pw, count_event, pw, path, event)
     return Response(status_code=204, headers=NO_STORE)
 
 

@@ -24,7 +24,6 @@ from html import escape
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -36,6 +35,8 @@ from paywall.growth.referrals import growth_of, site_root
 from paywall.growth.texts import gt
 from paywall.members.sign_in import current_member
 from paywall.runtime.context import Paywall
+from paywall.runtime.db_threads import run_db
+from paywall.runtime.forms import read_fields
 from paywall.runtime.lang import format_date, preferred_lang, valid_lang
 from paywall.runtime.logs import get_logger, kv, mask_email
 from paywall.runtime.pages import NO_STORE, esc, render_page
@@ -307,7 +308,7 @@ async def unsubscribe_page(request: Request) -> Response:
     """GET: a confirmation button (link scanners must not unsubscribe anyone)."""
     pw: Paywall = request.app.state.paywall
     token = _token(request)
-    found = await run_in_threadpool(_member_email, pw, member_id_for(pw, token))
+    found = await run_db(pw, _member_email, pw, member_id_for(pw, token))
     lang = valid_lang(found[1] if found else None) or preferred_lang(pw, request)
     if found is None:
         return _invalid(pw, request, lang)
@@ -327,13 +328,12 @@ async def unsubscribe(request: Request) -> Response:
     """POST: unsubscribe (one-click from a mail app, or the confirmation button); the same
     answer however often it is repeated."""
     pw: Paywall = request.app.state.paywall
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    # The token is in the link (RFC 8058 mail apps post `List-Unsubscribe=One-Click` to it),
+    # so a body of another type is read as no fields rather than refused.
+    fields = await read_fields(request, other_types="ignore")
     member_id = member_id_for(pw, _token(request, fields))
     member = (
-        await run_in_threadpool(set_subscription, pw, member_id, False)
-        if member_id is not None
-        else None
+        await run_db(pw, set_subscription, pw, member_id, False) if member_id is not None else None
     )
     one_click = fields.get("List-Unsubscribe") == "One-Click"
     if one_click:
@@ -350,12 +350,12 @@ async def unsubscribe(request: Request) -> Response:
 async def subscription(request: Request) -> Response:
     """POST /api/newsletter (signed in, from the account page): `subscribe=1|0`."""
     pw: Paywall = request.app.state.paywall
-    member = await run_in_threadpool(current_member, request)
+    form = await read_fields(request)
+    member = await run_db(pw, current_member, request)
     if member is None:
         return RedirectResponse("/account/", status_code=303)
-    form = await request.form()
     wanted = form.get("subscribe") == "1"
-    await run_in_threadpool(set_subscription, pw, member.id, wanted)
+    await run_db(pw, set_subscription, pw, member.id, wanted)
     return RedirectResponse("/account/#newsletter", status_code=303)
 
 

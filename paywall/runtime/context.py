@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kp_contract.manifest import Manifest, read_manifest
 from kp_contract.settings import Settings
-from paywall.database.engine import make_engine, make_sessionmaker
+from paywall.database.engine import MAX_CONNECTIONS, make_engine, make_sessionmaker
+from paywall.runtime.db_threads import DatabaseThreads
 from paywall.runtime.hooks import Hooks
 
 Clock = Callable[[], dt.datetime]
@@ -80,11 +81,15 @@ class Paywall:
     the growth engine's."""
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
+    db_threads: DatabaseThreads = field(init=False)
+    """The threads database work runs in (`paywall.runtime.db_threads.run_db`), apart from
+    the ones serving files."""
     _manifest: _ManifestCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings)
         self.sessions = make_sessionmaker(self.engine)
+        self.db_threads = DatabaseThreads(MAX_CONNECTIONS, self.settings.db_busy_timeout)
         self._manifest = _ManifestCache(self.settings.manifest_path)
 
     def now(self) -> dt.datetime:

@@ -51,7 +51,8 @@ def parse_url_path(raw_path: str) -> UrlPath:
             raise UnsafePath(f"encoded {encoded!r} in path")
     try:
         decoded = unquote(raw_path, encoding="utf-8", errors="strict")
-    except UnicodeDecodeError as exc:
+        decoded.encode("utf-8")  # a lone surrogate (from a JSON "\ud800") is no file name
+    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
         raise UnsafePath("path is not valid UTF-8") from exc
     if "\\" in decoded or any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
         raise UnsafePath("backslash or control character in path")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -18,6 +17,7 @@ from paywall.growth.account_section import account_section
 from paywall.members.entitlements import CANCELS_AT_PERIOD_END, is_active, member_entitlements
 from paywall.members.sign_in import current_member, safe_next_url
 from paywall.runtime.context import Paywall
+from paywall.runtime.db_threads import run_db
 from paywall.runtime.lang import format_date, preferred_lang, t
 from paywall.runtime.pages import esc, render_page
 from paywall.web.sign_in_routes import sign_in_form
@@ -143,7 +143,7 @@ def member_body(
 
 async def account(request: Request) -> Response:
     pw: Paywall = request.app.state.paywall
-    member = await run_in_threadpool(current_member, request)
+    member = await run_db(pw, current_member, request)
     if member is None:
         next_url = safe_next_url(
             request.query_params.get("next"), pw.settings.base_url, default="/account/"
@@ -156,9 +156,9 @@ async def account(request: Request) -> Response:
         response = render_page(pw, request, title, body, lang)
     else:
         lang = preferred_lang(pw, request, request.query_params.get("lang"), member=member)
-        rows, has_customer = await run_in_threadpool(load_account, pw, member)
+        rows, has_customer = await run_db(pw, load_account, pw, member)
         lines = access_lines(pw.manifest(), rows, lang)
-        growth = await run_in_threadpool(account_section, pw, member, lang)
+        growth = await run_db(pw, account_section, pw, member, lang)
         body = member_body(member, lines, has_customer, lang, growth)
         response = render_page(pw, request, t(lang, "account.title"), body, lang)
     response.headers["Vary"] = "Cookie, Accept-Language"

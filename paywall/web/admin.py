@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -24,6 +23,7 @@ from paywall.growth.referrals import growth_of
 from paywall.growth.texts import gt
 from paywall.members.sign_in import current_member
 from paywall.runtime.context import Paywall
+from paywall.runtime.db_threads import run_db
 from paywall.runtime.lang import preferred_lang, t, valid_lang
 from paywall.runtime.pages import esc, render_page
 from paywall.web.sign_in_routes import sign_in_form
@@ -226,7 +226,7 @@ def dashboard_body(board: Dashboard, lang: str) -> str:
 
 async def admin(request: Request) -> Response:
     pw: Paywall = request.app.state.paywall
-    member = await run_in_threadpool(current_member, request)
+    member = await run_db(pw, current_member, request)
     lang = preferred_lang(pw, request, request.query_params.get("lang"), member=member)
     if member is None:
         body = f"<p>{esc(gt(lang, 'admin_sign_in'))}</p>" + sign_in_form(
@@ -238,7 +238,7 @@ async def admin(request: Request) -> Response:
         response = render_page(pw, request, gt(lang, "admin_denied_title"), body, lang, 403)
     else:
         lang = valid_lang(request.query_params.get("lang")) or lang
-        board = await run_in_threadpool(load_dashboard, pw)
+        board = await run_db(pw, load_dashboard, pw)
         response = render_page(
             pw, request, gt(lang, "admin_title"), dashboard_body(board, lang), lang
         )

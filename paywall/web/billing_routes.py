@@ -38,9 +38,12 @@ from paywall.database.models import Member
 from paywall.growth.hooks import checkout_metadata
 from paywall.members.sign_in import current_member, safe_next_url
 from paywall.runtime.context import Paywall
+from paywall.runtime.db_threads import DatabaseBusy, run_db
+from paywall.runtime.forms import read_fields
 from paywall.runtime.lang import preferred_lang
 from paywall.runtime.logs import get_logger, kv
 from paywall.web.checkout_pages import message_page, not_configured_page, success_page
+from paywall.web.errors import retry_after
 
 log = get_logger("paywall.web.billing_routes")
 
@@ -67,15 +70,15 @@ async def checkout(request: Request) -> Response:
     """POST /api/checkout: `course=<slug>` or `tier=<name>&interval=`, `from=<path>` → 303
     to Stripe Checkout (or straight to the course when the member already owns it)."""
     pw = _pw(request)
-    form = await request.form()
-    member = await run_in_threadpool(current_member, request)
+    form = await read_fields(request)
+    member = await run_db(pw, current_member, request)
     lang = _lang(pw, request, member, form, page=_field(form, "from"))
     try:
         product = resolve_product(
             pw.manifest(), _field(form, "course"), _field(form, "tier"), _field(form, "interval")
         )
         back = safe_next_url(_field(form, "from"), pw.settings.base_url, default=product.url)
-        if await run_in_threadpool(_owns, pw, member, product):
+        if await run_db(pw, _owns, pw, member, product):
             return RedirectResponse(product.url, status_code=303)
         if not pw.stripe_configured:
             return not_configured_page(pw, request, lang)
@@ -105,7 +108,7 @@ def _owns(pw: Paywall, member: Member | None, product: Any) -> bool:
 async def checkout_success(request: Request) -> Response:
     """GET /checkout/success?session_id=cs_…: what happens next, before or after the webhook."""
     pw = _pw(request)
-    member = await run_in_threadpool(current_member, request)
+    member = await run_db(pw, current_member, request)
     lang = _lang(pw, request, member)
     if not pw.stripe_configured:
         return not_configured_page(pw, request, lang)
@@ -118,7 +121,7 @@ async def checkout_success(request: Request) -> Response:
     except stripe.StripeError as exc:
         log.error(kv("checkout.success_stripe_error", error=type(exc).__name__))
         return message_page(pw, request, lang, "success_unknown", None, 502)
-    view = await run_in_threadpool(_success_view, pw, session, member)
+    view = await run_db(pw, _success_view, pw, session, member)
     return success_page(pw, request, lang, view, signed_in=member is not None)
 
 
@@ -137,10 +140,11 @@ async def checkout_cancel(request: Request) -> Response:
 async def billing_portal(request: Request) -> Response:
     """POST /api/billing-portal → 303 to Stripe's customer portal for the signed-in member."""
     pw = _pw(request)
-    member = await run_in_threadpool(current_member, request)
+    form = await read_fields(request)
+    member = await run_db(pw, current_member, request)
     if member is None:
         return RedirectResponse("/account/", status_code=303)
-    lang = _lang(pw, request, member, await request.form())
+    lang = _lang(pw, request, member, form)
     if not pw.stripe_configured:
         return not_configured_page(pw, request, lang)
     try:
@@ -163,7 +167,7 @@ async def stripe_webhook(request: Request) -> Response:
     payload = await request.body()
     signature = request.headers.get("stripe-signature")
     try:
-        result = await run_in_threadpool(handle_webhook, pw, payload, signature)
+        result = await run_db(pw, handle_webhook, pw, payload, signature)
     except InvalidWebhook as exc:
         log.warning(kv("webhook.rejected", reason=str(exc)))
         return JSONResponse({"error": str(exc)}, status_code=400)
@@ -174,11 +178,15 @@ async def stripe_webhook(request: Request) -> Response:
         return JSONResponse(
             {"error": f"{exc}; retry later"}, status_code=503, headers={"Retry-After": "30"}
         )
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, DatabaseBusy) as exc:
         # The driver's message only: SQLAlchemy's str() appends the statement's parameters.
         reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0][:200]
         log.error(kv("webhook.store_failed", error=type(exc).__name__, detail=reason))
-        return JSONResponse({"error": "could not store the event; retry later"}, status_code=503)
+        return JSONResponse(
+            {"error": "could not store the event; retry later"},
+            status_code=503,
+            headers={"Retry-After": retry_after(pw)},
+        )
     except Exception as exc:  # a bug must still answer 5xx (Stripe retries), never 2xx
         log.exception(kv("webhook.failed", error=type(exc).__name__))
         return JSONResponse({"error": "internal error; retry later"}, status_code=500)

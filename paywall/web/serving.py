@@ -20,7 +20,6 @@ import stat
 from enum import Enum
 from pathlib import Path
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -29,6 +28,7 @@ from paywall.database.models import Member
 from paywall.members.entitlements import is_entitled
 from paywall.members.sign_in import current_member
 from paywall.runtime.context import Paywall
+from paywall.runtime.db_threads import run_db
 from paywall.runtime.logs import get_logger, kv
 from paywall.runtime.pages import NO_STORE, esc, render_page
 from paywall.runtime.url_paths import (
@@ -133,8 +133,8 @@ async def access_for_request(request: Request, page: GatedPage | None) -> Access
     if page is None:
         return Access.GRANTED
     pw: Paywall = request.app.state.paywall
-    member = await run_in_threadpool(current_member, request)
-    return await run_in_threadpool(access_for, pw, member, page)
+    member = await run_db(pw, current_member, request)
+    return await run_db(pw, access_for, pw, member, page)
 
 
 # ---------------------------------------------------------------- responses

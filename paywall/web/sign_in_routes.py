@@ -35,6 +35,8 @@ from paywall.members.sign_in import (
     site_name,
 )
 from paywall.runtime.context import Paywall
+from paywall.runtime.db_threads import run_db
+from paywall.runtime.forms import read_fields
 from paywall.runtime.lang import preferred_lang, t, valid_lang
 from paywall.runtime.logs import get_logger, kv, mask_email
 from paywall.runtime.mailer import MailError
@@ -52,15 +54,9 @@ def wants_json(request: Request) -> bool:
 
 
 async def form_fields(request: Request) -> dict[str, str]:
-    """Fields of a form post or a JSON object body, as strings."""
-    if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            data = await request.json()
-        except ValueError:
-            return {}
-        return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    """Fields of a form post or a JSON object body, as strings; `BadInput` (answered 400 or
+    415 naming what was wrong, `paywall.web.errors`) for anything else."""
+    return await read_fields(request, accept_json=True)
 
 
 def sign_in_form(
@@ -140,7 +136,7 @@ async def login(request: Request) -> Response:
     origin = form_origin(fields) or source  # the article growth.js remembered, else the form's page
     req = LoginRequest(address, next_url, origin, lang, client_ip(request), form_ref(fields))
     try:
-        to, subject, text = await run_in_threadpool(prepare_login_email, pw, req)
+        to, subject, text = await run_db(pw, prepare_login_email, pw, req)
     except LoginRateLimited as exc:
         log.warning(kv("auth.rate_limited", scope=exc.scope, email=mask_email(address)))
         message = t(lang, "error.rate", wait=minutes(exc.retry_after, lang))
@@ -249,9 +245,9 @@ def end_session(pw: Paywall, token: str) -> bool:
 async def logout(request: Request) -> Response:
     pw: Paywall = request.app.state.paywall
     token = request.cookies.get(COOKIE_NAME)
-    revoked = await run_in_threadpool(end_session, pw, token) if token else False
+    fields = await form_fields(request)  # a body it cannot read signs nobody out (400)
+    revoked = await run_db(pw, end_session, pw, token) if token else False
     log.info(kv("auth.signed_out", revoked=revoked))
-    fields = await form_fields(request)
     response: Response
     if wants_json(request):
         response = JSONResponse({"ok": True}, headers={"Cache-Control": NO_STORE})
@@ -283,8 +279,8 @@ def me_payload(pw: Paywall, member: Member | None) -> dict[str, Any]:
 
 async def me(request: Request) -> Response:
     pw: Paywall = request.app.state.paywall
-    member = await run_in_threadpool(current_member, request)
-    payload = await run_in_threadpool(me_payload, pw, member)
+    member = await run_db(pw, current_member, request)
+    payload = await run_db(pw, me_payload, pw, member)
     return JSONResponse(payload, headers={"Cache-Control": NO_STORE, "Vary": "Cookie"})
 
 
@@ -313,8 +309,8 @@ async def auth_check(request: Request) -> Response:
         return Response(f"unsafe uri: {exc}", 400, headers, "text/plain")
     manifest = pw.manifest()
     page = manifest.page_for(url.canonical) if manifest else None
-    member = await run_in_threadpool(current_member, request) if page is not None else None
-    access = await run_in_threadpool(access_for, pw, member, page)
+    member = await run_db(pw, current_member, request) if page is not None else None
+    access = await run_db(pw, access_for, pw, member, page)
     status = {Access.GRANTED: 204, Access.ANONYMOUS: 401, Access.DENIED: 403}[access]
     return Response(status_code=status, headers=headers)
 
