@@ -121,6 +121,7 @@ class World:
     align: float  # chance that a payment or refund asks for an outage at that very moment
     http: httpx.Client
     counts: Counter[str] = field(default_factory=Counter)
+    stopping: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, name: str, n: int = 1) -> None:
@@ -320,7 +321,7 @@ class Buyer:
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
             world.count(f"checkout refused ({last})")
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or world.stopping.is_set():
                 raise BuyerError(f"POST /api/checkout kept failing ({last})")
             time.sleep(self.rng.uniform(0.3, 0.8))
 

@@ -141,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench.chaos: interrupted; everything it started is stopped", file=sys.stderr)
         return 130
-    print(render(result))
+    shown = render(result)
+    print(shown)
+    if args.keep is not None:
+        (args.keep / "table.txt").write_text(shown + "\n", encoding="utf-8")
     if result.failures:
         return 1
     if not result.settled or result.time_limit_hit:

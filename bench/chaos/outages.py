@@ -54,7 +54,14 @@ class PostgresSwitch:
         return f"pg_ctl stop -m {mode}"
 
     def bring_back(self) -> None:
-        self.cluster.start()
+        for attempt in range(3):
+            try:
+                self.cluster.start()
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                time.sleep(1)
 
 
 @dataclass

@@ -144,10 +144,12 @@ class PrivateCluster:
             "port": str(self.port),
             "unix_socket_directories": f"'{self.root}'",
             "max_connections": "200",
-            # A scratch cluster: nothing here must survive the machine crashing, and a
-            # stopped *server* (even `-m immediate`) loses nothing the OS already has.
+            # A scratch cluster: nothing here must survive the *machine* crashing, so no
+            # fsync. A stopped server (even `-m immediate`, a crash) loses nothing the OS
+            # already has, and every commit is written to the OS before it returns:
+            # synchronous_commit stays on (off, a crash would lose commits the paywall
+            # already answered 2xx for, which is not the paywall's doing).
             "fsync": "off",
-            "synchronous_commit": "off",
             "full_page_writes": "off",
             "log_min_messages": "warning",
         }

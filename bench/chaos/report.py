@@ -89,6 +89,8 @@ def details(result: RunResult) -> str:
                 f"[{finding.scenario}]: {finding.detail}"
             )
             out.extend(f"    {line}" for line in finding.evidence)
+    if result.server_exit is not None:
+        out.append(f"kp serve ended during the run (exit status {result.server_exit})")
     if result.outage_errors:
         out.append("outage errors: " + "; ".join(result.outage_errors[:10]))
     if result.buyer_errors:

@@ -16,6 +16,7 @@ due between steps. Outages come at random moments throughout.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import shutil
 import signal
@@ -26,11 +27,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 
 import httpx
+from sqlalchemy import Engine
 from stripe_local.asgi_thread import free_port
 from stripe_local.server import LocalStripe
 from stripe_local.webhooks import Chaos, DeliveryStats, backoff_schedule
@@ -45,7 +47,7 @@ from bench.chaos.paywall_server import (
 )
 from bench.chaos.postgres import PrivateCluster
 from bench.chaos.truth import expected_for_session
-from bench.chaos.verify import Purchase, Verdict, verify
+from bench.chaos.verify import Purchase, Verdict, read_paywall, verify
 from kp_contract.manifest import Manifest, read_manifest
 from kp_contract.settings import load_settings
 from paywall.database.engine import make_engine
@@ -73,7 +75,7 @@ class ChaosConfig:
     chaos: Chaos = field(default_factory=Chaos)
     retry_schedule: tuple[float, ...] = backoff_schedule(0.25, 1.6, 14)
     retry_cap: float = 240.0
-    delivery_concurrency: int = 16
+    delivery_concurrency: int = 32
     delivery_timeout: float = 10.0
     project: Path | None = None  # an already built copy of the example site
     keep: Path | None = None  # keep the work directory (logs, SQLite file) here
@@ -106,6 +108,7 @@ class RunResult:
     buyer_counts: Counter[str]
     buyer_errors: list[str]
     server_log_tail: str = ""
+    server_exit: int | None = None  # kp serve's exit status if it ended during the run
 
     @property
     def failures(self) -> int:
@@ -246,6 +249,8 @@ def run_chaos(config: ChaosConfig) -> RunResult:
         try:
             windows = [(o.kind, o.start, o.end + 0.5) for o in injector.outages]
             verdict = verify(ls, engine, purchases, windows)
+            if config.keep is not None:
+                _keep_paywall_tables(config.keep, engine)
         finally:
             engine.dispose()
         result = _result(
@@ -263,13 +268,68 @@ def run_chaos(config: ChaosConfig) -> RunResult:
             buyers,
             world,
         )
-        if result.failures or not settled:
+        result.server_exit = server.process.poll()
+        if result.failures or not settled or result.server_exit is not None:
             result.server_log_tail = server.log_tail(60)
         if config.keep is not None:
-            config.keep.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(work / "var", config.keep / "var", dirs_exist_ok=True)
-            shutil.rmtree(work, ignore_errors=True)
+            _keep(config.keep, work, ls, injector, verdict)
         return result
+
+
+def _keep_paywall_tables(folder: Path, engine: Engine) -> None:
+    """The paywall's `stripe_events` (without payloads) and `entitlements`, as JSON lines."""
+    state = read_paywall(engine)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "stripe_events.jsonl").open("w", encoding="utf-8") as out:
+        for event in sorted(state.events, key=lambda e: e.received_at):
+            row = {
+                "id": event.id,
+                "type": event.type,
+                "created": event.created,
+                "object_id": event.object_id,
+                "related_id": event.related_id,
+                "received_at": event.received_at.isoformat(),
+                "processed_at": event.processed_at.isoformat() if event.processed_at else None,
+                "outcome": event.outcome,
+            }
+            out.write(json.dumps(row) + "\n")
+    emails = {member.id: email for email, member in state.members.items()}
+    with (folder / "entitlements.jsonl").open("w", encoding="utf-8") as out:
+        for member_id, rows in sorted(state.rows.items()):
+            for ent in rows:
+                row = {
+                    "id": ent.id,
+                    "member": emails.get(member_id, member_id),
+                    "key": ent.key,
+                    "source": ent.source,
+                    "stripe_object_id": ent.stripe_object_id,
+                    "status": ent.status,
+                    "stripe_status": ent.stripe_status,
+                    "valid_until": ent.valid_until.isoformat() if ent.valid_until else None,
+                    "note": ent.note,
+                }
+                out.write(json.dumps(row) + "\n")
+
+
+def _keep(
+    folder: Path, work: Path, ls: LocalStripe, injector: OutageInjector, verdict: Verdict
+) -> None:
+    """The evidence, kept: kp serve's log and data (var/), every delivery attempt, the
+    outages and the findings, as JSON."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(work / "var", folder / "var", dirs_exist_ok=True)
+    with (folder / "deliveries.jsonl").open("w", encoding="utf-8") as out:
+        out.writelines(json.dumps(asdict(d)) + "\n" for d in ls.delivery_log)
+    (folder / "given_up.json").write_text(json.dumps([asdict(g) for g in ls.given_up], indent=1))
+    (folder / "outages.json").write_text(
+        json.dumps([asdict(o) for o in injector.outages], indent=1)
+    )
+    (folder / "findings.json").write_text(
+        json.dumps([asdict(f) for f in verdict.findings], indent=1)
+    )
+    with (folder / "events.jsonl").open("w", encoding="utf-8") as out:
+        out.writelines(json.dumps(e) + "\n" for e in ls.events())
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _play(
@@ -277,31 +337,49 @@ def _play(
 ) -> tuple[int, bool]:
     """Tick by tick until every buyer is done (or the deadline): each tick, every arrived
     buyer takes one step, at most `concurrency` at a time; then the Stripe clock moves on."""
+    pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="buyer")
+    try:
+        return _ticks(config, world, buyers, deadline, pool)
+    except BaseException:
+        world.stopping.set()  # buyers waiting out an outage give up at once
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _ticks(
+    config: ChaosConfig,
+    world: World,
+    buyers: list[Buyer],
+    deadline: float,
+    pool: ThreadPoolExecutor,
+) -> tuple[int, bool]:
+    """Each tick, every arrived buyer takes one step; then the Stripe clock moves on."""
     tick = 0
-    with ThreadPoolExecutor(config.concurrency, thread_name_prefix="buyer") as pool:
-        while True:
-            tick_started = time.monotonic()
-            due = [b for b in buyers if not b.done and b.arrival <= tick]
-            list(pool.map(Buyer.step, due, [world] * len(due), [tick] * len(due)))
-            if all(b.done for b in buyers):
-                return tick + 1, False
-            if time.monotonic() > deadline:
-                config.log(f"chaos: time limit: stopping after tick {tick}")
-                return tick + 1, True
-            rest = config.tick_seconds - (time.monotonic() - tick_started)
-            if rest > 0:
-                time.sleep(rest)
-            if random.Random(config.seed * 7919 + tick).random() < config.align:
-                world.trigger_outage()  # some outages fall on the clock's step itself
-            world.ls.advance(int(config.tick_days * DAY))
-            tick += 1
-            if tick % 10 == 0:
-                done = sum(b.done for b in buyers)
-                stats = world.ls.delivery_stats()
-                config.log(
-                    f"chaos: tick {tick}: {done}/{len(buyers)} buyers done, "
-                    f"{stats.attempts} deliveries, {stats.pending} pending"
-                )
+    while True:
+        tick_started = time.monotonic()
+        due = [b for b in buyers if not b.done and b.arrival <= tick]
+        list(pool.map(Buyer.step, due, [world] * len(due), [tick] * len(due)))
+        if all(b.done for b in buyers):
+            return tick + 1, False
+        if time.monotonic() > deadline:
+            config.log(f"chaos: time limit: stopping after tick {tick}")
+            return tick + 1, True
+        rest = config.tick_seconds - (time.monotonic() - tick_started)
+        if rest > 0:
+            time.sleep(rest)
+        if random.Random(config.seed * 7919 + tick).random() < config.align:
+            world.trigger_outage()  # some outages fall on the clock's step itself
+        world.ls.advance(int(config.tick_days * DAY))
+        tick += 1
+        if tick % 10 == 0:
+            done = sum(b.done for b in buyers)
+            stats = world.ls.delivery_stats()
+            config.log(
+                f"chaos: tick {tick}: {done}/{len(buyers)} buyers done, "
+                f"{stats.attempts} deliveries, {stats.pending} pending"
+            )
 
 
 def _result(
