@@ -113,6 +113,9 @@ def test_html_escaping() -> None:
 def test_cli_arguments() -> None:
     args = parse_args(["--port", "12345", "--webhook-url", "http://x/h", "--webhook-secret", "s"])
     assert (args.port, args.webhook_url, args.webhook_secret) == (12345, "http://x/h", "s")
+    assert (args.retry_schedule, args.chaos_seed, args.delivery_concurrency) == ((), None, 1)
+    args = parse_args(["--retry-schedule", "0.5,1,2", "--chaos-seed", "7"])
+    assert (args.retry_schedule, args.chaos_seed) == ((0.5, 1.0, 2.0), 7)
     result = subprocess.run(
         [sys.executable, "-m", "stripe_local", "--webhook-url", "http://x/h"],
         capture_output=True,
