@@ -21,16 +21,23 @@ from paywall.members.entitlements import active_keys
 from paywall.members.records import InvalidEmail, normalize_email
 from paywall.members.sign_in import (
     COOKIE_NAME,
+    INTENT_COOKIE,
     LoginRateLimited,
+    PendingLink,
     check_login_rate,
     clear_session_cookie,
+    confirm_matches,
     consume_login_token,
     create_session,
     current_member,
     issue_login_link,
     login_email,
+    member_for_token,
+    new_intent,
+    peek_login_token,
     revoke_session,
     safe_next_url,
+    set_intent_cookie,
     set_session_cookie,
     site_name,
 )
@@ -93,6 +100,7 @@ class LoginRequest:
     lang: str
     ip: str | None
     ref: str | None = None  # invite or partner code (`?ref=`, carried by growth.js)
+    intent: str | None = None  # the asking browser's nonce (INTENT_COOKIE)
 
 
 def prepare_login_email(pw: Paywall, req: LoginRequest) -> tuple[str, str, str]:
@@ -116,6 +124,7 @@ def prepare_login_email(pw: Paywall, req: LoginRequest) -> tuple[str, str, str]:
             ip=req.ip,
             lang=req.lang,
             ref=req.ref,
+            intent=req.intent,
         )
         db.commit()
     subject, text = login_email(site_name(pw), link, reason, lang)
@@ -134,7 +143,10 @@ async def login(request: Request) -> Response:
         message = t(lang, "error.email", detail=exc)
         return login_error(pw, request, 400, message, next_url, fields.get("email", ""), lang)
     origin = form_origin(fields) or source  # the article growth.js remembered, else the form's page
-    req = LoginRequest(address, next_url, origin, lang, client_ip(request), form_ref(fields))
+    intent = request.cookies.get(INTENT_COOKIE) or new_intent()
+    req = LoginRequest(
+        address, next_url, origin, lang, client_ip(request), form_ref(fields), intent[:64]
+    )
     try:
         to, subject, text = await run_db(pw, prepare_login_email, pw, req)
     except LoginRateLimited as exc:
@@ -150,7 +162,9 @@ async def login(request: Request) -> Response:
         message = t(lang, "error.mail")
         return login_error(pw, request, 503, message, next_url, address, lang)
     log.info(kv("auth.link_sent", email=mask_email(address), ip=req.ip or "-"))
-    return login_sent(pw, request, address, lang)
+    response = login_sent(pw, request, address, lang)
+    set_intent_cookie(pw, response, intent[:64])
+    return response
 
 
 def minutes(seconds: int, lang: str = "en") -> str:
@@ -188,7 +202,23 @@ def login_error(
     return render_page(pw, request, title, body, lang, status=status)
 
 
-# ---------------------------------------------------------------- GET /api/login/callback
+# ---------------------------------------------------------------- /api/login/callback
+# GET shows the link, POST uses it. The browser that asked for the link (its intent cookie
+# matches) is signed in by a form that submits itself; any other browser, a mail scanner, or
+# a browser where someone else is signed in gets a question with a button. A GET alone never
+# consumes the token, and a signed-in member is never switched to another account unasked.
+
+
+def look_at_link(
+    pw: Paywall, token: str, intent: str | None, session_cookie: str | None
+) -> tuple[PendingLink, str | None] | None:
+    """The pending link and the address of whoever is signed in here now (if anyone)."""
+    with pw.sessions() as db:
+        pending = peek_login_token(pw, db, token, intent)
+    if pending is None:
+        return None
+    current = member_for_token(pw, session_cookie)
+    return pending, (current.email if current is not None else None)
 
 
 def complete_sign_in(
@@ -208,28 +238,94 @@ def complete_sign_in(
         return session_token, result.next_url
 
 
+def link_rejected(pw: Paywall, request: Request, link_lang: str | None) -> Response:
+    log.info(kv("auth.link_rejected"))
+    lang = preferred_lang(pw, request, link_lang)
+    body = f"<p>{esc(t(lang, 'expired.body'))}</p>" + sign_in_form(lang=lang)
+    return render_page(pw, request, t(lang, "expired.title"), body, lang, status=400)
+
+
+def confirmation_page(
+    pw: Paywall,
+    request: Request,
+    token: str,
+    pending: PendingLink,
+    current: str | None,
+    link_lang: str | None,
+) -> Response:
+    """The form that uses the link: submitted by itself in the browser that asked (and where
+    nobody else is signed in), by the reader's click everywhere else."""
+    lang = preferred_lang(pw, request, link_lang)
+    automatic = pending.same_browser and current in (None, pending.email)
+    switching = current is not None and current != pending.email
+    question = t(lang, "confirm.body", email=pending.email)
+    if switching:
+        question = t(lang, "confirm.switch", current=current, email=pending.email)
+    hidden_lang = f'<input type="hidden" name="lang" value="{esc(link_lang)}">' if link_lang else ""
+    form = (
+        '<form class="kp-form kp-confirm" id="kp-confirm" method="post" '
+        'action="/api/login/callback">'
+        f'<input type="hidden" name="token" value="{esc(token)}">'
+        f'<input type="hidden" name="confirm" value="{esc(pending.confirm)}">{hidden_lang}'
+        '<button type="submit" class="md-button md-button--primary">'
+        f"{esc(t(lang, 'confirm.button'))}</button></form>"
+    )
+    if automatic:
+        body = (
+            f"<p>{esc(t(lang, 'confirm.continuing'))}</p>{form}"
+            "<script>document.getElementById('kp-confirm').submit()</script>"
+        )
+    else:
+        body = f"<p>{esc(question)}</p>{form}"
+    return render_page(pw, request, t(lang, "confirm.title"), body, lang)
+
+
+def _no_store(response: Response) -> Response:
+    """Never cached, and the token in the URL never sent to another site. ("same-origin",
+    not "no-referrer": the confirmation form's POST must carry this site's Origin, which
+    a no-referrer page would send as `null`.)"""
+    response.headers["Cache-Control"] = NO_STORE
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
 async def login_callback(request: Request) -> Response:
+    """GET: what the link would do, as a page whose form uses it."""
     pw: Paywall = request.app.state.paywall
     token = request.query_params.get("token", "")
     link_lang = valid_lang(request.query_params.get("lang"))
-    outcome = None
+    looked = None
     if token and len(token) <= 200:
+        looked = await run_in_threadpool(
+            look_at_link,
+            pw,
+            token,
+            request.cookies.get(INTENT_COOKIE),
+            request.cookies.get(COOKIE_NAME),
+        )
+    if looked is None:
+        return _no_store(link_rejected(pw, request, link_lang))
+    pending, current = looked
+    return _no_store(confirmation_page(pw, request, token, pending, current, link_lang))
+
+
+async def login_confirm(request: Request) -> Response:
+    """POST: use the link (the form of `confirmation_page`), sign in, 303 to `next`."""
+    pw: Paywall = request.app.state.paywall
+    fields = await form_fields(request)
+    token, confirm = fields.get("token", ""), fields.get("confirm", "")
+    link_lang = valid_lang(fields.get("lang"))
+    outcome = None
+    if token and len(token) <= 200 and confirm and confirm_matches(pw, token, confirm):
         outcome = await run_in_threadpool(
             complete_sign_in, pw, token, request.cookies.get(COOKIE_NAME), link_lang
         )
-    response: Response
     if outcome is None:
-        log.info(kv("auth.link_rejected"))
-        lang = preferred_lang(pw, request, link_lang)
-        body = f"<p>{esc(t(lang, 'expired.body'))}</p>" + sign_in_form(lang=lang)
-        response = render_page(pw, request, t(lang, "expired.title"), body, lang, status=400)
-    else:
-        session_token, next_url = outcome
-        response = RedirectResponse(next_url, status_code=303)
-        set_session_cookie(pw, response, session_token)
-    response.headers["Cache-Control"] = NO_STORE
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this URL
-    return response
+        return _no_store(link_rejected(pw, request, link_lang))
+    session_token, next_url = outcome
+    response = RedirectResponse(next_url, status_code=303)
+    set_session_cookie(pw, response, session_token)
+    return _no_store(response)
 
 
 # ---------------------------------------------------------------- POST /api/logout
@@ -318,6 +414,7 @@ async def auth_check(request: Request) -> Response:
 routes = [
     Route("/api/login", login, methods=["POST"]),
     Route("/api/login/callback", login_callback, methods=["GET"]),
+    Route("/api/login/callback", login_confirm, methods=["POST"]),
     Route("/api/logout", logout, methods=["POST"]),
     Route("/api/me", me, methods=["GET"]),
     Route("/api/auth", auth_check, methods=["GET"]),
