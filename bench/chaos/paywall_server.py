@@ -23,6 +23,7 @@ from bench.site_builds import clean_env, kp_executable
 REPO = Path(__file__).resolve().parents[2]
 TIMESTAMP = re.compile(r"^ts=\S+\s*")
 LOGGED = re.compile(r"\blevel=(WARNING|ERROR|CRITICAL)\b")
+IDS = re.compile(r"\b(evt|req|cs_test|cs|pi|sub|ch|cus|in|dp|re)_[A-Za-z0-9]{8,}")
 
 
 def prepare_project(dest: Path) -> Path:
@@ -129,8 +130,8 @@ class PaywallServer:
         return self.process.pid
 
     def log_tail(self, lines: int = 40) -> str:
-        """The last `lines` distinct warnings and errors of the log (timestamps aside), each
-        with how often it came."""
+        """The last `lines` distinct warnings and errors of the log (timestamps and object
+        ids aside), each with how often it came."""
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
@@ -139,7 +140,7 @@ class PaywallServer:
         for line in text.splitlines():
             if not LOGGED.search(line):
                 continue  # the development mailer's copies of e-mails, tracebacks' lines
-            message = TIMESTAMP.sub("", line).strip()
+            message = IDS.sub(r"\1_…", TIMESTAMP.sub("", line).strip())
             counts[message] = counts.pop(message, 0) + 1  # re-inserted: ordered by last seen
         shown = list(counts.items())[-lines:]
         return "\n".join(f"{n:>5}× {message}" for message, n in shown)
