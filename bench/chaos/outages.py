@@ -161,13 +161,14 @@ class OutageInjector:
     def _outage(self, kind: str, *, aligned: bool) -> None:
         length = self._rng.uniform(*self.duration)
         start = time.time()
+        end: float | None = None
         if kind == "stripe":
-            self.stripe.pause_api()
+            start = self.stripe.pause_api()  # the server's own moments, not the request's
             detail = "API paused"
             try:
                 self._stop.wait(length)
             finally:
-                self.stripe.resume_api()
+                end = self.stripe.resume_api()
         else:
             assert self.database is not None
             detail = self.database.take_down(self._rng)
@@ -175,7 +176,7 @@ class OutageInjector:
                 self._stop.wait(length)
             finally:
                 self.database.bring_back()
-        end = time.time()
+        end = end or time.time()
         self.outages.append(Outage(kind, start, end, detail, aligned))
         self.log(f"chaos: {kind} outage {end - start:.1f}s ({detail})")
 

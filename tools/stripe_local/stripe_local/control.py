@@ -9,6 +9,7 @@ is not part of Stripe's API.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
@@ -282,13 +283,13 @@ class Control:
         pages, these controls and webhook delivery go on."""
         with self.store.lock:
             self.store.api_paused = True
-        return {"api_paused": True}
+        return {"api_paused": True, "at": time.time()}
 
     async def resume_api(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         with self.store.lock:
             self.store.api_paused = False
             refused = self.store.api_refused
-        return {"api_paused": False, "api_refused": refused}
+        return {"api_paused": False, "api_refused": refused, "at": time.time()}
 
     async def payment_link_checkout(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         """A purchase through a Payment Link: a Checkout Session made by Stripe, not by the

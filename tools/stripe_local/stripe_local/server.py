@@ -248,14 +248,16 @@ class LocalStripe:
 
     # -- outages, redelivery, Payment Links ------------------------------------------------
 
-    def pause_api(self) -> None:
+    def pause_api(self) -> float:
         """Make every `/v1` request answer 503 with an `api_error`, as an unreachable Stripe
         would (the SDK's own retries fail too), until `resume_api()`. Hosted pages, the
-        `/_local/` hooks and webhook delivery keep working."""
-        self._control("/pause_api")
+        `/_local/` hooks and webhook delivery keep working. Returns when (`time.time()`)
+        the server paused."""
+        return float(self._control("/pause_api")["at"])
 
-    def resume_api(self) -> None:
-        self._control("/resume_api")
+    def resume_api(self) -> float:
+        """Answer `/v1` again; returns when the server resumed."""
+        return float(self._control("/resume_api")["at"])
 
     @property
     def api_paused(self) -> bool:

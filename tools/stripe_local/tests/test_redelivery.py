@@ -20,7 +20,8 @@ from .conftest import SUCCESS, Receiver
 
 def test_paused_api_fails_after_the_sdks_retries(local: LocalStripe, client, catalog) -> None:
     patient = local.client(max_network_retries=2)
-    local.pause_api()
+    paused_at = local.pause_api()
+    assert 0 < time.time() - paused_at < 5
     assert local.api_paused
     started = time.monotonic()
     with pytest.raises(stripe.APIError) as caught:
@@ -42,10 +43,12 @@ def test_paused_api_answers_every_v1_path_alike(local: LocalStripe) -> None:
             assert response.json()["error"]["type"] == "api_error"
             assert response.headers["request-id"].startswith("req_")
         assert http.get("/_local/state").json()["api_paused"] is True
-        assert http.post("/_local/resume_api").json() == {"api_paused": False, "api_refused": 2}
+        resumed = http.post("/_local/resume_api").json()
+        assert (resumed["api_paused"], resumed["api_refused"]) == (False, 2)
+        assert resumed["at"] <= time.time()
         response = http.get("/v1/customers", headers={"Authorization": f"Bearer {local.api_key}"})
         assert response.status_code == 200
-        assert http.post("/_local/pause_api").json() == {"api_paused": True}
+        assert http.post("/_local/pause_api").json()["api_paused"] is True
     assert local.api_paused
 
 
