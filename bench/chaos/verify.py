@@ -101,8 +101,8 @@ def _describe(row: Entitlement) -> str:
 
 class Evidence:
     """For a purchase: its Stripe events, how each delivery was answered (`dup`: a
-    duplicate; `stripe down`/`database down`: answered during that outage), and what the
-    paywall recorded for it in `stripe_events` (`outcome`)."""
+    duplicate; `stripe down`/`database down`: answered during that outage), and when and
+    with what outcome the paywall stored it in `stripe_events`."""
 
     def __init__(
         self,
@@ -134,7 +134,11 @@ class Evidence:
                     continue
                 seen.add(event["id"])
                 row = self.recorded.get(event["id"])
-                paywall = f"paywall: {row.outcome[:160]!r}" if row else "paywall: not recorded"
+                if row is None:
+                    paywall = "paywall: not recorded"
+                else:
+                    stored = row.received_at.strftime("%H:%M:%S.%f")[:-3]
+                    paywall = f"paywall at {stored}: {row.outcome[:160]!r}"
                 answers = ",".join(self.statuses.get(event["id"], [])) or "none"
                 gave_up = " GIVEN UP" if event["id"] in self.given_up else ""
                 out.append(f"{event['id']} {event['type']} [{answers}]{gave_up} {paywall}")
