@@ -78,7 +78,7 @@ class ChaosConfig:
     delivery_concurrency: int = 32
     delivery_timeout: float = 10.0
     project: Path | None = None  # an already built copy of the example site
-    keep: Path | None = None  # keep the work directory (logs, SQLite file) here
+    keep: Path | None = None  # keep the evidence here (see README: --keep)
     log: Callable[[str], None] = print
 
 
@@ -169,8 +169,7 @@ def run_chaos(config: ChaosConfig) -> RunResult:
     log = config.log
     with contextlib.ExitStack() as stack, _sigterm_as_interrupt():
         work = Path(tempfile.mkdtemp(prefix="kp-chaos-"))
-        if config.keep is None:
-            stack.callback(shutil.rmtree, work, True)
+        stack.callback(shutil.rmtree, work, True)
         project = config.project
         if project is None:
             log("chaos: building the example site …")
@@ -329,7 +328,6 @@ def _keep(
     )
     with (folder / "events.jsonl").open("w", encoding="utf-8") as out:
         out.writelines(json.dumps(e) + "\n" for e in ls.events())
-    shutil.rmtree(work, ignore_errors=True)
 
 
 def _play(
