@@ -23,18 +23,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+
+# The standard library's own parser of regular expressions (`re._parser`, since 3.11).
+from re import _constants as _sre  # type: ignore[attr-defined]  # typeshed has no stub for re._constants (only the deprecated sre_constants)
+from re import _parser as _sre_parse
+from typing import Any
 
 from markdown import Markdown, treeprocessors, util
-
-# The standard library's own parser of regular expressions: `re._parser` since 3.11, whose
-# interface typeshed describes as the deprecated `sre_parse` (which re-exports it).
-if TYPE_CHECKING:
-    import sre_constants as _sre
-    import sre_parse as _sre_parse
-else:
-    from re import _constants as _sre
-    from re import _parser as _sre_parse
 
 Requirement = frozenset[str]
 """Strings one of which every match contains."""
@@ -47,7 +42,7 @@ def required_text(pattern: re.Pattern[str]) -> Requirement | None:
         parsed = _sre_parse.parse(pattern.pattern, pattern.flags)
     except Exception:  # noqa: BLE001 - an expression this cannot read: no requirement
         return None
-    return _sequence(parsed.data, pattern.flags)
+    return _sequence(list(parsed), pattern.flags)
 
 
 def _caseless(text: str) -> bool:
