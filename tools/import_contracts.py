@@ -90,7 +90,8 @@ class ThirdPartyInternalsContract(Contract):
         packages = frozenset(self.packages)  # type: ignore[arg-type]
         allowed = tuple(self.allowed)  # type: ignore[arg-type]
         uses: list[Use] = []
-        for module in sorted(graph.modules):
+        ours = {name for name in graph.modules if not graph.is_module_squashed(name)}
+        for module in sorted(ours):
             if any(module == a or module.startswith(a + ".") for a in allowed):
                 continue
             path = _origin(module)

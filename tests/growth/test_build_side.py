@@ -23,6 +23,8 @@ from kp_contract.settings import load_settings
 from paywall.app import create_app
 from site_builder.build import BuildFailed, build_site
 
+from .conftest import paywall_fixtures
+
 REPO = Path(__file__).resolve().parents[2]
 PAID_CANARY = "CANARY-GROWTH-PAID-3b7e"
 MEMBERS_CANARY = "CANARY-GROWTH-MEMBERS-c41a"
@@ -199,7 +201,7 @@ def test_members_only_article_is_a_free_sign_in_wall(built: Path, tmp_path: Path
             message = email.message_from_bytes(raw, policy=email.policy.default)
             mail = message.get_body(preferencelist=("plain",)).get_content()
             link = re.search(r"http://127\.0\.0\.1:\d+/api/login/callback\?token=[\w-]+", mail)
-            assert visitor.get(link.group(0)).status_code == 303
+            assert paywall_fixtures.open_magic_link(visitor, link.group(0)).status_code == 303
             full = visitor.get(url)
             assert full.status_code == 200 and MEMBERS_CANARY in full.text
     finally:

@@ -4,7 +4,18 @@ imported, a private attribute of something imported from a guarded package; and 
 
 from __future__ import annotations
 
-from tools.import_contracts import private_uses
+import importlib.util
+import sys
+from pathlib import Path
+
+_SPEC = importlib.util.spec_from_file_location(
+    "import_contracts", Path(__file__).resolve().parents[2] / "tools" / "import_contracts.py"
+)
+assert _SPEC is not None and _SPEC.loader is not None
+import_contracts = importlib.util.module_from_spec(_SPEC)
+sys.modules[_SPEC.name] = import_contracts
+_SPEC.loader.exec_module(import_contracts)
+private_uses = import_contracts.private_uses
 
 GUARDED = frozenset({"mkdocs", "markdown", "re"})
 
