@@ -160,7 +160,8 @@ def create_promotion_code(store: Store, params: dict[str, Any], ctx: Ctx) -> dic
     if not promotion and not legacy:
         raise missing_param("promotion")
     param = "coupon" if legacy else "promotion[coupon]"
-    coupon = store.get("coupon", legacy or promotion["coupon"], param=param)
+    coupon_id = legacy or (promotion or {}).get("coupon")
+    coupon = store.get("coupon", str(coupon_id), param=param)
     code = params.get("code") or random_tail(8).upper()
     if not _CODE.match(code):
         raise invalid_param("code", "Promotion codes may only contain letters, digits and dashes.")
