@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import stripe
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
 
 from paywall.billing import stripe_objects as so
 from paywall.billing.event_context import SUBSCRIPTION_EVENTS, EventContext, Fresh, PurchaseMail
@@ -198,6 +199,8 @@ def process_event(pw: Paywall, event: dict[str, Any], *, replay: bool = False) -
     with pw.sessions.begin() as db:
         now = pw.now()
         obj = event["data"]["object"]
+        related = so.related_id(event_type, obj)
+        _one_at_a_time(db, related)
         recorded = insert_if_absent(
             db,
             StripeEvent.__table__,
@@ -206,7 +209,7 @@ def process_event(pw: Paywall, event: dict[str, Any], *, replay: bool = False) -
                 "type": event_type,
                 "created": int(event["created"]),
                 "object_id": str(obj.get("id") or ""),
-                "related_id": so.related_id(event_type, obj),
+                "related_id": related,
                 "received_at": now,
                 "processed_at": None,
                 "payload": event,
@@ -229,6 +232,17 @@ def process_event(pw: Paywall, event: dict[str, Any], *, replay: bool = False) -
     log.info(kv("webhook.processed", event_id=event_id, type=event_type, outcome=outcome))
     _send_purchase_mails(pw, ctx.mails)
     return Processed("processed", event_id, event_type, outcome)
+
+
+def _one_at_a_time(db: Session, related: str | None) -> None:
+    """Events of one payment or subscription are applied one after the other. A refund and
+    its purchase processed at the same moment would otherwise each look for the other
+    before either committed (PostgreSQL's read committed), and neither see it. SQLite needs
+    nothing: its writers are serialized already, and the event row is the first write."""
+    if related and db.get_bind().dialect.name == "postgresql":
+        db.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": related}
+        )
 
 
 def replay_event(pw: Paywall, event_id: str) -> Processed:
