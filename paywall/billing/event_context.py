@@ -52,9 +52,18 @@ class Fresh:
     customer_email: str | None = None
     line_item_prices: list[tuple[str | None, str | None]] | None = None
     charge: dict[str, Any] | None = None
+    # a disputed charge's customer, when no member has it yet: their subscriptions at
+    # Stripe (whether the dispute concerns something this site sells, arriving early)
+    customer_subscriptions: list[dict[str, Any]] | None = None
     # invoice.paid's invoice, or a subscription checkout's first one, with `payments`
     # expanded: which PaymentIntent paid it (partner commissions and their refunds)
     invoice: dict[str, Any] | None = None
+
+
+class NotYetApplicable(RuntimeError):
+    """The event concerns something this site sells, but what it acts on has not arrived
+    yet (a renewal's dispute before the subscription's checkout): nothing is stored and the
+    endpoint answers 503, so Stripe delivers it again later."""
 
 
 @dataclass(frozen=True)

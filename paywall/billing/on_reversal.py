@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paywall.billing import stripe_objects as so
-from paywall.billing.event_context import EventContext
+from paywall.billing.event_context import EventContext, NotYetApplicable
 from paywall.database.models import Entitlement, Member, StripeEvent
 from paywall.members.entitlements import by_stripe_object, revoke_all
 from paywall.members.records import find_member, find_member_by_customer, flag_member
@@ -40,6 +40,10 @@ def on_dispute_created(ctx: EventContext) -> str:
     rows = _purchases_for(ctx.db, payment_intent)
     member = rows[0].member if rows else _dispute_member(ctx)
     if member is None:
+        if _sells_to_customer(ctx):
+            raise NotYetApplicable(
+                f"dispute {dispute.get('id')}: the customer's subscription is not known here yet"
+            )
         return f"recorded: no member for {payment_intent} yet; a late checkout event sees this"
     if not rows:
         # A disputed renewal: the payment bought the member's subscription access.
@@ -51,6 +55,17 @@ def on_dispute_created(ctx: EventContext) -> str:
     count = revoke_all(ctx.db, rows, now=ctx.now, actor=ctx.actor, reason=reason)
     flag_member(ctx.db, member, reason, now=ctx.now, actor=ctx.actor)
     return f"member={member.id} flagged, revoked {count}: {reason}"
+
+
+def _sells_to_customer(ctx: EventContext) -> bool:
+    """Whether Stripe shows the disputed charge's customer holding a subscription to
+    something this site sells: then its checkout event is on its way (a one-time purchase's
+    late checkout finds the dispute itself, `prior_reversal`)."""
+    for sub in ctx.fresh.customer_subscriptions or []:
+        named = so.metadata(sub).get(so.META_PRODUCT)
+        if named or so.product_for_prices(ctx.manifest, so.subscription_prices(sub)):
+            return True
+    return False
 
 
 def _dispute_member(ctx: EventContext) -> Member | None:

@@ -323,6 +323,10 @@ def fetch_fresh(pw: Paywall, event: dict[str, Any]) -> Fresh:
         charge_id = so.object_id(obj.get("charge"))
         if event_type == "charge.dispute.created" and charge_id:
             fresh.charge = _retrieve(client.charges, charge_id)
+            customer = so.object_id(fresh.charge.get("customer"))
+            if customer and not _customer_known(pw, customer):
+                listed = client.subscriptions.list({"customer": customer, "status": "all"})
+                fresh.customer_subscriptions = list(so.as_dict(listed).get("data") or [])
     except _Missing as missing:
         fresh.missing = str(missing)
     except stripe.StripeError as exc:

@@ -27,6 +27,7 @@ from paywall.billing.checkout import (
     retrieve_session,
     success_view,
 )
+from paywall.billing.event_context import NotYetApplicable
 from paywall.billing.webhooks import (
     MAX_PAYLOAD_BYTES,
     InvalidWebhook,
@@ -174,7 +175,7 @@ async def stripe_webhook(request: Request) -> Response:
     except WebhookNotConfigured:
         log.error(kv("webhook.not_configured", hint="set STRIPE_WEBHOOK_SECRET"))
         return JSONResponse({"error": "webhook secret not configured"}, status_code=503)
-    except StripeUnavailable as exc:  # nothing stored: Stripe's retry is processed afresh
+    except (StripeUnavailable, NotYetApplicable) as exc:  # nothing stored: retried afresh
         return JSONResponse(
             {"error": f"{exc}; retry later"}, status_code=503, headers={"Retry-After": "30"}
         )

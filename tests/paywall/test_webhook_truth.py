@@ -117,6 +117,31 @@ class TestStripeUnreachable(WithLocalStripe):
             found = find_member(db, "disputer@example.com")
             assert found is not None and found.flagged
 
+    def test_dispute_delivered_before_the_subscription_waits_for_it(
+        self, app_server: Any, local_stripe: LocalStripe
+    ) -> None:
+        """A renewal's dispute that arrives before the subscription's own events cannot find
+        the member yet: it is answered 503 (not stored), and its redelivery, once the
+        checkout is in, revokes (found by the chaos suite: it was recorded and lost)."""
+        pw = app_server.pw
+        buyer = app_server.client()
+        r = buyer.post("/api/checkout", data={"tier": "pro", "interval": "month"})
+        assert r.status_code == 303, r.text[:300]
+        cs_id = r.headers["location"].rsplit("/", 1)[-1].split("?")[0]
+        local_stripe.hold()
+        local_stripe.pay(cs_id, email="early-dispute@example.com")
+        invoice = local_stripe.events("invoice.paid")[-1]["data"]["object"]
+        local_stripe.dispute(str(invoice["id"]))
+        (dispute,) = local_stripe.events("charge.dispute.created")
+        local_stripe.flush(order=[dispute["id"]])
+        first = [d for d in local_stripe.deliveries if d[0] == dispute["id"]][0]
+        assert first[2] == 503
+        assert keys_of(pw, "early-dispute@example.com") == {"tier:pro"}  # checkout applied
+        local_stripe.resend(dispute["id"])
+        assert keys_of(pw, "early-dispute@example.com") == set()
+        row = stored(pw, dispute["id"])
+        assert row is not None and "flagged" in row.outcome
+
     def test_session_stripe_never_made_grants_nothing(
         self, app_server: Any, stripe_events: Any, deliver: Any
     ) -> None:
