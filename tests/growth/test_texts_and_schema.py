@@ -120,7 +120,7 @@ def test_partner_subscription_migration_keeps_sales_and_steps_back(db_url, tmp_p
                 {"now": now},
             )
             conn.execute(text(entry.format(key="checkout_session_id")), {"id": "cs_1", "now": now})
-        assert upgrade(settings) == "0003"
+        assert upgrade(settings, "0003") == "0003"
         assert "partner_subscriptions" in inspect(engine).get_table_names()
         with engine.begin() as conn:
             conn.execute(text(entry.format(key="invoice_id")), {"id": "in_1", "now": now})
