@@ -17,8 +17,6 @@ import anyio
 import httpx
 import pytest
 
-from paywall.web.body_limits import BodyLimitMiddleware, limits_from
-
 # No database is involved in refusing a body: SQLite only.
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -159,6 +157,8 @@ def test_a_chunked_body_within_the_limit_is_read_as_usual(app_server) -> None:
 
 @SQLITE
 def test_limits_come_from_the_settings(settings) -> None:
+    from paywall.web.body_limits import limits_from
+
     limit_for = limits_from(
         settings.model_copy(
             update={"max_body_bytes": 5000, "max_webhook_bytes": 7000, "max_beacon_bytes": 300}
@@ -177,6 +177,8 @@ def test_limits_come_from_the_settings(settings) -> None:
 
 def test_a_handler_that_swallows_the_refusal_still_answers_413() -> None:
     """Whatever the app does with `BodyTooLarge`, the client gets 413 and no more is read."""
+    from paywall.web.body_limits import BodyLimitMiddleware
+
     reads = 0
 
     async def app(scope: Any, receive: Any, send: Any) -> None:

@@ -23,7 +23,6 @@ from stripe_local.asgi_thread import free_port
 
 from kp_contract.settings import load_settings
 from paywall.database.engine import make_engine, make_sessionmaker
-from paywall.runtime.db_threads import DatabaseBusy, DatabaseThreads
 
 from .conftest import WEBHOOK_SECRET, signed
 
@@ -167,6 +166,8 @@ def test_an_unreachable_database_is_503_not_500(app_server) -> None:
 
 
 def test_database_threads_refuse_a_caller_after_waiting_the_busy_timeout() -> None:
+    from paywall.runtime.db_threads import DatabaseBusy, DatabaseThreads
+
     threads = DatabaseThreads(total=2, wait=0.3)
     release = threading.Event()
     outcomes: list[str] = []
