@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import CursorResult, Update, select, update
@@ -379,32 +380,22 @@ def cookie_secure(pw: Paywall) -> bool:
     return pw.settings.base_url.lower().startswith("https://")
 
 
+def _cookie_attributes(pw: Paywall, path: str) -> dict[str, Any]:
+    """Every cookie of ours: HttpOnly, SameSite=Lax, Secure on https."""
+    return {"path": path, "httponly": True, "samesite": "lax", "secure": cookie_secure(pw)}
+
+
 def set_session_cookie(pw: Paywall, response: Response, token: str) -> None:
-    response.set_cookie(
-        COOKIE_NAME,
-        token,
-        max_age=int(SESSION_TTL.total_seconds()),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=cookie_secure(pw),
-    )
+    max_age = int(SESSION_TTL.total_seconds())
+    response.set_cookie(COOKIE_NAME, token, max_age=max_age, **_cookie_attributes(pw, "/"))
 
 
 def set_intent_cookie(pw: Paywall, response: Response, intent: str) -> None:
     """The asking browser's nonce, readable only by the sign-in callback."""
-    response.set_cookie(
-        INTENT_COOKIE,
-        intent,
-        max_age=int(LOGIN_TOKEN_TTL.total_seconds()),
-        path="/api/login",
-        httponly=True,
-        samesite="lax",
-        secure=cookie_secure(pw),
-    )
+    max_age = int(LOGIN_TOKEN_TTL.total_seconds())
+    attributes = _cookie_attributes(pw, "/api/login")
+    response.set_cookie(INTENT_COOKIE, intent, max_age=max_age, **attributes)
 
 
 def clear_session_cookie(pw: Paywall, response: Response) -> None:
-    response.delete_cookie(
-        COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=cookie_secure(pw)
-    )
+    response.delete_cookie(COOKIE_NAME, **_cookie_attributes(pw, "/"))
