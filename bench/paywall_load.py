@@ -82,6 +82,7 @@ def _free_port() -> int:
 
 
 def _server_env(corpus: Corpus, var_dir: Path, database_url: str, port: int) -> dict[str, str]:
+    """No KP_BASE_URL: `kp serve` takes the corpus's site_url (it refuses another one)."""
     env = clean_env()
     env.update(
         {
@@ -91,7 +92,6 @@ def _server_env(corpus: Corpus, var_dir: Path, database_url: str, port: int) -> 
             "KP_VAR_DIR": str(var_dir),
             "KP_DATABASE_URL": database_url,
             "KP_SECRET_KEY": secrets.token_hex(32),
-            "KP_BASE_URL": f"http://127.0.0.1:{port}",
             "KP_LOG_LEVEL": "WARNING",
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         }
@@ -106,7 +106,7 @@ def _settings(env: dict[str, str]):  # -> kp_contract.settings.Settings
 
     keys = ("KP_PROJECT_DIR", "KP_SITE_DIR", "KP_PRIVATE_DIR", "KP_VAR_DIR", "KP_DATABASE_URL")
     values: dict[str, object] = {key: env[key] for key in keys}
-    values.update(KP_SECRET_KEY=env["KP_SECRET_KEY"], KP_BASE_URL=env["KP_BASE_URL"])
+    values.update(KP_SECRET_KEY=env["KP_SECRET_KEY"])
     return load_settings(_env_file=None, **values)
 
 

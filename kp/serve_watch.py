@@ -53,6 +53,8 @@ class SiteRebuilder:
     private_dir: Path
     hub: ReloadHub
     drafts: bool = False
+    site_url: str | None = None
+    """The URL it is served at: every absolute link of the build is made from it."""
 
     def build(self) -> bool:
         """One `kp build`; False (errors printed, site untouched) when it failed."""
@@ -64,6 +66,7 @@ class SiteRebuilder:
                 drafts=self.drafts,
                 site_dir=self.site_dir,
                 private_dir=self.private_dir,
+                site_url=self.site_url,
             )
         except BuildFailed as exc:
             _report_failure(exc.problems)
@@ -164,6 +167,7 @@ def serve_watch(
         settings.private_path,
         hub,
         drafts=drafts,
+        site_url=settings.base_url,
     )
     click.echo(f"kp serve --watch: building {rebuilder.config_file} ...")
     rebuilder.build()

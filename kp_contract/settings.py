@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kp_contract.public_url import normalize_public_url
+
 
 class Settings(BaseSettings):
     """Runtime settings. Field names map to the upper-case environment variables in aliases."""
@@ -27,6 +29,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, alias="KP_DATABASE_URL")
     secret_key: SecretStr | None = Field(default=None, alias="KP_SECRET_KEY")
     base_url: str = Field(default="http://127.0.0.1:8000", alias="KP_BASE_URL")
+    """The public URL (kp_contract.public_url): unset, the build's `site_url` stands in
+    (`paywall.app.make_paywall`, `kp serve`), then this default."""
 
     stripe_secret_key: SecretStr | None = Field(default=None, alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: SecretStr | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET")
@@ -55,8 +59,10 @@ class Settings(BaseSettings):
 
     @field_validator("base_url")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _public_url(cls, value: str) -> str:
+        """One spelling (no trailing slash, lower-case host), so links and the origin check
+        compare equal; an unusable URL is an error naming KP_BASE_URL."""
+        return normalize_public_url(value)
 
     def _under_project(self, value: Path | None, default: str) -> Path:
         path = value if value is not None else Path(default)

@@ -17,6 +17,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kp_contract.manifest import read_manifest
+from kp_contract.public_url import normalize_public_url
 from kp_contract.settings import Settings, load_settings
 from paywall.database.migrate import upgrade
 from paywall.growth import hooks as growth_hooks
@@ -96,6 +98,24 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("Internal server error", status_code=500)
 
 
+def with_public_url(settings: Settings) -> Settings:
+    """`settings` whose `base_url` is the site's one public URL (kp_contract.public_url):
+    KP_BASE_URL when it is set, else the `site_url` the served site was built for (its
+    manifest), else the default. Every link, e-mail, Stripe return URL and the CSRF origin
+    read `settings.base_url`, in the app and in every command."""
+    if "base_url" in settings.model_fields_set or not settings.manifest_path.is_file():
+        return settings
+    try:
+        built = read_manifest(settings.manifest_path).site_url
+        base_url = normalize_public_url(built, name="the manifest's site_url") if built else ""
+    except (OSError, ValueError) as exc:  # the serving code reports a broken manifest
+        log.warning(
+            kv("app.manifest_unreadable", path=settings.manifest_path, error=type(exc).__name__)
+        )
+        return settings
+    return settings.model_copy(update={"base_url": base_url}) if base_url else settings
+
+
 def make_paywall(
     settings: Settings | None = None,
     *,
@@ -104,7 +124,7 @@ def make_paywall(
 ) -> Paywall:
     """The runtime every app and command works with, growth engine attached. Defaults are the
     zero-config ones: settings from the environment, mail to the outbox or SMTP."""
-    settings = settings or load_settings()
+    settings = with_public_url(settings or load_settings())
     pw = Paywall(settings=settings, mailer=mailer or mailer_from_settings(settings), clock=clock)
     growth_hooks.install(pw.hooks)
     return pw

@@ -67,6 +67,10 @@ class BuildResult:
     """Why the fast path did not build it (None: it did)."""
     replacements: list[str] = field(default_factory=list)
     """The registered replacements of third-party code in effect (site_builder.accel)."""
+    site_url: str = ""
+    """The public URL the site was built for (KP_BASE_URL, else mkdocs.yml's site_url)."""
+    site_url_note: str | None = None
+    """One line when that is not mkdocs.yml's site_url (`kp build` prints it)."""
 
     def summary(self) -> str:
         how = ""
@@ -221,8 +225,12 @@ def build_site(
     jobs: int | None = None,
     cache: bool = True,
     accel: bool | None = None,
+    site_url: str | None = None,
 ) -> BuildResult:
     """Build, check for leaks, swap in. Raises `BuildFailed` listing every problem.
+
+    `site_url` is the public URL to build for (`kp demo`, `kp serve --watch`: the URL they
+    serve at); by default KP_BASE_URL when it is set, else mkdocs.yml's `site_url`.
 
     `accel` (default: unless KP_ACCEL=0) builds with the fast paths of site_builder.accel:
     `jobs` worker processes render pages (default: one per core) and `cache` reuses pages
@@ -239,6 +247,7 @@ def build_site(
             clean=clean,
             site_dir=site_dir,
             private_dir=private_dir,
+            site_url=site_url,
         )
 
     if not (accel_requested() if accel is None else accel):
@@ -257,10 +266,12 @@ def _build_site(
     clean: bool,
     site_dir: Path | None,
     private_dir: Path | None,
+    site_url: str | None,
 ) -> BuildResult:
     started = time.monotonic()
     config = engine.load_config(config_file)
     plugin = _content_plugin(config)
+    plugin.site_url = site_url
     site_target = (site_dir or Path(config.site_dir)).resolve()
     private_target = (private_dir or resolve_private_dir(config, plugin.config)).resolve()
     problem = unsafe_private_dir(private_target, config, site_target)
@@ -309,6 +320,8 @@ def _build_site(
         fast=engine.stats,
         fast_path_note=engine.note,
         replacements=engine.replacements,
+        site_url=manifest.site_url,
+        site_url_note=plugin.site_url_note,
     )
 
 

@@ -26,15 +26,35 @@ LOGGED = re.compile(r"\blevel=(WARNING|ERROR|CRITICAL)\b")
 IDS = re.compile(r"\b(evt|req|cs_test|cs|pi|sub|ch|cus|in|dp|re)_[A-Za-z0-9]{8,}")
 
 
-def prepare_project(dest: Path) -> Path:
+def prepare_project(dest: Path, base_url: str | None = None) -> Path:
     """A copy of the example project (content/, themes/, mkdocs.yml) in `dest`, built with
-    `kp build` (site/, private/, private/manifest.json)."""
+    `kp build` (site/, private/, private/manifest.json) for `base_url` (default: its
+    mkdocs.yml's site_url)."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("content", "themes"):
         shutil.copytree(REPO / name, dest / name, dirs_exist_ok=True)
     shutil.copy2(REPO / "mkdocs.yml", dest / "mkdocs.yml")
+    return build_project(dest, base_url)
+
+
+def built_for(project: Path, base_url: str) -> Path:
+    """`project`, rebuilt unless it was built for `base_url`: `kp serve` refuses a site
+    built for another public URL (a run's paywall gets a free port)."""
+    from kp_contract.manifest import read_manifest
+    from kp_contract.public_url import same_public_url
+
+    manifest = read_manifest(project / "private" / "manifest.json")
+    if same_public_url(manifest.site_url, base_url):
+        return project
+    return build_project(project, base_url)
+
+
+def build_project(dest: Path, base_url: str | None) -> Path:
+    """`kp build` in `dest`, for `base_url` when given."""
     env = clean_env()
     env["KP_PROJECT_DIR"] = str(dest)
+    if base_url is not None:
+        env["KP_BASE_URL"] = base_url
     result = subprocess.run(
         [kp_executable(), "build"],
         cwd=dest,

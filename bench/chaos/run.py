@@ -41,6 +41,7 @@ from bench.chaos.buyers import Buyer, Catalog, World, make_buyers
 from bench.chaos.outages import DatabaseSwitch, OutageInjector, PostgresSwitch, SqliteSwitch
 from bench.chaos.paywall_server import (
     MemorySampler,
+    built_for,
     paywall_env,
     prepare_project,
     serve_paywall,
@@ -170,15 +171,17 @@ def run_chaos(config: ChaosConfig) -> RunResult:
     with contextlib.ExitStack() as stack, _sigterm_as_interrupt():
         work = Path(tempfile.mkdtemp(prefix="kp-chaos-"))
         stack.callback(shutil.rmtree, work, True)
+        port = free_port()
+        paywall_url = f"http://127.0.0.1:{port}"
         project = config.project
         if project is None:
             log("chaos: building the example site …")
-            project = prepare_project(work / "project")
+            project = prepare_project(work / "project", paywall_url)
+        else:
+            project = built_for(project, paywall_url)
         manifest = read_manifest(project / "private" / "manifest.json")
         database_url, database_label, switch = _database(config, work, stack)
         log(f"chaos: database {database_label}")
-        port = free_port()
-        paywall_url = f"http://127.0.0.1:{port}"
         ls = LocalStripe(
             delivery="async",
             max_attempts=1,

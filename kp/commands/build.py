@@ -165,6 +165,8 @@ def build(
             _fail("Build failed; site/ and private/ were left as they were.", exc.problems)
         _report_failure(exc)
     else:
+        if result.site_url_note:  # KP_BASE_URL overrode mkdocs.yml's site_url
+            click.echo(result.site_url_note)
         click.echo(result.summary())
         if result.kept:
             click.echo(f"  kept {len(result.kept)} file(s) from the previous site (--no-clean)")

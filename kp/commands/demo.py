@@ -79,10 +79,15 @@ def build(plan: DemoPlan, settings: Settings) -> None:
     click.echo(f"kp demo: building {plan.config_file} …")
     try:
         result = build_site(
-            plan.config_file, site_dir=settings.site_path, private_dir=settings.private_path
+            plan.config_file,
+            site_dir=settings.site_path,
+            private_dir=settings.private_path,
+            site_url=plan.url,  # every link of the site then works on this port
         )
     except BuildFailed as exc:
         raise click.ClickException("the build failed:\n  " + "\n  ".join(exc.problems)) from None
+    if result.site_url_note:
+        click.echo(f"kp demo: {result.site_url_note}")
     click.echo(
         f"kp demo: built {result.pages} pages ({result.gated} gated lessons, "
         f"{result.courses} courses) in {result.seconds:.1f}s"

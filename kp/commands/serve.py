@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 import uvicorn
 
+from kp_contract.public_url import normalize_public_url, same_public_url
 from kp_contract.settings import Settings, load_settings
 from paywall.database.engine import database_url
 from paywall.runtime.logs import configure_logging
@@ -18,11 +20,58 @@ if TYPE_CHECKING:
 
 
 def default_base_url(host: str, port: int) -> str:
-    """The URL links and the origin check use when KP_BASE_URL is not set."""
+    """The public URL of a site served here that was built without one (KP_BASE_URL unset,
+    no site_url), and of `kp serve --watch` without KP_BASE_URL."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     if ":" in shown:
         shown = f"[{shown}]"
     return f"http://{shown}:{port}"
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url` names this machine (a site on a laptop, not behind a proxy)."""
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def built_site_url(settings: Settings) -> str:
+    """The public URL the served site was built for (its manifest's `site_url`), or '' when
+    nothing is built yet or the build had none."""
+    from kp_contract.manifest import read_manifest
+
+    path = settings.manifest_path
+    if not path.is_file():
+        return ""
+    try:
+        return read_manifest(path).site_url
+    except (OSError, ValueError) as exc:  # (pydantic's ValidationError is a ValueError)
+        first = str(exc).strip().splitlines()[0]
+        raise click.ClickException(f"cannot read {path}: {first}; run `kp build`") from exc
+
+
+def serving_base_url(settings: Settings, host: str, port: int, *, watch: bool) -> str:
+    """The one public URL to serve with (kp_contract.public_url). KP_BASE_URL when set, and
+    then the built site must have been built for it (else `click.ClickException` saying
+    which command rebuilds it); unset, the URL the site was built for, or this host and
+    port for a site built without one. `--watch` builds the site itself, for KP_BASE_URL
+    or this host and port."""
+    explicit = "base_url" in settings.model_fields_set
+    if watch:
+        return settings.base_url if explicit else default_base_url(host, port)
+    built = built_site_url(settings)
+    if not explicit:
+        return (
+            normalize_public_url(built, name="site_url") if built else default_base_url(host, port)
+        )
+    if built and not same_public_url(built, settings.base_url):
+        raise click.ClickException(
+            f"KP_BASE_URL is {settings.base_url}, but the site in {settings.site_path} was "
+            f"built for {built} (site_url in {settings.manifest_path}): its links, canonical "
+            "URLs and sitemap would point at the other one.\n"
+            f"  Rebuild it for this URL:  KP_BASE_URL={settings.base_url} kp build\n"
+            f"  or unset KP_BASE_URL to serve it for {built}"
+        )
+    return settings.base_url
 
 
 def describe_database(settings: Settings) -> str:
@@ -44,9 +93,16 @@ def banner(settings: Settings, host: str, port: int) -> str:
     )
     site = settings.site_path
     site_note = "" if (site / "index.html").is_file() else "  (nothing built yet: run `kp build`)"
+    lines = [f"kp serve: listening on http://{host}:{port}  (public URL {settings.base_url})"]
+    here = default_base_url(host, port)
+    if is_loopback(settings.base_url) and not same_public_url(settings.base_url, here):
+        lines.append(  # a site built for another local port: its links lead there
+            f"  note:     links point at {settings.base_url}; to serve the site here, build "
+            f"it for this port: KP_BASE_URL={here} kp build"
+        )
     return "\n".join(
         [
-            f"kp serve: listening on http://{host}:{port}  (public URL {settings.base_url})",
+            *lines,
             f"  site:     {site}{site_note}",
             f"  private:  {settings.private_path}",
             f"  database: {describe_database(settings)}",
@@ -124,9 +180,9 @@ def serve(
     """Serve the site and the paywall on one port; applies database migrations first."""
     check_watch_options(watch, reload, workers, config_file, drafts)
     settings = load_settings()
-    if "base_url" not in settings.model_fields_set:
-        os.environ["KP_BASE_URL"] = default_base_url(host, port)
-        settings = load_settings()
+    # Set for this process and the workers it starts: they all make links from this one.
+    os.environ["KP_BASE_URL"] = serving_base_url(settings, host, port, watch=watch)
+    settings = load_settings()
     configure_logging(settings.log_level)
     common: ServerOptions = {
         "host": host,

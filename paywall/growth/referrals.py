@@ -81,10 +81,9 @@ def referrer_for(db: Session, code: str | None) -> Member | None:
 
 
 def site_root(pw: Paywall) -> str:
-    """The public site's address for shared links (the build's site_url, else KP_BASE_URL)."""
-    manifest = pw.manifest()
-    root = manifest.site_url if manifest and manifest.site_url else pw.settings.base_url
-    return root.rstrip("/")
+    """The public site's address for shared links: the one public URL, as every other link
+    (`paywall.app.make_paywall` resolves it; kp_contract.public_url)."""
+    return pw.settings.base_url.rstrip("/")
 
 
 def invite_link(pw: Paywall, code: str) -> str:

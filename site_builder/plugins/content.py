@@ -40,6 +40,13 @@ from mkdocs.utils.templates import TemplateContext
 
 from kp_contract.i18n import normalize_lang
 from kp_contract.manifest import write_manifest
+from kp_contract.public_url import (
+    VARIABLE,
+    PublicUrlError,
+    as_site_url,
+    configured_base_url,
+    same_public_url,
+)
 from site_builder import atomic, navigation
 from site_builder.archives import Archives, build_archives
 from site_builder.content import ContentIndex, Entry, build_index
@@ -112,14 +119,23 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         self._splits: dict[str, Split] = {}
         self._full_tocs: dict[str, TableOfContents] = {}
         self._private_pages: dict[str, str] = {}
+        self.site_url: str | None = None
+        """The public URL to build for, set by `kp demo` and `kp serve --watch` (through
+        `build_site(site_url=…)`); None: KP_BASE_URL, else mkdocs.yml's `site_url`."""
+        self.site_url_note: str | None = None
+        """After `on_config`: one line saying the build's site_url is not mkdocs.yml's."""
 
     # -- configuration ------------------------------------------------------------------
 
+    @event_priority(100)  # before any plugin that reads site_url
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self.private_path = resolve_private_dir(config, self.config)
         problem = unsafe_private_dir(self.private_path, config)
         if problem:
             raise PluginError(f"kp-content: {problem}")
+        self.site_url_note = apply_public_url(config, self.site_url)
+        if self.site_url_note:
+            log.info("kp-content: %s", self.site_url_note)
         return config
 
     # -- content model --------------------------------------------------------------------
@@ -402,6 +418,27 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
             _write(staged / relative, html)
             shells[lang] = relative
         return shells
+
+
+def apply_public_url(config: MkDocsConfig, explicit: str | None = None) -> str | None:
+    """Make `config.site_url` the site's one public URL (kp_contract.public_url): `explicit`,
+    else KP_BASE_URL when set, else mkdocs.yml's. Everything absolute the build writes
+    (mkdocs-material's canonical links, hreflang, sitemaps, feeds, the manifest) reads
+    `config.site_url`, so plain `mkdocs build` follows KP_BASE_URL too. Returns a line
+    saying so when the URL used differs from mkdocs.yml's, else None."""
+    source = "the serving URL" if explicit is not None else VARIABLE
+    wanted = explicit if explicit is not None else configured_base_url()
+    if wanted is None:
+        return None
+    try:
+        site_url = as_site_url(wanted)
+    except PublicUrlError as exc:
+        raise PluginError(f"kp-content: {exc}") from None
+    configured = config.site_url or ""
+    config.site_url = site_url
+    if not configured or same_public_url(configured, site_url):
+        return None
+    return f"building for {site_url} ({source}), not mkdocs.yml's site_url {configured}"
 
 
 def template_variables(context: TemplateContext) -> dict[str, Any]:

@@ -333,7 +333,15 @@ def test_serve_watch_rebuilds_reloads_and_keeps_the_last_good_site(watching, pro
     assert page.text == inject(on_disk.encode(), _snippet(first)).decode()
     from site_builder.build import build_site
 
-    build_site(root / "mkdocs.yml", site_dir=tmp_path / "kp-build", private_dir=tmp_path / "p")
+    # Built for the URL it is served at (KP_BASE_URL unset): its links work on this port.
+    assert f'rel="canonical" href="{url}{ARTICLE_URL}"' in page.text
+    assert f"<loc>{url}/</loc>" in client.get("/sitemap.xml").text
+    build_site(
+        root / "mkdocs.yml",
+        site_dir=tmp_path / "kp-build",
+        private_dir=tmp_path / "p",
+        site_url=url,
+    )
     assert _site_files(root / "site") == _site_files(tmp_path / "kp-build")
 
     # An edited article is served after the rebuild, and the waiting page is told.
