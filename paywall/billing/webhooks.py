@@ -39,7 +39,6 @@ from paywall.runtime.logs import get_logger, kv, mask_email
 log = get_logger("paywall.billing.webhooks")
 
 TOLERANCE_SECONDS = 300
-MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
 class InvalidWebhook(ValueError):
@@ -69,8 +68,9 @@ def verify_event(pw: Paywall, payload: bytes, signature: str | None) -> dict[str
     secret = pw.settings.stripe_webhook_secret
     if secret is None:
         raise WebhookNotConfigured("STRIPE_WEBHOOK_SECRET is not set")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise InvalidWebhook(f"payload larger than {MAX_PAYLOAD_BYTES} bytes")
+    limit = pw.settings.max_webhook_bytes  # (the HTTP route refuses more while it streams)
+    if len(payload) > limit:
+        raise InvalidWebhook(f"payload larger than {limit} bytes (KP_MAX_WEBHOOK_BYTES)")
     if not signature:
         raise InvalidWebhook("missing Stripe-Signature header")
     try:

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kp_contract.manifest import Manifest, read_manifest
 from kp_contract.settings import Settings
+from paywall.database.access_generation import track_access_changes
 from paywall.database.engine import MAX_CONNECTIONS, make_engine, make_sessionmaker
-from paywall.runtime.db_threads import DatabaseThreads
+from paywall.runtime.db_threads import STRIPE_THREADS, DatabaseThreads, StripeBusy
 from paywall.runtime.hooks import Hooks
 
 Clock = Callable[[], dt.datetime]
@@ -47,6 +48,23 @@ class Mailer(Protocol):
 
 class StripeNotConfigured(RuntimeError):
     """No `STRIPE_SECRET_KEY`: checkout and the portal explain this instead of crashing."""
+
+
+class LocalAccessChanges:
+    """How many transactions that changed access this process has committed (through any
+    of this `Paywall`'s sessions): caches here drop what they hold as soon as it moves."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def committed(self) -> None:
+        with self._lock:
+            self._count += 1
 
 
 class _ManifestCache:
@@ -84,12 +102,19 @@ class Paywall:
     db_threads: DatabaseThreads = field(init=False)
     """The threads database work runs in (`paywall.runtime.db_threads.run_db`), apart from
     the ones serving files."""
+    stripe_threads: DatabaseThreads = field(init=False)
+    """The threads requests call Stripe's API in (`run_stripe`), apart from both."""
     _manifest: _ManifestCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings)
         self.sessions = make_sessionmaker(self.engine)
+        self.access_changes = LocalAccessChanges()
+        track_access_changes(self.sessions, self.access_changes.committed)
         self.db_threads = DatabaseThreads(MAX_CONNECTIONS, self.settings.db_busy_timeout)
+        self.stripe_threads = DatabaseThreads(
+            STRIPE_THREADS, self.settings.db_busy_timeout, busy_error=StripeBusy, what="Stripe"
+        )
         self._manifest = _ManifestCache(self.settings.manifest_path)
 
     def now(self) -> dt.datetime:

@@ -1,8 +1,10 @@
 """HTTP endpoints of the paying half: checkout, its success page, the billing portal and the
 Stripe webhook. `routes` is mounted by `paywall.app.create_app`.
 
-Database and Stripe calls are blocking, so they run in the thread pool; the event loop only
-parses requests and writes responses. The origin check (CSRF) for the form posts is applied
+Database and Stripe calls are blocking, so they run in threads: database work in the
+database lane (`run_db`), calls to Stripe in the Stripe lane (`run_stripe`), so a slow Stripe
+never holds the threads that serve files or the database; the event loop only parses
+requests and writes responses. The origin check (CSRF) for the form posts is applied
 by the app's middleware; the webhook is exempt from it and verified by signature instead.
 """
 
@@ -12,7 +14,6 @@ from typing import Any
 
 import stripe
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -29,7 +30,6 @@ from paywall.billing.checkout import (
 )
 from paywall.billing.event_context import NotYetApplicable
 from paywall.billing.webhooks import (
-    MAX_PAYLOAD_BYTES,
     InvalidWebhook,
     StripeUnavailable,
     WebhookNotConfigured,
@@ -39,7 +39,7 @@ from paywall.database.models import Member
 from paywall.growth.hooks import checkout_metadata
 from paywall.members.sign_in import current_member, safe_next_url
 from paywall.runtime.context import Paywall
-from paywall.runtime.db_threads import DatabaseBusy, run_db
+from paywall.runtime.db_threads import DatabaseBusy, StripeBusy, run_db, run_stripe
 from paywall.runtime.forms import read_fields
 from paywall.runtime.lang import preferred_lang
 from paywall.runtime.logs import get_logger, kv
@@ -83,7 +83,8 @@ async def checkout(request: Request) -> Response:
             return RedirectResponse(product.url, status_code=303)
         if not pw.stripe_configured:
             return not_configured_page(pw, request, lang)
-        url = await run_in_threadpool(
+        url = await run_stripe(
+            pw,
             create_checkout_session,
             pw,
             product,
@@ -94,11 +95,22 @@ async def checkout(request: Request) -> Response:
         )
     except CheckoutError as exc:
         return message_page(pw, request, lang, "checkout_failed", exc.message, exc.status)
+    except StripeBusy:
+        return stripe_busy_page(pw, request, lang, "checkout_failed")
     except stripe.StripeError as exc:
-        log.error(kv("checkout.stripe_error", error=type(exc).__name__, detail=str(exc)[:200]))
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]  # one line in the log
+        log.error(kv("checkout.stripe_error", error=type(exc).__name__, detail=detail))
         return message_page(pw, request, lang, "checkout_failed", None, 502)
     log.info(kv("checkout.created", product=product.key, member=member.id if member else None))
     return RedirectResponse(url, status_code=303)
+
+
+def stripe_busy_page(pw: Paywall, request: Request, lang: str, kind: str) -> Response:
+    """Every Stripe lane thread is waiting on Stripe: 503, try again shortly."""
+    log.warning(kv("stripe.lane_busy", path=request.url.path))
+    response = message_page(pw, request, lang, kind, None, 503)
+    response.headers["Retry-After"] = retry_after(pw)
+    return response
 
 
 def _owns(pw: Paywall, member: Member | None, product: Any) -> bool:
@@ -114,11 +126,13 @@ async def checkout_success(request: Request) -> Response:
     if not pw.stripe_configured:
         return not_configured_page(pw, request, lang)
     try:
-        session = await run_in_threadpool(
-            retrieve_session, pw, request.query_params.get("session_id", "")
+        session = await run_stripe(
+            pw, retrieve_session, pw, request.query_params.get("session_id", "")
         )
     except CheckoutError as exc:
         return message_page(pw, request, lang, "success_unknown", exc.message, exc.status)
+    except StripeBusy:
+        return stripe_busy_page(pw, request, lang, "success_unknown")
     except stripe.StripeError as exc:
         log.error(kv("checkout.success_stripe_error", error=type(exc).__name__))
         return message_page(pw, request, lang, "success_unknown", None, 502)
@@ -149,9 +163,11 @@ async def billing_portal(request: Request) -> Response:
     if not pw.stripe_configured:
         return not_configured_page(pw, request, lang)
     try:
-        url = await run_in_threadpool(billing_portal_url, pw, member)
+        url = await run_stripe(pw, billing_portal_url, pw, member)
     except CheckoutError as exc:
         return message_page(pw, request, lang, "portal_failed", exc.message, exc.status)
+    except StripeBusy:
+        return stripe_busy_page(pw, request, lang, "portal_failed")
     except stripe.StripeError as exc:
         log.error(kv("portal.stripe_error", error=type(exc).__name__))
         return message_page(pw, request, lang, "portal_failed", None, 502)
@@ -162,10 +178,7 @@ async def stripe_webhook(request: Request) -> Response:
     """POST /api/stripe/webhook: 200 once processed or already seen; 400 for anything not
     genuinely from Stripe; 5xx when it could not be stored, so Stripe retries."""
     pw = _pw(request)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
-        return JSONResponse({"error": "payload too large"}, status_code=413)
-    payload = await request.body()
+    payload = await request.body()  # bounded while it streams (paywall.web.body_limits)
     signature = request.headers.get("stripe-signature")
     try:
         result = await run_db(pw, handle_webhook, pw, payload, signature)

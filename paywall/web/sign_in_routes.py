@@ -296,7 +296,8 @@ async def login_callback(request: Request) -> Response:
     link_lang = valid_lang(request.query_params.get("lang"))
     looked = None
     if token and len(token) <= 200:
-        looked = await run_in_threadpool(
+        looked = await run_db(
+            pw,
             look_at_link,
             pw,
             token,
@@ -317,8 +318,8 @@ async def login_confirm(request: Request) -> Response:
     link_lang = valid_lang(fields.get("lang"))
     outcome = None
     if token and len(token) <= 200 and confirm and confirm_matches(pw, token, confirm):
-        outcome = await run_in_threadpool(
-            complete_sign_in, pw, token, request.cookies.get(COOKIE_NAME), link_lang
+        outcome = await run_db(
+            pw, complete_sign_in, pw, token, request.cookies.get(COOKIE_NAME), link_lang
         )
     if outcome is None:
         return _no_store(link_rejected(pw, request, link_lang))
