@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from kp_contract.growth import unknown_rewards
 from kp_contract.i18n import DEFAULT_LANG
 from site_builder.errors import ContentError
+from site_builder.field_errors import field_errors, invalid_keys, valid_part
 from site_builder.frontmatter import FrontMatterError, split_front_matter
 from site_builder.models import (
     ArticleMeta,
@@ -40,10 +41,6 @@ from site_builder.page_langs import (
 )
 
 Kind = Literal["home", "article", "course", "lesson", "page"]
-_MESSAGES = {
-    "extra_forbidden": "unknown key",
-    "missing": "required key is missing",
-}
 _LESSON_NAME = re.compile(r"^\d+-[^/]+\.md$")
 # Section index pages (`articles/index.md`, `courses/index.md`) are ordinary pages.
 _SECTION_INDEXES = ("articles/index.md", "courses/index.md")
@@ -207,15 +204,17 @@ _MODELS: dict[Kind, type[Meta]] = {
 }
 
 
-def _pydantic_errors(label: str, exc: ValidationError) -> list[ContentError]:
-    errors = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or None
-        message = _MESSAGES.get(err["type"], err["msg"]).removeprefix("Value error, ")
-        if err["type"].startswith(("date_", "datetime_")):
-            message = f"expected a date like 2026-05-01, got {err['input']!r}"
-        errors.append(ContentError(label, key, message))
-    return errors
+_WHAT: dict[Kind, str] = {
+    "home": "a page",
+    "article": "an article",
+    "course": "a course",
+    "lesson": "a lesson",
+    "page": "a page",
+}
+_SOLD_KEYS = frozenset({"price", "lookup_key", "stripe_price"})
+"""Keys that make a page a course (something sold), wherever it is."""
+_LESSON_KEYS = frozenset(LessonMeta.model_fields) - frozenset(PageMeta.model_fields)
+"""Keys only a lesson has (`free_preview`)."""
 
 
 _OWNED_SECTIONS = ("community", "paywall", "growth")
@@ -233,10 +232,7 @@ def validate_extra(
     try:
         return SiteExtra.model_validate(extra), []
     except ValidationError as exc:
-        errors = [
-            ContentError(label, f"extra.{e.key}" if e.key else "extra", e.message)
-            for e in _pydantic_errors(label, exc)
-        ]
+        errors = field_errors(label, exc, prefix="extra.")
     invalid = set()
     for section in _OWNED_SECTIONS:
         if section in extra:
@@ -252,9 +248,11 @@ def validate_extra(
     return site_extra.model_copy(update={"invalid": frozenset(invalid)}), errors
 
 
-def _check_cta(label: str, cta: str | None, extra: SiteExtra) -> list[ContentError]:
+def _check_cta(
+    label: str, cta: str | None, extra: SiteExtra, bad: frozenset[str] = frozenset()
+) -> list[ContentError]:
     """`cta: <name>` must name a CTA from `extra.community.ctas`."""
-    if cta is None or cta in ("default", "none") or "community" in extra.invalid:
+    if "cta" in bad or cta is None or cta in ("default", "none") or "community" in extra.invalid:
         return []
     names = sorted(extra.community.ctas) if extra.community else []
     if cta not in names:
@@ -293,44 +291,44 @@ def _check_cta_language(
     ]
 
 
-def _check_article(label: str, meta: ArticleMeta, extra: SiteExtra) -> list[ContentError]:
-    return _check_cta(label, meta.cta, extra)
-
-
-def _check_page(label: str, meta: PageMeta, extra: SiteExtra) -> list[ContentError]:
-    return _check_cta(label, meta.cta, extra)
-
-
-def _check_course(label: str, meta: CourseMeta, extra: SiteExtra) -> list[ContentError]:
+def _check_course(
+    label: str, meta: CourseMeta, extra: SiteExtra, bad: frozenset[str]
+) -> list[ContentError]:
+    """A course's rules across keys; a key that is itself wrong (`bad`) is not judged again."""
     errors = []
-    if not meta.stripe_price and not meta.lookup_key:
+    if not {"stripe_price", "lookup_key"} & bad and not meta.stripe_price and not meta.lookup_key:
         errors.append(
             ContentError(label, "lookup_key", "a course needs `lookup_key` or `stripe_price`")
         )
-    if meta.mode == "subscription" and meta.interval is None:
-        errors.append(
-            ContentError(label, "interval", "`mode: subscription` needs `interval: month|year`")
-        )
-    if meta.interval and meta.mode != "subscription":
-        errors.append(ContentError(label, "interval", "only for `mode: subscription`"))
-    if meta.tier and "paywall" not in extra.invalid and meta.tier not in extra.paywall.tiers:
+    if not {"mode", "interval"} & bad:
+        if meta.mode == "subscription" and meta.interval is None:
+            errors.append(
+                ContentError(label, "interval", "`mode: subscription` needs `interval: month|year`")
+            )
+        if meta.interval and meta.mode != "subscription":
+            message = (
+                f"`interval: {meta.interval}` is only for `mode: subscription` "
+                f"(this course has `mode: {meta.mode}`)"
+            )
+            errors.append(ContentError(label, "interval", message))
+    tier = None if "tier" in bad else meta.tier
+    if tier and "paywall" not in extra.invalid and tier not in extra.paywall.tiers:
         known = ", ".join(sorted(extra.paywall.tiers)) or "none defined"
         errors.append(
-            ContentError(
-                label, "tier", f"unknown tier '{meta.tier}' (extra.paywall.tiers: {known})"
-            )
+            ContentError(label, "tier", f"unknown tier '{tier}' (extra.paywall.tiers: {known})")
         )
     return errors
 
 
-def _check(label: str, meta: Meta, extra: SiteExtra) -> list[ContentError]:
-    """The checks of a page's front matter beyond its model's own."""
-    if isinstance(meta, ArticleMeta):
-        return _check_article(label, meta, extra)
-    if isinstance(meta, PageMeta):  # (home and other pages)
-        return _check_page(label, meta, extra)
+def _check(
+    label: str, meta: Meta, extra: SiteExtra, bad: frozenset[str] = frozenset()
+) -> list[ContentError]:
+    """The checks of a page's front matter beyond its model's own; keys in `bad` failed the
+    model (their errors are reported) and are left alone."""
+    if isinstance(meta, ArticleMeta | PageMeta):  # (articles, the home page, other pages)
+        return _check_cta(label, meta.cta, extra, bad)
     if isinstance(meta, CourseMeta):
-        return _check_course(label, meta, extra)
+        return _check_course(label, meta, extra, bad)
     return []
 
 
@@ -342,42 +340,110 @@ def _is_published(kind: Kind, meta: Any, today: dt.date, drafts: bool) -> bool:
     return not (kind == "article" and meta.date > today)
 
 
-def _read_entry(
-    docs_dir: Path, src_uri: str, label: str, site_extra: SiteExtra, default_lang: str
-) -> tuple[Entry | None, list[ContentError]]:
-    """Parse and validate one file; (None, errors) when it cannot become a page."""
-    base_uri, suffix = split_lang_suffix(src_uri)
-    kind, detail = classify(base_uri)
+def _read_front_matter(path: Path, label: str) -> tuple[dict[str, Any] | None, list[ContentError]]:
+    """The file's front matter, or None and why it cannot be read."""
+    try:
+        data, _ = split_front_matter(path.read_text(encoding="utf-8"))
+    except FrontMatterError as exc:
+        error = ContentError(label, None, exc.message, exc.line, exc.column, exc.source_line)
+        return None, [error]
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start : exc.start + 1].hex()
+        message = f"not UTF-8 text (byte 0x{byte} at offset {exc.start}): save it as UTF-8"
+        return None, [ContentError(label, None, message)]
+    return data, []
+
+
+def _misplaced(
+    kind: Kind | None, detail: str | None, base_uri: str, data: dict[str, Any]
+) -> str | None:
+    """Why a file is in the wrong place for what its front matter says it is: a lesson or a
+    course outside `courses/<course>/` (reported as that, not as its keys being unknown)."""
+    sold = sorted(_SOLD_KEYS & set(data))
+    stem = posixpath.splitext(posixpath.basename(base_uri))[0]
+    course_folder = f"courses/{url_segment(stem) or stem}/index.md"
+    if kind is None and sold:
+        return (
+            f"course outside its folder: a course is courses/<course>/index.md (move this "
+            f"file to {course_folder})"
+        )
     if kind is None:
-        return None, [ContentError(label, None, f"lesson outside a course: {detail}")]
+        return f"lesson outside a course: {detail}"
+    if kind in ("lesson", "course"):
+        return None
+    lesson_keys = sorted(_LESSON_KEYS & set(data))
+    if lesson_keys:
+        key = lesson_keys[0]
+        return (
+            f"lesson outside a course: `{key}` is a lesson's key, and lessons live in "
+            f"courses/<course>/NN-<slug>.md next to the course's index.md (move this file "
+            f"there, or remove `{key}`)"
+        )
+    if sold:
+        return (
+            f"course outside courses/: a page with `{sold[0]}` is a course, and a course is "
+            f"courses/<course>/index.md (move this file to {course_folder})"
+        )
+    return None
+
+
+def _placement_errors(
+    src_uri: str, base_uri: str, kind: Kind, suffix: str | None, label: str
+) -> list[ContentError]:
+    """What a file's name and folder do not allow, whatever its front matter says."""
+    errors = []
     if suffix and kind not in TRANSLATABLE:
         message = (
             f"a {kind} cannot have a .{suffix}.md translation: a course is sold in one "
             f"language; write it in that language with `lang: {suffix}` in the course index.md"
         )
-        return None, [ContentError(label, None, message)]
+        errors.append(ContentError(label, None, message))
     if kind == "lesson" and not _LESSON_NAME.match(posixpath.basename(src_uri)):
-        message = "lesson file names start with their number, e.g. 02-first-members.md"
-        return None, [ContentError(label, None, message)]
+        message = (
+            f"lesson file names start with their number, e.g. 02-first-members.md, "
+            f"got '{posixpath.basename(src_uri)}'"
+        )
+        errors.append(ContentError(label, None, message))
     unusable = _unusable_name(base_uri)
     if unusable is not None:
         message = f"cannot make a URL from the name '{unusable}': rename it (or set `slug:`)"
-        return None, [ContentError(label, None, message)]
+        errors.append(ContentError(label, None, message))
+    return errors
+
+
+def _read_entry(
+    docs_dir: Path, src_uri: str, label: str, site_extra: SiteExtra, default_lang: str
+) -> tuple[Entry | None, list[ContentError]]:
+    """Parse and validate one file; (None, errors) when it cannot become a page. Every
+    problem of the file is reported, not only the first one found."""
+    base_uri, suffix = split_lang_suffix(src_uri)
+    kind, detail = classify(base_uri)
+    data, errors = _read_front_matter(docs_dir / src_uri, label)
+    misplaced = _misplaced(kind, detail, base_uri, data or {})
+    if misplaced is not None or kind is None:
+        return None, [
+            ContentError(label, None, misplaced or f"lesson outside a course: {detail}"),
+            *errors,
+        ]
+    errors = _placement_errors(src_uri, base_uri, kind, suffix, label) + errors
+    if data is None:
+        return None, errors
+    model = _MODELS[kind]
+    bad: frozenset[str] = frozenset()
     try:
-        text = (docs_dir / src_uri).read_text(encoding="utf-8")
-        data, _ = split_front_matter(text)
-    except (FrontMatterError, UnicodeDecodeError) as exc:
-        return None, [ContentError(label, None, str(exc))]
-    try:
-        meta = _MODELS[kind].model_validate(data)
+        meta: Meta = model.model_validate(data)
     except ValidationError as exc:
-        return None, _pydantic_errors(label, exc)
-    errors = _check(label, meta, site_extra)
-    lang, problem = resolve_lang(meta.lang, suffix, default_lang)
+        errors += field_errors(label, exc, keys=list(model.model_fields), what=_WHAT[kind])
+        bad = invalid_keys(exc)
+        meta = valid_part(model, data, bad)
+    errors += _check(label, meta, site_extra, bad)
+    lang, problem = resolve_lang(None if "lang" in bad else meta.lang, suffix, default_lang)
     if problem:
         errors.append(ContentError(label, "lang", problem))
-    if isinstance(meta, ArticleMeta | PageMeta):  # (articles, pages, the home page)
+    if isinstance(meta, ArticleMeta | PageMeta) and not {"lang", "cta"} & bad:
         errors += _check_cta_language(label, meta.cta, lang, default_lang, site_extra)
+    if bad or any(e.key is None for e in errors):  # (the front matter or the file's place)
+        return None, errors
     prefix = lang_prefix(lang, default_lang) if suffix else ""
     course = url_segment(detail) if kind in ("course", "lesson") and detail else None
     entry = Entry(

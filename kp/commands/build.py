@@ -226,6 +226,7 @@ def check(config_file: Path, no_leak_check: bool) -> None:
     """Lint every content file, then search the built site for leaked paid text."""
     from site_builder.build import BuildFailed, load_site_config
     from site_builder.content import build_index, markdown_sources
+    from site_builder.errors import indented
     from site_builder.plugins.content import label_prefix, site_lang
 
     setup_logging(False)
@@ -246,7 +247,7 @@ def check(config_file: Path, no_leak_check: bool) -> None:
     if problems:
         click.secho(f"{len(problems)} content error(s):", fg="red", err=True)
         for problem in problems:
-            click.echo(f"  {problem}", err=True)
+            click.echo(indented(problem), err=True)
     else:
         click.echo(f"Content OK: {len(sources)} files.")
     if not no_leak_check:

@@ -50,6 +50,7 @@ from kp_contract.public_url import (
 from site_builder import atomic, navigation
 from site_builder.archives import Archives, build_archives
 from site_builder.content import ContentIndex, Entry, build_index
+from site_builder.early_check import CheckedContent, check_before_clean
 from site_builder.errors import ContentErrors
 from site_builder.feed import FeedLink, atom_path, feed_links, render_atom, render_feed
 from site_builder.manifest_writer import make_manifest
@@ -104,6 +105,8 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
     def __init__(self) -> None:
         super().__init__()
         self.index = ContentIndex()
+        self._checked: CheckedContent | None = None
+        """The index `on_pre_build` validated, for `on_files` (site_builder/early_check.py)."""
         self.catalog = Catalog()
         self.archives = Archives()
         self.nav_cache: SidebarCache | None = None
@@ -140,11 +143,24 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
 
     # -- content model --------------------------------------------------------------------
 
+    def on_pre_build(self, config: MkDocsConfig) -> None:
+        """Validate every page before mkdocs empties site_dir: a content error then keeps
+        the last good site under plain `mkdocs build` too, not only under `kp build`."""
+        self._checked = None
+        self._checked = check_before_clean(
+            config,
+            label_prefix=label_prefix(config),
+            default_lang=site_lang(config),
+            drafts=self.config.drafts,
+        )
+
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         """Validate every page (all errors at once), drop unpublished ones, set URLs."""
         docs_dir = Path(config.docs_dir)
         pages = {f.src_uri: f for f in files.documentation_pages()}
-        self.index = build_index(
+        checked, self._checked = self._checked, None
+        known = checked.for_pages(pages, self.config.drafts) if checked else None
+        self.index = known or build_index(
             docs_dir,
             pages,
             dict(config.extra),

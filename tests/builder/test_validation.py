@@ -3,6 +3,10 @@ leaves the previous output untouched."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from site_builder.build import BuildFailed
@@ -14,11 +18,12 @@ BAD_FILES = {
     ),
     "articles/wrong-type.md": (
         "---\ntitle: 2024\ndate: 2026-01-01\n---\nText.\n",
-        "content/articles/wrong-type.md: key 'title': Input should be a valid string",
+        "content/articles/wrong-type.md: key 'title': Input should be a valid string, got 2024",
     ),
     "articles/bad-draft.md": (
         '---\ntitle: B\ndate: 2026-01-01\ndraft: "no"\n---\nText.\n',
-        "content/articles/bad-draft.md: key 'draft': Input should be a valid boolean",
+        "content/articles/bad-draft.md: key 'draft': Input should be a valid boolean "
+        "(true or false, without quotes), got 'no'",
     ),
     "courses/no-price/index.md": (
         "---\ntitle: C\ncurrency: usd\nmode: payment\nlookup_key: c\n---\n",
@@ -48,7 +53,7 @@ BAD_FILES = {
     ),
     "articles/bad-yaml.md": (
         "---\ntitle: [unclosed\n---\nText.\n",
-        "content/articles/bad-yaml.md: invalid YAML front matter",
+        "content/articles/bad-yaml.md:2:8: invalid YAML front matter",
     ),
 }
 
@@ -147,3 +152,37 @@ def test_a_bad_extra_section_does_not_make_good_names_look_unknown():
     assert errors and all(e.key.startswith("extra.paywall.tiers.pro") for e in errors)
     assert site_extra.community is not None and "course" in site_extra.community.ctas
     assert site_extra.invalid == frozenset({"paywall"})
+
+
+def _mkdocs_build(mini) -> subprocess.CompletedProcess[str]:
+    """Plain `mkdocs build` in the project, as an editor runs it (a real process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--config-file", str(mini.config)],
+        cwd=mini.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+def test_plain_mkdocs_build_with_a_content_error_keeps_the_last_good_site(mini, tree_snapshot):
+    """mkdocs empties site_dir before it lists the files: content is validated before that,
+    so a failed plain `mkdocs build` leaves the last good site (and private/) as they were."""
+    good = _mkdocs_build(mini)
+    assert good.returncode == 0, good.stderr
+    before_site = tree_snapshot(mini.root / "site")
+    before_private = tree_snapshot(mini.root / "private")
+    assert "articles/hello/index.html" in before_site and "manifest.json" in before_private
+    for relative in ("articles/bad-draft.md", "courses/no-price/index.md"):
+        mini.write(relative, BAD_FILES[relative][0])
+
+    failed = _mkdocs_build(mini)
+
+    assert failed.returncode != 0
+    after = tree_snapshot(mini.root / "site")
+    assert after == before_site, f"{len(after)} of {len(before_site)} files left in site/"
+    assert tree_snapshot(mini.root / "private") == before_private
+    assert "2 content error(s)" in failed.stderr
+    for relative in ("articles/bad-draft.md", "courses/no-price/index.md"):
+        assert BAD_FILES[relative][1] in failed.stderr
