@@ -2,7 +2,9 @@
 sensible slug.
 
 Files are created exclusively (never overwritten). The front matter is validated with the
-same models as the build before anything is written, so a scaffold always builds.
+same models as the build before anything is written, so a scaffold always builds. A new
+article is a draft (`draft: true`, as Hugo and Ghost start posts), published once the editor
+removes that line; without `--lang`, a title in Chinese makes a Chinese page.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from site_builder.slugs import slugify
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _LESSON_NUMBER = re.compile(r"^(\d+)-")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+"""Chinese characters (CJK unified ideographs, extension A, compatibility ideographs)."""
+
+
+def title_lang(title: str) -> str:
+    """The language a title is written in, of those content may have: 'zh' when it holds
+    Chinese characters ("AI 入门" too), else 'en'."""
+    return "zh" if _HAN.search(title) else "en"
 
 
 class ScaffoldError(Exception):
@@ -55,18 +65,22 @@ def new_article(
     docs_dir: Path,
     title: str,
     *,
-    lang: str = "en",
+    lang: str | None = None,
     slug: str | None = None,
     today: dt.date | None = None,
+    draft: bool = True,
 ) -> Path:
-    """`articles/<slug>.md`, dated today, ending with the community CTA by default."""
-    meta = {
+    """`articles/<slug>.md`, dated today, ending with the community CTA by default; a draft
+    unless `draft=False`; in `lang`, else in the title's language."""
+    meta: dict[str, Any] = {
         "title": title,
         "date": today or dt.date.today(),
-        "lang": lang,
+        "lang": lang or title_lang(title),
         "summary": "",
         "tags": [],
     }
+    if draft:
+        meta["draft"] = True
     body = (
         "One or two sentences that tell the reader what they will be able to do after "
         "reading.\n\n## First section\n\nWrite here.\n"
@@ -78,7 +92,7 @@ def new_course(
     docs_dir: Path,
     title: str,
     *,
-    lang: str = "en",
+    lang: str | None = None,
     slug: str | None = None,
     price: float = 49,
     currency: str = "usd",
@@ -86,12 +100,13 @@ def new_course(
     interval: str | None = None,
     tier: str | None = None,
 ) -> Path:
-    """`courses/<slug>/index.md`: the landing page, priced, with a Stripe lookup key."""
+    """`courses/<slug>/index.md`: the landing page, priced, with a Stripe lookup key; in
+    `lang`, else in the title's language."""
     slug = _slug(title, slug)
     meta: dict[str, Any] = {
         "title": title,
         "summary": "",
-        "lang": lang,
+        "lang": lang or title_lang(title),
         "price": int(price) if float(price).is_integer() else price,
         "currency": currency,
         "mode": mode,

@@ -293,15 +293,32 @@ def _docs_dir(config_file: Path) -> Path:
         _fail("Cannot read the site configuration.", exc.problems)
 
 
-def _created(path: Path) -> None:
+def _created(path: Path, note: str | None = None) -> None:
     try:
         shown = path.resolve().relative_to(Path.cwd())
     except ValueError:
         shown = path
-    click.echo(f"Created {shown}")
+    click.echo(f"Created {shown}" + (f" ({note})" if note else ""))
 
 
-lang_option = click.option("--lang", type=click.Choice(["en", "zh"]), help="Page language.")
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    help="Page language (default: zh for a title in Chinese, else en).",
+)
+
+
+def _language(title: str, lang: str | None) -> tuple[str, str | None]:
+    """`--lang`, else the title's language and a line saying so."""
+    from site_builder.scaffold import title_lang
+
+    if lang:
+        return lang, None
+    chosen = title_lang(title)
+    other = "en" if chosen == "zh" else "zh"
+    return chosen, f"lang: {chosen}, from the title (pass --lang {other} for the other language)"
+
+
 slug_option = click.option("--slug", help="URL slug (default: from the title; pinyin for 中文).")
 
 
@@ -311,14 +328,19 @@ slug_option = click.option("--slug", help="URL slug (default: from the title; pi
 @slug_option
 @config_option
 def new_article(title: str, lang: str | None, slug: str | None, config_file: Path) -> None:
-    """A free article dated today: articles/<slug>.md."""
+    """A free article dated today, as a draft: articles/<slug>.md."""
     from site_builder import scaffold
 
+    language, note = _language(title, lang)
     try:
-        path = scaffold.new_article(_docs_dir(config_file), title, lang=lang or "en", slug=slug)
+        path = scaffold.new_article(_docs_dir(config_file), title, lang=language, slug=slug)
     except scaffold.ScaffoldError as exc:
         _fail("Nothing created.", [str(exc)])
-    _created(path)
+    _created(path, note)
+    click.echo(
+        "It is a draft: preview it with `kp serve --watch --drafts`; to publish it, delete "
+        "its `draft: true` line and run `kp build`."
+    )
 
 
 @new.command("course")
@@ -345,11 +367,12 @@ def new_course(
     """A course landing page: courses/<slug>/index.md (lookup_key = slug)."""
     from site_builder import scaffold
 
+    language, note = _language(title, lang)
     try:
         path = scaffold.new_course(
             _docs_dir(config_file),
             title,
-            lang=lang or "en",
+            lang=language,
             slug=slug,
             price=price,
             currency=currency,
@@ -359,7 +382,7 @@ def new_course(
         )
     except scaffold.ScaffoldError as exc:
         _fail("Nothing created.", [str(exc)])
-    _created(path)
+    _created(path, note)
 
 
 @new.command("lesson")

@@ -1,9 +1,11 @@
-"""`kp new article|course|lesson`: valid front matter, slugs (pinyin), no overwriting."""
+"""`kp new article|course|lesson`: valid front matter, slugs (pinyin), no overwriting; the
+language from the title; new articles are drafts until the editor publishes them."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import yaml
 
 from kp_contract.manifest import read_manifest
@@ -29,7 +31,7 @@ def test_new_article_is_valid_and_dated_today(mini, kp_cli):
     assert "Created" in result.output and "build-a-community.md" in result.output
     meta = _meta(path)
     assert meta["title"] == "Build a Community!" and meta["date"] == dt.date.today()
-    assert meta["lang"] == "en"
+    assert meta["lang"] == "en" and meta["draft"] is True
     assert _errors(mini) == []
 
 
@@ -39,8 +41,66 @@ def test_chinese_title_gets_pinyin_slug(mini, kp_cli):
     path = mini.root / "content/articles/she-qun-yun-ying-ru-men.md"
     assert _meta(path)["title"] == "社群运营入门" and _meta(path)["lang"] == "zh"
     assert _errors(mini) == []
-    mini.build()
+    mini.build(drafts=True)
     assert (mini.root / "site/articles/she-qun-yun-ying-ru-men/index.html").is_file()
+
+
+@pytest.mark.parametrize(
+    "title, lang, slug",
+    [
+        ("我的测试文章", "zh", "wo-de-ce-shi-wen-zhang"),
+        ("AI 写作入门", "zh", "ai-xie-zuo-ru-men"),
+        ("Growth notes", "en", "growth-notes"),
+    ],
+)
+def test_without_lang_a_title_in_chinese_makes_a_chinese_article(mini, kp_cli, title, lang, slug):
+    result = kp_cli("new", "article", title, "--config", str(mini.config))
+    assert result.exit_code == 0, result.output
+    other = "en" if lang == "zh" else "zh"
+    assert f"lang: {lang}, from the title (pass --lang {other} for the other language)" in (
+        result.output
+    )
+    assert _meta(mini.root / f"content/articles/{slug}.md")["lang"] == lang
+    assert _errors(mini) == []
+
+
+def test_an_explicit_lang_wins_over_the_title(mini, kp_cli):
+    result = kp_cli("new", "article", "我的测试文章", "--lang", "en", "--config", str(mini.config))
+    assert result.exit_code == 0, result.output
+    assert _meta(mini.root / "content/articles/wo-de-ce-shi-wen-zhang.md")["lang"] == "en"
+    assert "from the title" not in result.output
+
+
+def test_a_course_in_chinese_without_lang_is_chinese(mini, kp_cli):
+    result = kp_cli("new", "course", "私域流量课", "--config", str(mini.config))
+    assert result.exit_code == 0, result.output
+    assert _meta(mini.root / "content/courses/si-yu-liu-liang-ke/index.md")["lang"] == "zh"
+    assert "lang: zh, from the title" in result.output
+
+
+def test_a_new_article_is_a_draft_until_published_as_the_output_says(mini, kp_cli):
+    """Like `hugo new` and Ghost: nothing half-written goes out with the next build; the
+    output says how to preview and how to publish it."""
+    config = str(mini.config)
+    result = kp_cli("new", "article", "Growth notes", "--config", config)
+    assert result.exit_code == 0, result.output
+    assert (
+        "It is a draft: preview it with `kp serve --watch --drafts`; to publish it, delete "
+        "its `draft: true` line and run `kp build`."
+    ) in result.output
+    path = mini.root / "content/articles/growth-notes.md"
+    page = mini.root / "site/articles/growth-notes/index.html"
+
+    assert kp_cli("build", "--config", config).exit_code == 0
+    assert not page.exists()
+    assert kp_cli("build", "--drafts", "--config", config).exit_code == 0
+    assert page.is_file()
+
+    text = path.read_text(encoding="utf-8")
+    assert text.count("draft: true\n") == 1
+    path.write_text(text.replace("draft: true\n", ""), encoding="utf-8")  # as the line says
+    assert kp_cli("build", "--config", config).exit_code == 0
+    assert page.is_file()
 
 
 def test_refuses_to_overwrite(mini, kp_cli):
