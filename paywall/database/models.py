@@ -191,6 +191,17 @@ class WebSession(Base):
     member: Mapped[Member] = relationship()
 
 
+class AccessGeneration(Base):
+    """One row whose counter goes up in every transaction that may change who can read what
+    (an entitlement written, a session revoked, a member removed): workers caching sessions
+    and entitlements compare it to what they loaded (`paywall.database.access_generation`)."""
+
+    __tablename__ = "access_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class AuditLog(Base):
     """Append-only record of every grant, change and revoke of access, and who caused it."""
 

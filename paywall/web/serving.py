@@ -9,6 +9,12 @@ are ever read — never the manifest itself, the page shells or anything else th
 
 A gated URL answers 200 either way (full page to an entitled member, the public teaser to
 everyone else) and is never cached by shared caches.
+
+Speed: a file is checked and read once, then served from memory while it stays the same
+file (`paywall.web.file_cache`: one `stat` per request, no thread); a session's access is
+decided in memory too (`paywall.members.access_cache`, dropped on any change of access,
+within 0.5 s on other workers). Only a miss, a large file or a Range request goes to a
+thread.
 """
 
 from __future__ import annotations
@@ -16,19 +22,19 @@ from __future__ import annotations
 import email.utils
 import mimetypes
 import os
-import stat
 from enum import Enum
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from kp_contract.manifest import MEMBER_KEY, GatedPage, Manifest
 from paywall.database.models import Member
+from paywall.members.access_cache import AccessCache
 from paywall.members.entitlements import is_entitled
-from paywall.members.sign_in import current_member
+from paywall.members.sign_in import COOKIE_NAME
 from paywall.runtime.context import Paywall
-from paywall.runtime.db_threads import run_db
 from paywall.runtime.logs import get_logger, kv
 from paywall.runtime.pages import NO_STORE, esc, render_page
 from paywall.runtime.url_paths import (
@@ -37,6 +43,8 @@ from paywall.runtime.url_paths import (
     contained_file,
     request_url_path,
 )
+from paywall.web.file_cache import CachedFile, FileCache
+from paywall.web.file_cache import load as load_file
 
 log = get_logger("paywall.web.serving")
 
@@ -74,10 +82,12 @@ CONTENT_TYPES = {
 
 def site_file(site_root: Path, url: UrlPath) -> Path | None:
     """The file in `site/` for a URL (`/a/b/` → a/b/index.html), if safely inside."""
+    return contained_file(site_root, site_relative(url))
+
+
+def site_relative(url: UrlPath) -> Path:
     rel = Path(*url.segments) if url.segments else Path()
-    if url.trailing_slash:
-        rel = rel / "index.html"
-    return contained_file(site_root, rel)
+    return rel / "index.html" if url.trailing_slash else rel
 
 
 def is_directory_url(site_root: Path, url: UrlPath) -> bool:
@@ -85,6 +95,48 @@ def is_directory_url(site_root: Path, url: UrlPath) -> bool:
     if url.trailing_slash or not url.segments:
         return False
     return contained_file(site_root, Path(*url.segments, "index.html")) is not None
+
+
+# ---------------------------------------------------------------- files, from memory
+
+
+def file_caches(request: Request) -> tuple[FileCache, FileCache]:
+    """This app's caches of `site/` files and of full lessons from `private/`."""
+    state = request.app.state
+    caches: tuple[FileCache, FileCache] | None = getattr(state, "kp_file_caches", None)
+    if caches is None:
+        caches = (FileCache(), FileCache())
+        state.kp_file_caches = caches
+    return caches
+
+
+def _resolve_and_load(root: Path, rel: Path | str, max_bytes: int) -> CachedFile | None:
+    target = contained_file(root, rel)
+    return load_file(target, max_bytes) if target is not None else None
+
+
+async def site_entry(request: Request, site_root: Path, rel: Path) -> CachedFile | None:
+    """A file of `site/` (checked, maybe with its bytes), from memory when unchanged."""
+    cache = file_caches(request)[0]
+    name = os.path.join(site_root, rel)
+    entry = cache.get(name)
+    if entry is None:
+        entry = await run_in_threadpool(_resolve_and_load, site_root, rel, cache.max_file_bytes)
+        if entry is not None:
+            cache.put(name, entry)
+    return entry
+
+
+async def directory_url(request: Request, site_root: Path, url: UrlPath) -> bool:
+    """`is_directory_url`, costing one `stat` on the loop when the answer is no."""
+    if url.trailing_slash or not url.segments:
+        return False
+    rel = Path(*url.segments, "index.html")
+    if file_caches(request)[0].get(os.path.join(site_root, rel)) is not None:
+        return True
+    if not os.path.isfile(os.path.join(site_root, rel)):
+        return False
+    return await site_entry(request, site_root, rel) is not None
 
 
 # ---------------------------------------------------------------- gated pages
@@ -103,6 +155,33 @@ def private_lesson_file(private_root: Path, manifest: Manifest, page: GatedPage)
         log.error(kv("serving.private_file_refused", url=page.url, reason="manifest-or-shell"))
         return None
     return target
+
+
+def _load_lesson(
+    private_root: Path, manifest: Manifest, page: GatedPage, max_bytes: int
+) -> CachedFile | None:
+    target = private_lesson_file(private_root, manifest, page)
+    return load_file(target, max_bytes) if target is not None else None
+
+
+async def lesson_entry(
+    request: Request, private_root: Path, manifest: Manifest, page: GatedPage
+) -> CachedFile | None:
+    """The full lesson's file, from memory while it and the manifest are unchanged (the
+    checks of `private_lesson_file` depend on the manifest: a new one empties the cache)."""
+    cache = file_caches(request)[1]
+    if cache.owner is not manifest:
+        cache.clear()
+        cache.owner = manifest
+    name = os.path.join(private_root, page.private_file)
+    entry = cache.get(name)
+    if entry is None:
+        entry = await run_in_threadpool(
+            _load_lesson, private_root, manifest, page, cache.max_file_bytes
+        )
+        if entry is not None:
+            cache.put(name, entry)
+    return entry
 
 
 class Access(Enum):
@@ -129,12 +208,30 @@ def gated_page_for(pw: Paywall, url: UrlPath) -> GatedPage | None:
     return manifest.page_for(url.canonical) if manifest else None
 
 
+def access_cache(request: Request) -> AccessCache:
+    """This app's cache of sessions and their entitlements (`paywall.members.access_cache`)."""
+    state = request.app.state
+    cache: AccessCache | None = getattr(state, "kp_access_cache", None)
+    if cache is None:
+        cache = AccessCache(state.paywall)
+        state.kp_access_cache = cache
+    return cache
+
+
 async def access_for_request(request: Request, page: GatedPage | None) -> Access:
+    """`access_for` the request's session, decided from the access cache (a database call
+    only when the session is not cached or access changed since)."""
     if page is None:
         return Access.GRANTED
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        return Access.ANONYMOUS
     pw: Paywall = request.app.state.paywall
-    member = await run_db(pw, current_member, request)
-    return await run_db(pw, access_for, pw, member, page)
+    session = await access_cache(request).lookup(token)
+    now = pw.now()
+    if session is None or not session.live(now):
+        return Access.ANONYMOUS
+    return Access.GRANTED if session.holds(page.requires, now) else Access.DENIED
 
 
 # ---------------------------------------------------------------- responses
@@ -148,8 +245,21 @@ def content_type(path: Path) -> str:
     )
 
 
-def etag_for(st: os.stat_result) -> str:
-    return f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
+def _with_charset(kind: str) -> str:
+    """The Content-Type Starlette sends for `kind` (text types say utf-8)."""
+    return f"{kind}; charset=utf-8" if kind.startswith("text/") else kind
+
+
+class BytesResponse(Response):
+    """Bytes already in memory with headers already made: nothing parsed or rendered."""
+
+    def __init__(
+        self, body: bytes, headers: list[tuple[bytes, bytes]], status_code: int = 200
+    ) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        self.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
 
 
 def not_modified(request: Request, etag: str, mtime: float) -> bool:
@@ -168,37 +278,65 @@ def not_modified(request: Request, etag: str, mtime: float) -> bool:
     return False
 
 
-def static_file_response(request: Request, path: Path) -> Response:
-    """A public file with validators (ETag, Last-Modified) and a Cache-Control by kind."""
-    st = path.stat()
-    etag = etag_for(st)
-    kind = content_type(path)
-    headers = {
-        "ETag": etag,
-        "Last-Modified": email.utils.formatdate(st.st_mtime, usegmt=True),
-        "Cache-Control": HTML_CACHE if kind == "text/html" else ASSET_CACHE,
-    }
-    if not_modified(request, etag, st.st_mtime):
+def static_file_response(request: Request, entry: CachedFile) -> Response:
+    """A public file with validators (ETag, Last-Modified) and a Cache-Control by kind:
+    from memory when cached, streamed for large files and Range requests."""
+    kind = content_type(entry.path)
+    cache_control = HTML_CACHE if kind == "text/html" else ASSET_CACHE
+    if not_modified(request, entry.etag, entry.mtime):
+        headers = {
+            "ETag": entry.etag,
+            "Last-Modified": entry.last_modified,
+            "Cache-Control": cache_control,
+        }
         return Response(status_code=304, headers=headers)
-    return FileResponse(path, headers=headers, media_type=kind, stat_result=st)
+    if entry.body is None or "range" in request.headers:
+        headers = {
+            "ETag": entry.etag,
+            "Last-Modified": entry.last_modified,
+            "Cache-Control": cache_control,
+        }
+        return FileResponse(entry.path, headers=headers, media_type=kind)
+    return BytesResponse(
+        entry.body,
+        [
+            (b"etag", entry.etag.encode("latin-1")),
+            (b"last-modified", entry.last_modified.encode("latin-1")),
+            (b"cache-control", cache_control.encode("latin-1")),
+            (b"accept-ranges", b"bytes"),
+            (b"content-type", _with_charset(kind).encode("latin-1")),
+        ],
+    )
 
 
-def not_found(pw: Paywall, request: Request) -> Response:
+async def not_found(pw: Paywall, request: Request) -> Response:
     """The site's own 404 page (site/404.html) with status 404, or a built-in one."""
-    page = contained_file(pw.settings.site_path, "404.html")
-    headers = {"Cache-Control": HTML_CACHE}
+    page = await site_entry(request, pw.settings.site_path, Path("404.html"))
     if page is not None:
-        return HTMLResponse(page.read_bytes(), status_code=404, headers=headers)
+        body = page.body if page.body is not None else page.path.read_bytes()
+        headers = [
+            (b"cache-control", HTML_CACHE.encode()),
+            (b"content-type", b"text/html; charset=utf-8"),
+        ]
+        return BytesResponse(body, headers, status_code=404)
     response = render_page(pw, request, "Page not found", "", status=404)
     response.headers["Cache-Control"] = HTML_CACHE
     return response
 
 
-def gated_response(pw: Paywall, request: Request, path: Path) -> Response:
+GATED_HEADERS = [
+    (b"cache-control", GATED_CACHE.encode()),
+    (b"vary", b"Cookie"),
+    (b"content-type", b"text/html; charset=utf-8"),
+]
+
+
+async def gated_response(entry: CachedFile) -> Response:
     """A gated page (full or teaser): same status, personal, never stored by any cache."""
-    body = path.read_bytes()
-    headers = {"Cache-Control": GATED_CACHE, "Vary": "Cookie"}
-    return HTMLResponse(body, status_code=200, headers=headers)
+    body = entry.body
+    if body is None:  # larger than the cache keeps
+        body = await run_in_threadpool(entry.path.read_bytes)
+    return BytesResponse(body, GATED_HEADERS)
 
 
 def missing_teaser(pw: Paywall, request: Request, page: GatedPage) -> Response:
@@ -212,21 +350,22 @@ def missing_teaser(pw: Paywall, request: Request, page: GatedPage) -> Response:
     return response
 
 
-async def serve_gated(request: Request, page: GatedPage, url: UrlPath) -> Response:
+async def serve_gated(
+    request: Request, page: GatedPage, url: UrlPath, manifest: Manifest
+) -> Response:
     pw: Paywall = request.app.state.paywall
     access = await access_for_request(request, page)
-    manifest = pw.manifest()
-    if access is Access.GRANTED and manifest is not None:
-        full = private_lesson_file(pw.settings.private_path, manifest, page)
+    if access is Access.GRANTED:
+        full = await lesson_entry(request, pw.settings.private_path, manifest, page)
         if full is not None:
-            log.info(kv("serving.gated", url=page.url, access="full"))
-            return gated_response(pw, request, full)
+            log.debug(kv("serving.gated", url=page.url, access="full"))
+            return await gated_response(full)
         log.error(kv("serving.private_file_missing", url=page.url, file=page.private_file))
-    teaser = site_file(pw.settings.site_path, url)
-    log.info(kv("serving.gated", url=page.url, access=access.value))
+    teaser = await site_entry(request, pw.settings.site_path, site_relative(url))
+    log.debug(kv("serving.gated", url=page.url, access=access.value))
     if teaser is None:
         return missing_teaser(pw, request, page)
-    return gated_response(pw, request, teaser)
+    return await gated_response(teaser)
 
 
 async def serve_site(request: Request) -> Response:
@@ -236,16 +375,17 @@ async def serve_site(request: Request) -> Response:
         url = request_url_path(request)
     except UnsafePath as exc:
         log.warning(kv("serving.unsafe_path", reason=str(exc)))
-        return not_found(pw, request)
+        return await not_found(pw, request)
     site_root = pw.settings.site_path
-    page = gated_page_for(pw, url)
-    if page is not None and not is_directory_url(site_root, url):
-        return await serve_gated(request, page, url)
-    if is_directory_url(site_root, url):
+    manifest = pw.manifest()
+    page = manifest.page_for(url.canonical) if manifest else None
+    if await directory_url(request, site_root, url):
         query = request.url.query
         target = url.canonical + "/" + (f"?{query}" if query else "")
         return RedirectResponse(target, status_code=301)
-    path = site_file(site_root, url)
-    if path is None or not stat.S_ISREG(path.stat().st_mode):
-        return not_found(pw, request)
-    return static_file_response(request, path)
+    if page is not None and manifest is not None:
+        return await serve_gated(request, page, url, manifest)
+    entry = await site_entry(request, site_root, site_relative(url))
+    if entry is None:
+        return await not_found(pw, request)
+    return static_file_response(request, entry)
