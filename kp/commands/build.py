@@ -316,7 +316,7 @@ def _language(title: str, lang: str | None) -> tuple[str, str | None]:
         return lang, None
     chosen = title_lang(title)
     other = "en" if chosen == "zh" else "zh"
-    return chosen, f"lang: {chosen}, from the title (pass --lang {other} for the other language)"
+    return chosen, f"lang: {chosen}, from the title; --lang {other} for the other language"
 
 
 slug_option = click.option("--slug", help="URL slug (default: from the title; pinyin for 中文).")

@@ -57,7 +57,7 @@ def test_without_lang_a_title_in_chinese_makes_a_chinese_article(mini, kp_cli, t
     result = kp_cli("new", "article", title, "--config", str(mini.config))
     assert result.exit_code == 0, result.output
     other = "en" if lang == "zh" else "zh"
-    assert f"lang: {lang}, from the title (pass --lang {other} for the other language)" in (
+    assert f"(lang: {lang}, from the title; --lang {other} for the other language)" in (
         result.output
     )
     assert _meta(mini.root / f"content/articles/{slug}.md")["lang"] == lang
