@@ -42,6 +42,8 @@ class ServerOptions(TypedDict):
     log_config: None
     access_log: bool
     proxy_headers: bool
+    loop: str
+    http: str
 
 
 @dataclass

@@ -4,6 +4,7 @@ on one port. `create_app()` with no arguments is the zero-config server `kp serv
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
                 revision=revision,
                 stripe="configured" if pw.stripe_configured else "not-configured",
                 base_url=pw.settings.base_url,
+                loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
             )
         )
         try:

@@ -190,6 +190,9 @@ def serve(
         "log_config": None,
         "access_log": False,
         "proxy_headers": True,
+        # uvloop and httptools (dependencies) when they import, else asyncio and h11.
+        "loop": "auto",
+        "http": "auto",
     }
     if watch:
         # Composed in kp/: the paywall itself never imports the build.

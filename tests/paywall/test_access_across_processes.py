@@ -30,7 +30,7 @@ SLACK = 1.5
 
 
 @contextlib.contextmanager
-def kp_serve(project: Path, db_url: str, log: Path) -> Iterator[str]:
+def kp_serve(project: Path, db_url: str, log: Path, *, log_level: str = "WARNING") -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = clean_env(project)
@@ -40,7 +40,7 @@ def kp_serve(project: Path, db_url: str, log: Path) -> Iterator[str]:
         KP_SECRET_KEY="test-secret-key-not-for-production-0123456789",
         KP_BASE_URL=url,
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        KP_LOG_LEVEL="WARNING",
+        KP_LOG_LEVEL=log_level,
     )
     kp = Path(sys.executable).parent / "kp"
     with log.open("w") as out:
@@ -136,3 +136,15 @@ def test_refund_on_one_process_and_sign_out_on_the_other_reach_both(
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
     return {"STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_kp_serve_runs_on_uvloop(settings, db_url: str, tmp_path: Path) -> None:
+    """`kp serve` asks uvicorn for its fast loop and parser ("auto"), both dependencies."""
+    import httptools  # noqa: F401  (a dependency: uvicorn's "auto" parser picks it)
+
+    log = tmp_path / "serve.log"
+    with kp_serve(settings.project_dir, db_url, log, log_level="INFO"):
+        pass
+    started = [line for line in log.read_text().splitlines() if "app.started" in line]
+    assert started and "loop=uvloop" in started[0], started
