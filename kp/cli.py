@@ -2,7 +2,8 @@
 
 Sub-commands are registered by `kp.commands.build` (build, new, check) and `kp.commands.serve`
 (serve, db, members, stripe, events); `kp demo` (kp.commands.demo) runs both with the local Stripe
-test server. This module only wires them together, so the two halves stay independent.
+test server; `kp deploy` (kp.commands.deploy) writes the nginx and systemd files. This module
+only wires them together, so the two halves stay independent.
 
 The paywall's commands (and the demo) are registered the first time a command the build
 half does not know is asked for, or when help lists them all: `kp build` then never imports
@@ -19,10 +20,12 @@ from kp.commands.build import register as register_builder
 
 def _register_rest(group: click.Group) -> None:
     from kp.commands.demo import demo
+    from kp.commands.deploy import deploy
     from kp.commands.serve import register as register_paywall
 
     register_paywall(group)
     group.add_command(demo)
+    group.add_command(deploy)
 
 
 class _KpGroup(click.Group):
