@@ -130,15 +130,20 @@ def create_checkout_session(
     lang: str = "en",
     *,
     attribution: dict[str, str] | None = None,
+    intent_hash: str | None = None,
 ) -> str:
     """Create the Checkout Session and return Stripe's URL for it. `lang` is the buyer's:
     Stripe's page (`locale`), our success page and a new member's e-mails use it.
     `attribution` (growth: invite/partner code, the article the buyer came from) is added
-    to the metadata, where the webhook finds it."""
+    to the metadata, where the webhook finds it; so is `intent_hash` for a signed-out buyer
+    (their browser's sign-in nonce, hashed), so the purchase e-mail's link signs in at once
+    in the browser that bought."""
     client = pw.stripe()
     base = pw.settings.base_url
     meta = {so.META_PRODUCT: product.key, so.META_FROM: from_path[:500], so.META_LANG: lang}
     meta.update(attribution or {})
+    if member is None and intent_hash:
+        meta[so.META_INTENT] = intent_hash
     params: SessionCreateParams = {
         "mode": product.mode,
         "line_items": [{"price": resolve_price_id(client, product.price), "quantity": 1}],

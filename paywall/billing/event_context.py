@@ -73,6 +73,9 @@ class PurchaseMail:
     email: str
     next_url: str
     lang: str
+    intent_hash: str | None = None
+    """The buying browser's sign-in nonce, hashed (Checkout metadata): the link signs in
+    there at once."""
 
 
 @dataclass
@@ -168,6 +171,16 @@ def valid_key(value: str | None) -> str | None:
         return validate_key(value)
     except InvalidKey:
         return None
+
+
+def purchase_landing(manifest: Manifest | None, key: str, from_path: object) -> str:
+    """Where a buyer's purchase e-mail link lands: back on the page they bought from when
+    that page is one the purchase opens (the lesson they were reading), else `landing_url`."""
+    if manifest is not None and isinstance(from_path, str) and from_path.startswith("/"):
+        page = manifest.page_for(from_path.split("?", 1)[0].split("#", 1)[0])
+        if page is not None and key in page.requires:
+            return page.url
+    return landing_url(manifest, key)
 
 
 def landing_url(manifest: Manifest | None, key: str) -> str:

@@ -11,8 +11,8 @@ from paywall.billing.event_context import (
     EventContext,
     PurchaseMail,
     apply_state,
-    landing_url,
     member_by_email,
+    purchase_landing,
     valid_key,
 )
 from paywall.billing.on_reversal import prior_reversal
@@ -20,6 +20,7 @@ from paywall.billing.on_subscription import latest_stored_subscription, subscrip
 from paywall.database.models import Member
 from paywall.members.entitlements import Desired, active_keys
 from paywall.members.records import find_member_by_customer, flag_member, link_stripe_customer
+from paywall.members.sign_in import valid_intent_hash
 
 
 def on_checkout_session(ctx: EventContext) -> str:
@@ -37,7 +38,10 @@ def on_checkout_session(ctx: EventContext) -> str:
     else:
         outcome, became_active = _checkout_payment(ctx, session, member, key)
     if not session.get("client_reference_id") and _announce(ctx, member, key, became_active):
-        ctx.mails.append(PurchaseMail(member.email, landing_url(ctx.manifest, key), member.lang))
+        meta = so.metadata(session)
+        landing = purchase_landing(ctx.manifest, key, meta.get(so.META_FROM))
+        intent = valid_intent_hash(meta.get(so.META_INTENT))
+        ctx.mails.append(PurchaseMail(member.email, landing, member.lang, intent))
     return f"member={member.id} {outcome}"
 
 

@@ -16,6 +16,7 @@ from kp_contract.manifest import Manifest, course_key, tier_key
 META_PRODUCT = "kp_product"
 META_MEMBER = "kp_member_id"
 META_FROM = "kp_from"
+META_INTENT = "kp_intent"  # hash of a signed-out buyer's browser nonce (members.sign_in)
 META_LANG = "kp_lang"  # the buyer's language: e-mails to a member created by the webhook
 
 # Subscription statuses, grouped by what they mean for access.

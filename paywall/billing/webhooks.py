@@ -424,7 +424,14 @@ def _send_purchase_mails(pw: Paywall, mails: list[PurchaseMail]) -> None:
 
     for mail in mails:
         try:
-            send_login_email(pw, mail.email, mail.next_url, reason="purchase", lang=mail.lang)
+            send_login_email(
+                pw,
+                mail.email,
+                mail.next_url,
+                reason="purchase",
+                lang=mail.lang,
+                intent_hash=mail.intent_hash,
+            )
         except Exception as exc:  # noqa: BLE001 - any mail failure must not fail the webhook
             log.warning(
                 kv("webhook.mail_failed", email=mask_email(mail.email), error=_first_line(exc))

@@ -145,6 +145,7 @@ def issue_login_link(
     lang: str | None = None,
     ref: str | None = None,
     intent: str | None = None,
+    intent_hash: str | None = None,
 ) -> str:
     """Store a new single-use, 15-minute token (hashed) and return the absolute callback URL.
 
@@ -152,7 +153,8 @@ def issue_login_link(
     `lang` rides along in the link so a member created by it gets the language they used;
     `ref` (an invite or partner code) is kept on the row for the growth engine; `intent` is
     the nonce of the browser that asked (its `INTENT_COOKIE`), kept hashed, so that browser
-    signs in at once and any other one is asked first.
+    signs in at once and any other one is asked first (`intent_hash`: the same, already
+    hashed, for a link issued away from that browser, e.g. a purchase's by the webhook).
     """
     address = normalize_email(email)
     now = pw.now()
@@ -165,7 +167,7 @@ def issue_login_link(
             source=source[:500] if source else None,
             ip_hash=hash_ip(pw, ip) if ip else None,
             ref=ref[:64] if ref else None,
-            intent_hash=hash_token(intent) if intent else None,
+            intent_hash=hash_token(intent) if intent else intent_hash,
             created_at=now,
             expires_at=now + LOGIN_TOKEN_TTL,
         )
@@ -198,6 +200,7 @@ def send_login_email(
     lang: str = "en",
     source: str | None = None,
     ip: str | None = None,
+    intent_hash: str | None = None,
 ) -> None:
     """Issue a magic link, commit it, then mail it.
 
@@ -206,7 +209,9 @@ def send_login_email(
     must never leave a dead link in someone's mail.
     """
     with pw.sessions.begin() as db:
-        link = issue_login_link(pw, db, email, next_url, source=source, ip=ip, lang=lang)
+        link = issue_login_link(
+            pw, db, email, next_url, source=source, ip=ip, lang=lang, intent_hash=intent_hash
+        )
     subject, text = login_email(site_name(pw), link, reason, lang)
     pw.mailer.send(normalize_email(email), subject, text)
     log.info(kv("auth.link_sent", email=mask_email(normalize_email(email)), reason=reason))
@@ -219,8 +224,20 @@ INTENT_COOKIE = "kp_login_intent"
 link's row): opening the link there signs in with no question asked."""
 
 
+CHECKOUT_INTENT_TTL = dt.timedelta(hours=24) + LOGIN_TOKEN_TTL
+"""How long a signed-out buyer's browser keeps its nonce: Stripe's Checkout Session lives 24
+hours by default, then the purchase link 15 minutes."""
+
+
 def new_intent() -> str:
     return secrets.token_urlsafe(24)
+
+
+def valid_intent_hash(value: object) -> str | None:
+    """An intent hash read back from elsewhere (Checkout metadata), if it is one."""
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -390,9 +407,11 @@ def set_session_cookie(pw: Paywall, response: Response, token: str) -> None:
     response.set_cookie(COOKIE_NAME, token, max_age=max_age, **_cookie_attributes(pw, "/"))
 
 
-def set_intent_cookie(pw: Paywall, response: Response, intent: str) -> None:
+def set_intent_cookie(
+    pw: Paywall, response: Response, intent: str, ttl: dt.timedelta = LOGIN_TOKEN_TTL
+) -> None:
     """The asking browser's nonce, readable only by the sign-in callback."""
-    max_age = int(LOGIN_TOKEN_TTL.total_seconds())
+    max_age = int(ttl.total_seconds())
     attributes = _cookie_attributes(pw, "/api/login")
     response.set_cookie(INTENT_COOKIE, intent, max_age=max_age, **attributes)
 

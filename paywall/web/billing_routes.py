@@ -37,7 +37,15 @@ from paywall.billing.webhooks import (
 )
 from paywall.database.models import Member
 from paywall.growth.hooks import checkout_metadata
-from paywall.members.sign_in import current_member, safe_next_url
+from paywall.members.sign_in import (
+    CHECKOUT_INTENT_TTL,
+    INTENT_COOKIE,
+    current_member,
+    hash_token,
+    new_intent,
+    safe_next_url,
+    set_intent_cookie,
+)
 from paywall.runtime.context import Paywall
 from paywall.runtime.db_threads import DatabaseBusy, StripeBusy, run_db, run_stripe
 from paywall.runtime.forms import read_fields
@@ -83,6 +91,9 @@ async def checkout(request: Request) -> Response:
             return RedirectResponse(product.url, status_code=303)
         if not pw.stripe_configured:
             return not_configured_page(pw, request, lang)
+        # A signed-out buyer's browser gets a sign-in nonce (kept if it has one): the
+        # purchase e-mail's link then signs in at once here, and asks first anywhere else.
+        intent = None if member else (request.cookies.get(INTENT_COOKIE) or new_intent())[:64]
         url = await run_stripe(
             pw,
             create_checkout_session,
@@ -92,6 +103,7 @@ async def checkout(request: Request) -> Response:
             back,
             lang,
             attribution=checkout_metadata(form),
+            intent_hash=hash_token(intent) if intent else None,
         )
     except CheckoutError as exc:
         return message_page(pw, request, lang, "checkout_failed", exc.message, exc.status)
@@ -102,7 +114,10 @@ async def checkout(request: Request) -> Response:
         log.error(kv("checkout.stripe_error", error=type(exc).__name__, detail=detail))
         return message_page(pw, request, lang, "checkout_failed", None, 502)
     log.info(kv("checkout.created", product=product.key, member=member.id if member else None))
-    return RedirectResponse(url, status_code=303)
+    response = RedirectResponse(url, status_code=303)
+    if intent is not None:
+        set_intent_cookie(pw, response, intent, CHECKOUT_INTENT_TTL)
+    return response
 
 
 def stripe_busy_page(pw: Paywall, request: Request, lang: str, kind: str) -> Response:

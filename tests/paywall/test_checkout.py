@@ -76,6 +76,41 @@ def test_purchase_webhook_magic_link_lesson_refund(shop, local_stripe):
     assert "kp-paywall" in browser.get(LESSON).text
 
 
+AUTO_SUBMIT = "document.getElementById('kp-confirm').submit()"
+
+
+def test_a_signed_out_buyer_signs_in_at_once_in_the_browser_that_bought(shop, local_stripe):
+    """The purchase e-mail's link, opened in the browser that went through Checkout, signs in
+    with no question (its nonce rode along in the session's metadata, hashed) and lands on
+    the lesson the buyer was reading; opened anywhere else, it asks first."""
+    browser = shop.client()
+    cs = start_checkout(browser, course="demo", **{"from": LESSON + "?utm=x#part"})
+    nonce = browser.cookies.get("kp_login_intent")
+    assert nonce, "the signed-out buyer's browser gets a sign-in nonce"
+    meta = local_stripe.client().v1.checkout.sessions.retrieve(cs).metadata
+    assert nonce not in str(meta)  # only its hash goes to Stripe
+    local_stripe.pay(cs, email="same@example.com")
+    link = shop.outbox.link("same@example.com")
+
+    elsewhere = shop.client().get(link)  # a mail scanner or the buyer's phone
+    assert elsewhere.status_code == 200 and AUTO_SUBMIT not in elsewhere.text
+    page = browser.get(link)
+    assert AUTO_SUBMIT in page.text
+    signed_in = open_magic_link(browser, link)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == LESSON
+    assert CANARY in browser.get(LESSON).text
+
+
+def test_a_purchase_link_from_a_page_the_purchase_does_not_open_lands_on_the_course(
+    shop, local_stripe
+):
+    browser = shop.client()
+    cs = start_checkout(browser, course="demo", **{"from": PRO_LESSON})
+    local_stripe.pay(cs, email="elsewhere@example.com")
+    signed_in = open_magic_link(browser, shop.outbox.link("elsewhere@example.com"))
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/courses/demo/"
+
+
 def test_without_the_webhook_the_lesson_stays_locked(shop, local_stripe):
     browser = shop.client()
     shop.login(browser, "early@example.com")
