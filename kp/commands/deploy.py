@@ -325,6 +325,13 @@ def deploy_systemd(
     if out is not None:
         files["kp.env.example"] = env_file_example(options, settings)
     write_or_print(out, files)
+    if not options.var_dir.is_dir():
+        click.echo(
+            f"note: {options.var_dir} does not exist; create it for the workers (the unit "
+            f"makes only it writable): install -d -o {options.user} -g {options.group} "
+            f"{options.var_dir}",
+            err=True,
+        )
     if out is not None:
         units = " ".join(f"kp@{port}" for port in options.ports)
         click.echo(
