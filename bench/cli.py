@@ -79,6 +79,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="paywall databases (postgresql is skipped when unreachable)",
     )
     parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="kp serve worker counts to measure the paywall with (default 1,2)",
+    )
+    parser.add_argument(
         "--paywall-size",
         type=int,
         default=None,
@@ -101,6 +106,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--baseline: {args.baseline} is not a checkout of this project")
     if any(size < 2 for size in args.sizes) or not args.sizes:
         parser.error("--sizes: every size must be at least 2")
+    try:
+        args.workers = [int(n) for n in _csv(args.workers)]
+    except ValueError:
+        parser.error(f"--workers: expected numbers like 1,2 (got {args.workers!r})")
+    if not args.workers or any(n < 1 for n in args.workers):
+        parser.error("--workers: at least one count, each at least 1")
     args.databases = _csv(args.databases)
     bad = sorted(set(args.databases) - {"sqlite", "postgresql"})
     if bad:
@@ -176,21 +187,40 @@ def run_paywall(args: argparse.Namespace) -> tuple[list[paywall_load.ScenarioRes
         )
         if run.skipped:
             raise SystemExit(f"bench: cannot build the paywall's site: {run.skipped}")
+    from bench.nginx_static import GATED_NGINX_NOTE, nginx_executable
+
     results = []
+    if nginx_executable() is None:
+        notes.append("nginx static: skipped, nginx is not installed (apt-get install nginx)")
+        _progress(f"  {notes[-1]}")
+    else:
+        results.append(
+            paywall_load.measure_nginx_static(
+                corpus,
+                duration=args.duration,
+                connections=args.connections,
+                generator=args.generator,
+                progress=_progress,
+            )
+        )
+    notes.append(GATED_NGINX_NOTE)
     for kind in args.databases:
         if kind == "postgresql" and not paywall_load.postgres_reachable():
             notes.append("PostgreSQL: skipped, nothing answers at 127.0.0.1:5432")
             _progress(f"  {notes[-1]}")
             continue
-        results += paywall_load.measure_database(
-            kind,
-            corpus,
-            duration=args.duration,
-            connections=args.connections,
-            generator=args.generator,
-            scenarios=paywall_load.SCENARIOS,
-            progress=_progress,
-        )
+        for workers in args.workers:
+            results += paywall_load.measure_database(
+                kind,
+                corpus,
+                duration=args.duration,
+                connections=args.connections,
+                generator=args.generator,
+                # the webhook's figure is the database's, not the workers': one worker only
+                scenarios=paywall_load.SCENARIOS if workers == 1 else ("gated", "public"),
+                progress=_progress,
+                workers=workers,
+            )
     return results, notes
 
 
@@ -255,7 +285,14 @@ def main(argv: list[str] | None = None) -> int:
             for m in measurements
         ],
         "paywall": [
-            {"database": r.database, "scenario": r.scenario, **asdict(r.load), "rps": r.load.rps}
+            {
+                "server": r.server,
+                "workers": r.workers,
+                "database": r.database,
+                "scenario": r.scenario,
+                **asdict(r.load),
+                "rps": r.load.rps,
+            }
             for r in paywall
         ],
         "notes": notes,

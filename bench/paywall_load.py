@@ -46,6 +46,9 @@ class ScenarioResult:
     database: str
     scenario: str
     load: LoadResult
+    server: str = "kp serve"
+    """`kp serve` or `nginx static` (the yardstick)."""
+    workers: int = 1
 
 
 def postgres_reachable() -> bool:
@@ -146,14 +149,14 @@ def _session_for_entitled_member(env: dict[str, str], requires: list[str]) -> st
 
 
 @contextlib.contextmanager
-def _kp_serve(env: dict[str, str], port: int) -> Iterator[str]:
+def _kp_serve(env: dict[str, str], port: int, workers: int = 1) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     # Its output goes to a file: a pipe nobody reads fills up (the development mailer prints
     # every purchase mail) and then blocks the server.
     log_path = Path(env["KP_VAR_DIR"]) / "kp-serve.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [kp_executable(), "serve", "--port", str(port)],
+        [kp_executable(), "serve", "--port", str(port), "--workers", str(workers)],
         cwd=env["KP_PROJECT_DIR"],
         env=env,
         stdout=log,
@@ -274,6 +277,7 @@ def measure_database(
     generator: str,
     scenarios: tuple[str, ...],
     progress: Callable[[str], None],
+    workers: int = 1,
 ) -> list[ScenarioResult]:
     targets = find_targets(corpus)
     results = []
@@ -285,7 +289,7 @@ def measure_database(
         env = _server_env(corpus, Path(tmp), db_url, port)
         token = _session_for_entitled_member(env, targets.requires)
         cookie = f"kp_session={token}"
-        with _kp_serve(env, port) as url:
+        with _kp_serve(env, port, workers) as url:
             _check_answers(url, targets, cookie)
             plans = {
                 "gated": lambda: [Request("GET", targets.gated_url, {"Cookie": cookie})],
@@ -302,14 +306,44 @@ def measure_database(
                     connections=connections,
                     generator=generator,
                 )
-                results.append(ScenarioResult(kind, scenario, load))
+                results.append(ScenarioResult(kind, scenario, load, workers=workers))
                 if scenario == "webhook" and load.requests > duration * EVENTS_PER_SECOND_BUDGET:
                     progress("  (more requests than distinct events: some were replays)")
                 progress(
-                    f"  {kind:<10} {scenario:<8} {load.rps:8.0f} req/s  p50 {load.p50_ms:6.1f} ms"
+                    f"  {kind:<10} {workers}w {scenario:<8} {load.rps:8.0f} req/s"
+                    f"  p50 {load.p50_ms:6.1f} ms"
                     f"  p99 {load.p99_ms:6.1f} ms  errors {load.errors}  ({load.generator})"
                 )
     return results
+
+
+def measure_nginx_static(
+    corpus: Corpus,
+    *,
+    duration: float,
+    connections: int,
+    generator: str,
+    progress: Callable[[str], None],
+) -> ScenarioResult:
+    """nginx serving the same built site and the same public page as `kp serve` does."""
+    from bench.nginx_static import nginx_serving
+
+    targets = find_targets(corpus)
+    with nginx_serving(corpus.root / "site", _free_port()) as url:
+        if httpx.get(url + targets.public_url, timeout=10).status_code != 200:
+            raise RuntimeError(f"bench: nginx does not serve {targets.public_url}")
+        load = run_load(
+            url,
+            [Request("GET", targets.public_url)],
+            duration=duration,
+            connections=connections,
+            generator=generator,
+        )
+    progress(
+        f"  nginx static  public   {load.rps:8.0f} req/s  p50 {load.p50_ms:6.1f} ms"
+        f"  p99 {load.p99_ms:6.1f} ms  errors {load.errors}  ({load.generator})"
+    )
+    return ScenarioResult("-", "public", load, server="nginx static", workers=0)
 
 
 def now_utc() -> str:

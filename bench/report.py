@@ -63,8 +63,57 @@ def site_table(measurements: list[Measurement]) -> str:
     return "Site builds (wall seconds, median of runs)\n" + _table(header, rows)
 
 
+PUBLIC_VS_NGINX_TARGET = 0.10
+GATED_VS_PUBLIC_TARGET = 0.60
+P99_TARGET_MS = 50.0
+"""Issue 15's targets for `kp serve` alone, as ratios in one run (16 connections)."""
+
+
+def _server(r: ScenarioResult) -> str:
+    if r.server != "kp serve":
+        return r.server
+    return f"kp serve, {r.workers} worker" + ("s" if r.workers != 1 else "")
+
+
+def _verdict(ok: bool) -> str:
+    return "meets" if ok else "MISSES"
+
+
+def paywall_targets(results: list[ScenarioResult]) -> list[str]:
+    """The issue's ratios, from the rows of this run: public ÷ nginx static, gated ÷ public
+    of the same server and database, and each kp serve row's p99."""
+    by = {(r.server, r.workers, r.database, r.scenario): r.load for r in results}
+    nginx = by.get(("nginx static", 0, "-", "public"))
+    lines = []
+    for (server, workers, database, scenario), load in by.items():
+        if server != "kp serve" or scenario not in ("public", "gated"):
+            continue
+        where = f"kp serve {workers}w {database}"
+        if scenario == "public" and nginx is not None and nginx.rps:
+            ratio = load.rps / nginx.rps
+            verdict = _verdict(ratio >= PUBLIC_VS_NGINX_TARGET)
+            lines.append(
+                f"{where}: public ÷ nginx static = {ratio:.3f} "
+                f"(target ≥ {PUBLIC_VS_NGINX_TARGET:.2f}: {verdict})"
+            )
+        public = by.get((server, workers, database, "public"))
+        if scenario == "gated" and public is not None and public.rps:
+            ratio = load.rps / public.rps
+            verdict = _verdict(ratio >= GATED_VS_PUBLIC_TARGET)
+            lines.append(
+                f"{where}: gated ÷ public = {ratio:.2f} "
+                f"(target ≥ {GATED_VS_PUBLIC_TARGET:.2f}: {verdict})"
+            )
+        lines.append(
+            f"{where}: {scenario} p99 = {load.p99_ms:.1f} ms "
+            f"(target ≤ {P99_TARGET_MS:.0f} ms: {_verdict(load.p99_ms <= P99_TARGET_MS)})"
+        )
+    return lines
+
+
 def paywall_table(results: list[ScenarioResult], notes: list[str]) -> str:
     header = [
+        "server",
         "database",
         "scenario",
         "req/s",
@@ -76,6 +125,7 @@ def paywall_table(results: list[ScenarioResult], notes: list[str]) -> str:
     ]
     rows = [
         [
+            _server(r),
             r.database,
             r.scenario,
             _num(r.load.rps, 0),
@@ -87,5 +137,8 @@ def paywall_table(results: list[ScenarioResult], notes: list[str]) -> str:
         ]
         for r in results
     ]
-    text = "Paywall (kp serve, 1 worker, loopback)\n" + _table(header, rows)
+    text = "Paywall (loopback; nginx static serves the same built site)\n" + _table(header, rows)
+    targets = paywall_targets(results)
+    if targets:
+        text += "\n\nTargets (issue 15), ratios of this run:\n" + "\n".join(targets)
     return text + "".join(f"\n{note}" for note in notes)

@@ -11,6 +11,7 @@ import pytest
 
 from bench import cli, configs, corpus, site_builds
 from bench.loadgen import parse_wrk
+from bench.nginx_static import nginx_executable
 from bench.paywall_load import stripe_signature
 
 pytestmark = pytest.mark.timeout(120)
@@ -103,13 +104,21 @@ def test_one_harness_pass_measures_every_tool(tmp_path: Path) -> None:
         assert builds[tool]["pages"] == 4 + 2 + 2 * corpus.LESSONS_PER_COURSE + example + 2
     if not site_builds.hugo_executable():
         assert builds["hugo"]["skipped"].startswith("not installed")
-    scenarios = {(p["database"], p["scenario"]): p for p in record["paywall"]}
-    assert set(scenarios) == {("sqlite", s) for s in ("gated", "public", "webhook")}
+    scenarios = {
+        (p["server"], p["workers"], p["database"], p["scenario"]): p for p in record["paywall"]
+    }
+    expected_rows = {("kp serve", 1, "sqlite", s) for s in ("gated", "public", "webhook")}
+    expected_rows |= {("kp serve", 2, "sqlite", s) for s in ("gated", "public")}
+    if nginx_executable():
+        expected_rows.add(("nginx static", 0, "-", "public"))
+    assert set(scenarios) == expected_rows
     for result in scenarios.values():
         assert result["requests"] > 0 and result["errors"] == 0, result
     assert (tmp_path / "corpus" / "4" / "site" / "index.html").is_file()
     table = next(results.glob("*.txt")).read_text(encoding="utf-8")
     assert "kp build (clean)" in table and "× mkdocs-material" in table and "p99 ms" in table
+    assert "kp serve 1w sqlite: gated ÷ public = " in table
+    assert ("public ÷ nginx static = " in table) is bool(nginx_executable())
 
 
 def test_incremental_edits_differ_each_run_and_are_undone(tmp_path: Path) -> None:
@@ -151,3 +160,23 @@ def test_wrk_sends_each_prepared_request_with_its_headers_and_body() -> None:
         result = run_load(server.url, requests, duration=1, connections=2, generator="wrk")
     assert result.generator == "wrk" and result.requests > 0 and result.errors == 0
     assert ("GET", "one", b"") in seen and ("POST", "two", b'{"n":2}') in seen
+
+
+def test_the_targets_are_ratios_of_the_same_run() -> None:
+    from bench.loadgen import LoadResult
+    from bench.paywall_load import ScenarioResult
+    from bench.report import paywall_targets
+
+    def load(rps: float, p99: float) -> LoadResult:
+        return LoadResult("wrk", int(rps * 10), 10.0, 0, p99 / 2, p99)
+
+    lines = paywall_targets(
+        [
+            ScenarioResult("-", "public", load(20_000, 1), server="nginx static", workers=0),
+            ScenarioResult("sqlite", "public", load(2_500, 20)),
+            ScenarioResult("sqlite", "gated", load(1_000, 60)),
+        ]
+    )
+    assert "kp serve 1w sqlite: public ÷ nginx static = 0.125 (target ≥ 0.10: meets)" in lines
+    assert "kp serve 1w sqlite: gated ÷ public = 0.40 (target ≥ 0.60: MISSES)" in lines
+    assert "kp serve 1w sqlite: gated p99 = 60.0 ms (target ≤ 50 ms: MISSES)" in lines
