@@ -32,6 +32,8 @@ def normalize_public_url(url: str, *, name: str = VARIABLE) -> str:
         port = parts.port
     except ValueError as exc:
         raise PublicUrlError(f"{name}={url!r} is not a URL: {exc}") from None
+    if parts.username is not None or parts.password is not None:  # (not echoed: a secret)
+        raise PublicUrlError(f"{name} must not hold a user name or password")
     if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
         raise PublicUrlError(
             f"{name}={url!r} must be an absolute http:// or https:// URL with a host, "
@@ -39,8 +41,6 @@ def normalize_public_url(url: str, *, name: str = VARIABLE) -> str:
         )
     if parts.query or parts.fragment or text.endswith(("?", "#")):
         raise PublicUrlError(f"{name}={url!r} must not have a query or a fragment")
-    if parts.username is not None or parts.password is not None:
-        raise PublicUrlError(f"{name}={url!r} must not hold a user name or password")
     scheme = parts.scheme.lower()
     host = parts.hostname.lower()
     if ":" in host:
