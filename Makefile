@@ -20,8 +20,11 @@ setup: $(STAMP)
 build: setup
 	$(BIN)/kp build
 
+# make demo PORT=8123: every link of the demo site (canonical, sitemap, invites) uses that port.
+PORT ?= 8000
+
 demo: setup
-	$(BIN)/kp demo
+	$(BIN)/kp demo --port $(PORT)
 
 serve: build
 	$(BIN)/kp serve

@@ -205,3 +205,60 @@ def test_demo_purchase_then_ctrl_c(demo, project) -> None:
     console.drain()
     assert "stopped" in console.text
     assert port_closed(url) and port_closed(stripe_url)
+
+
+ARTICLE = "/articles/welcome-ritual-for-new-members/"
+INVITE_RE = re.compile(r'value="(http[^"]+)\?ref=[a-z0-9]+"')
+
+
+def test_demo_on_any_port_links_to_that_port(demo) -> None:
+    """`kp demo --port N`: the site is built for http://127.0.0.1:N, so the member's invite
+    link on /account/, sign-in links, canonical and hreflang links, the sitemap and the feed
+    all lead back to the demo, whatever mkdocs.yml's site_url says."""
+    process, console, port = demo
+    url = console.wait_for(OPEN_RE, timeout=90).group(1)
+    assert url == f"http://127.0.0.1:{port}" and port != 8000
+    console.wait_for(re.compile("Stop with Ctrl-C"), timeout=5)
+    assert f"building for {url}/ (the serving URL)" in console.text
+    wait_until_serving(url)
+
+    with httpx.Client(base_url=url, headers={"Origin": url}, timeout=20) as site:
+        asked = site.post("/api/login", data={"email": "member@example.com", "next": "/account/"})
+        assert asked.status_code == 200, asked.text[:300]
+        link = console.wait_for(LINK_RE, timeout=20).group(0)
+        assert link.startswith(f"{url}/api/login/callback?token=")
+        page = site.get(link.removeprefix(url))
+        fields = dict(
+            re.findall(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">', page.text)
+        )
+        assert site.post("/api/login/callback", data=fields).status_code == 303
+
+        invite = INVITE_RE.search(site.get("/account/").text)
+        assert invite is not None, "no invite link on /account/"
+        assert invite.group(1) == f"{url}/"
+        article = site.get(ARTICLE).text
+        assert f'<link rel="canonical" href="{url}{ARTICLE}">' in article
+        home = site.get("/").text
+        assert f'<link rel="alternate" hreflang="zh" href="{url}/zh/">' in home
+        sitemap = site.get("/sitemap.xml").text
+        assert f"<loc>{url}{ARTICLE}</loc>" in sitemap
+        feed = site.get("/feed.xml").text
+        assert f"<link>{url}{ARTICLE}</link>" in feed
+        for name, text in (("article", article), ("sitemap", sitemap), ("feed", feed)):
+            assert "127.0.0.1:8000" not in text, f"the {name} points at mkdocs.yml's site_url"
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(20) == 0, console.text
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
+def test_make_demo_passes_its_port_to_kp_demo() -> None:
+    """`make demo PORT=8123` runs `kp demo --port 8123` (the test above runs that end to
+    end); without PORT, the README's http://127.0.0.1:8000. Dry runs: nothing is built."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "MAKEFLAGS")}
+    for args, expected in (([], "8000"), (["PORT=8123"], "8123")):
+        dry = subprocess.run(
+            ["make", "-n", "demo", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+        )
+        assert dry.returncode == 0, dry.stderr
+        assert dry.stdout.splitlines()[-1] == f".venv/bin/kp demo --port {expected}"
