@@ -329,9 +329,22 @@ def events_group() -> None:
 @events_group.command("list")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--type", "type_", help="Only this event type (e.g. charge.refunded).")
-def events_list(limit: int, type_: str | None) -> None:
-    """The most recent events with what processing did."""
+@click.option("--pending", is_flag=True, help="Only events that failed and are not applied yet.")
+def events_list(limit: int, type_: str | None, pending: bool) -> None:
+    """Events that failed and wait for Stripe's retry (pending) first, then the most recent
+    applied ones with what processing did. (A failure of the database itself cannot be
+    written down: Stripe's dashboard shows those deliveries.)"""
+    from paywall.billing.failed_deliveries import pending_events
+
     with paywall_context() as pw, pw.sessions() as db:
+        for failed in pending_events(db, limit, type_):
+            when = dt.datetime.fromtimestamp(failed.created, dt.UTC).isoformat()
+            last = failed.last_failed_at.isoformat(timespec="seconds")
+            tries = f"{failed.attempts} failed attempt{'s' if failed.attempts != 1 else ''}"
+            state = f"pending: {tries}, last at {last}: {failed.reason}"
+            click.echo(f"{failed.event_id}\t{failed.type}\t{when}\t{state}")
+        if pending:
+            return
         query = select(StripeEvent).order_by(StripeEvent.received_at.desc()).limit(limit)
         if type_:
             query = query.where(StripeEvent.type == type_)

@@ -25,10 +25,18 @@ from typing import Any
 
 import stripe
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from paywall.billing import stripe_objects as so
-from paywall.billing.event_context import SUBSCRIPTION_EVENTS, EventContext, Fresh, PurchaseMail
+from paywall.billing.event_context import (
+    SUBSCRIPTION_EVENTS,
+    EventContext,
+    Fresh,
+    NotYetApplicable,
+    PurchaseMail,
+)
+from paywall.billing.failed_deliveries import record_failure
 from paywall.billing.fulfillment import dispatch
 from paywall.database.models import StripeEvent
 from paywall.database.upsert import insert_if_absent
@@ -170,7 +178,16 @@ def handle_webhook(pw: Paywall, payload: bytes, signature: str | None) -> Proces
         mode = "live" if event.get("livemode") else "test"
         log.warning(kv("webhook.livemode_mismatch", event_id=event["id"], event_mode=mode))
         return Processed("ignored", str(event["id"]), str(event["type"]), f"ignored: {mode} mode")
-    return process_event(pw, event)
+    try:
+        return process_event(pw, event)
+    except (StripeUnavailable, NotYetApplicable) as exc:
+        record_failure(pw, event, _first_line(exc))
+        raise
+    except SQLAlchemyError:
+        raise  # the database is what failed: nothing can be written (failed_deliveries)
+    except Exception as exc:  # a bug: answered 5xx, retried by Stripe, shown as pending
+        record_failure(pw, event, f"{type(exc).__name__}: {_first_line(exc)}")
+        raise
 
 
 def _key_livemode(pw: Paywall) -> bool | None:

@@ -151,6 +151,23 @@ class StripeEvent(Base):
     outcome: Mapped[str] = mapped_column(Text, default="")
 
 
+class WebhookFailure(Base):
+    """A verified event whose processing failed (Stripe unreadable, not applicable yet, a
+    bug) and was answered 5xx, so Stripe retries it. Kept apart from `stripe_events` on
+    purpose: a failed attempt must never make the retry look like a duplicate. The event is
+    pending while it has a row here and none in `stripe_events` (`kp events list`)."""
+
+    __tablename__ = "webhook_failures"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(255))
+    created: Mapped[int] = mapped_column(BigInteger, comment="Stripe's event timestamp")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_failed_at: Mapped[dt.datetime]
+    last_failed_at: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(Text, default="", comment="the last failure, one line")
+
+
 class LoginToken(Base):
     """A magic link: single use (`used_at`), short-lived (`expires_at`), stored hashed."""
 

@@ -308,6 +308,24 @@ def test_stripe_sync_explains_what_is_missing(run, cli_env, settings):
 # ---------------------------------------------------------------- events
 
 
+def test_events_list_shows_failed_events_as_pending_until_applied(run, pw, stripe_events):
+    from paywall.billing.failed_deliveries import record_failure
+    from paywall.billing.webhooks import process_event
+
+    event = stripe_events.checkout_session(email="pending@example.com")
+    record_failure(pw, event, "Stripe could not be read: connection refused")
+    record_failure(pw, event, "Stripe could not be read: timed out")
+    line = next(ln for ln in run("events", "list").output.splitlines() if event["id"] in ln)
+    assert "pending: 2 failed attempts" in line and line.endswith("timed out")
+    assert event["id"] in run("events", "list", "--pending").output
+    assert event["id"] not in run("events", "list", "--pending", "--type", "charge.refunded").output
+
+    process_event(pw, event)  # Stripe's retry, applied
+    assert run("events", "list", "--pending").output == ""
+    listing = run("events", "list").output
+    assert "pending" not in listing and "course:demo active" in listing
+
+
 def test_events_list_and_replay(run, pw, stripe_events):
     from paywall.billing.webhooks import process_event
 

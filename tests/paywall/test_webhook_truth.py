@@ -18,6 +18,7 @@ from sqlalchemy import select
 from stripe_local.server import LocalStripe
 
 from kp_contract.manifest import read_manifest
+from paywall.billing.failed_deliveries import Pending, pending_events
 from paywall.billing.stripe_sync import sync_catalog
 from paywall.database.models import Entitlement, StripeEvent
 from paywall.members.entitlements import Desired, active_keys, set_state
@@ -37,6 +38,11 @@ def keys_of(pw: Any, email: str, at: dt.datetime | None = None) -> set[str]:
 def stored(pw: Any, event_id: str) -> StripeEvent | None:
     with pw.sessions() as db:
         return db.get(StripeEvent, event_id)
+
+
+def pending(pw: Any) -> list[Pending]:
+    with pw.sessions() as db:
+        return pending_events(db, 100)
 
 
 def lookup_price(local_stripe: LocalStripe, lookup_key: str) -> str:
@@ -82,12 +88,17 @@ class TestStripeUnreachable(WithLocalStripe):
         assert statuses and all(status == 503 for status in statuses), statuses
         assert stored(pw, event_id) is None  # a retry is a new delivery, not a duplicate
         assert keys_of(pw, "link@example.com") == set()
+        # What `kp events list` shows the operator (with the other events of the purchase).
+        (waiting,) = [p for p in pending(pw) if p.event_id == event_id]
+        assert waiting.attempts == len(statuses)
+        assert "Stripe could not be read" in waiting.reason
 
         local_stripe.resume_api()
         local_stripe.resend(event_id)  # Stripe's next retry
         assert keys_of(pw, "link@example.com") == {"course:demo"}
         row = stored(pw, event_id)
         assert row is not None and row.processed_at is not None
+        assert event_id not in {p.event_id for p in pending(pw)}
 
     def test_dispute_of_a_renewal_waits_for_stripe_then_revokes(
         self, app_server: Any, local_stripe: LocalStripe
