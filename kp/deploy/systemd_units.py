@@ -88,6 +88,11 @@ def render_worker_unit(options: SystemdOptions) -> str:
             "TimeoutStopSec=30s",
             "# Hardening: the project is read-only but for its var/ directory (the SQLite",
             "# database, the generated secret key, the development outbox).",
+            "# var/ made (owned by the service user) before the sandbox is set up: a site on",
+            "# PostgreSQL with KP_SECRET_KEY set may have none yet, and a missing",
+            "# ReadWritePaths would stop the unit from starting.",
+            f"ExecStartPre=+/usr/bin/install -d -o {options.user} -g {options.group} -m 0750 "
+            f"{options.var_dir}",
             "NoNewPrivileges=yes",
             "PrivateTmp=yes",
             "ProtectSystem=strict",

@@ -116,7 +116,7 @@ def _sync_product(client: stripe.StripeClient, spec: ProductSpec, dry_run: bool)
             if spec.description:
                 wanted["description"] = spec.description
             client.v1.products.create(wanted)
-        return SyncLine("product", spec.product_id, "created", spec.name)
+        return SyncLine("product", spec.product_id, _done("created", dry_run), spec.name)
     changed: ProductUpdateParams = {}
     if current.get("name") != spec.name:
         changed["name"] = spec.name
@@ -130,7 +130,14 @@ def _sync_product(client: stripe.StripeClient, spec: ProductSpec, dry_run: bool)
         return SyncLine("product", spec.product_id, "unchanged")
     if not dry_run:
         client.v1.products.update(spec.product_id, changed)
-    return SyncLine("product", spec.product_id, "updated", ", ".join(sorted(changed)))
+    return SyncLine(
+        "product", spec.product_id, _done("updated", dry_run), ", ".join(sorted(changed))
+    )
+
+
+def _done(action: str, dry_run: bool) -> str:
+    """`created`, or in a dry run `would be created`."""
+    return f"would be {action}" if dry_run else action
 
 
 def _sync_price(

@@ -220,6 +220,11 @@ def test_systemd_unit(project: Path, tmp_path: Path) -> None:
     assert "EnvironmentFile=/etc/kp/kp.env\n" in unit
     assert "Restart=on-failure\n" in unit
     assert f"ReadWritePaths={project.resolve() / 'var'}\n" in unit
+    # var/ is made for the service user before the sandbox needs it (ReadWritePaths).
+    assert (
+        f"ExecStartPre=+/usr/bin/install -d -o www-data -g www-data -m 0750 "
+        f"{project.resolve() / 'var'}\n" in unit
+    )
     assert "systemctl enable --now kp@8001 kp@8002" in result.output
     example = (out / "kp.env.example").read_text(encoding="utf-8")
     assert "KP_DATABASE_URL=" in example and "KP_MAX_WEBHOOK_BYTES=1048576" in example

@@ -265,6 +265,10 @@ def test_export_to_stdout(run):
 
 def test_stripe_sync_is_idempotent(local_stripe, settings, run_stripe):
     run_with = run_stripe
+    dry = run_with("stripe", "sync", "--dry-run").output
+    assert "product kp_course_demo: would be created" in dry
+    assert "price demo: would be created" in dry
+    assert not local_stripe.client().v1.products.list({"limit": 100}).data
     first = run_with("stripe", "sync").output
     assert "product kp_course_demo: created" in first
     assert "product kp_tier_pro: created" in first
