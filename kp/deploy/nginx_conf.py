@@ -172,7 +172,10 @@ def gated_location(
     lines = [
         f'set $kp_gated "{encoded}";',
         f"auth_request {AUTH_LOCATION};",
-        "error_page 401 403 = @kp_teaser;",
+        # 401/403: not entitled. 500 (502-504 to be sure): the paywall did not answer the
+        # check (restarting, down, overloaded): the reader gets the public teaser, never
+        # an error page and never the full text.
+        "error_page 401 403 500 502 503 504 = @kp_teaser;",
         f"root {nginx_string(str(options.private_dir), '--private-dir')};",
         f"try_files {private_file} @kp_teaser;",
         "etag off;",

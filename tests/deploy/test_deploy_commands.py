@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -59,6 +60,39 @@ def nginx_accepts(tmp_path: Path, conf_text: str) -> None:
     checked = nginx_test(nginx, prefix, top)
     assert checked.returncode == 0, checked.stderr
     assert "[warn]" not in checked.stderr, checked.stderr
+
+
+def test_a_paywall_that_does_not_answer_means_the_teaser(project: Path, tmp_path: Path) -> None:
+    """Every worker down (a restart, a crash): a signed-in reader of a gated page gets the
+    public teaser from nginx, not a 500 and not the full text; public pages still work."""
+    from stripe_local.asgi_thread import free_port
+
+    from .conftest import nginx_executable, wait_for
+
+    nginx = nginx_executable()
+    if nginx is None:
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light; .ci/run does)")
+    port, dead = free_port(), free_port()  # nothing listens on `dead`
+    conf = generate(project, "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{dead}")
+    prefix = tmp_path / "nginx-run"
+    prefix.mkdir()
+    kp_conf = prefix / "kp.conf"
+    kp_conf.write_text(conf, encoding="utf-8")
+    top = prefix / "nginx.conf"
+    top.write_text(nginx_conf(prefix, kp_conf), encoding="utf-8")
+    cmd = [nginx, "-p", str(prefix), "-c", str(top), "-e", str(prefix / "error.log")]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/", 20, process, prefix / "error.log")
+        lesson = httpx.get(f"{base}/courses/demo/02-paid/", cookies={"kp_session": "x" * 40})
+        assert lesson.status_code == 200, lesson.text[:300]
+        assert "The first paragraph is public." in lesson.text
+        assert paywall_fixtures.CANARY not in lesson.text
+        assert "no-store" in lesson.headers["cache-control"]
+    finally:
+        process.terminate()
+        process.wait(15)
 
 
 def test_every_gated_url_of_the_manifest_gets_a_location(project: Path, tmp_path: Path) -> None:
