@@ -34,6 +34,22 @@ def is_loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def settings_from_environment() -> Settings:
+    """The settings, or one line per unusable one (which variable, why) instead of
+    pydantic's traceback; values are not repeated (one may be a secret)."""
+    from pydantic import ValidationError
+
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc'])}: "
+            + str(error["msg"]).removeprefix("Value error, ")
+            for error in exc.errors()
+        ]
+        raise click.ClickException("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
 def built_site_url(settings: Settings) -> str:
     """The public URL the served site was built for (its manifest's `site_url`), or '' when
     nothing is built yet or the build had none."""
@@ -179,7 +195,7 @@ def serve(
 ) -> None:
     """Serve the site and the paywall on one port; applies database migrations first."""
     check_watch_options(watch, reload, workers, config_file, drafts)
-    settings = load_settings()
+    settings = settings_from_environment()
     # Set for this process and the workers it starts: they all make links from this one.
     os.environ["KP_BASE_URL"] = serving_base_url(settings, host, port, watch=watch)
     settings = load_settings()

@@ -139,3 +139,12 @@ def test_kp_serve_takes_the_url_the_site_was_built_for(project_copy: Path) -> No
         pass
     assert f"(public URL {public})" in output[0]
     assert f"KP_BASE_URL=http://127.0.0.1:{other_port} kp build" in output[1]
+
+
+def test_kp_serve_names_an_unusable_public_url(tmp_path: Path) -> None:
+    refused = run_kp(tmp_path, "serve", "--port", str(free_port()), timeout=60, KP_BASE_URL="shop")
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    assert "Error: invalid settings:\n  KP_BASE_URL: KP_BASE_URL='shop' must be an absolute" in (
+        refused.stderr
+    )
