@@ -24,6 +24,7 @@ from kp_contract.settings import Settings, load_settings
 from paywall.database.migrate import upgrade
 from paywall.growth import hooks as growth_hooks
 from paywall.growth import routes as growth_routes
+from paywall.members.roles import record_admin_roles
 from paywall.runtime.context import Clock, Mailer, Paywall, utc_now
 from paywall.runtime.db_threads import run_db
 from paywall.runtime.logs import configure_logging, get_logger, kv
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         revision = await run_in_threadpool(upgrade, pw.settings, engine=pw.engine)
+        await run_in_threadpool(record_admin_roles, pw)
         log.info(
             kv(
                 "app.started",

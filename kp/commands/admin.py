@@ -34,6 +34,7 @@ from paywall.members.entitlements import (
     validate_key,
 )
 from paywall.members.records import InvalidEmail, find_member, get_or_create_member
+from paywall.members.roles import record_admin_roles
 from paywall.runtime.context import Paywall, StripeNotConfigured
 
 ACTOR = "cli"
@@ -60,6 +61,7 @@ def paywall_context(*, migrate: bool = True) -> Iterator[Paywall]:
     try:
         if migrate:
             upgrade(settings, engine=pw.engine)
+            record_admin_roles(pw)
         yield pw
     finally:
         pw.engine.dispose()

@@ -244,12 +244,15 @@ def serve(
 
 
 def register(group: click.Group) -> None:
-    """Attach the paywall commands to the `kp` group: `serve` here, and the admin commands
-    (db, members, stripe, events) from `kp.commands.admin`, the growth commands (partners,
-    stats, newsletter) from `kp.commands.growth`."""
+    """Attach the paywall commands to the `kp` group: `serve` here, the admin commands
+    (db, members, stripe, events) from `kp.commands.admin`, `audit` from
+    `kp.commands.audit`, the growth commands (partners, stats, newsletter) from
+    `kp.commands.growth`."""
     from kp.commands import admin as cli_admin
+    from kp.commands import audit as cli_audit
     from kp.commands import growth as cli_growth
 
     group.add_command(serve)
     cli_admin.register(group)
+    cli_audit.register(group)
     cli_growth.register(group)

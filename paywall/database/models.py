@@ -87,6 +87,9 @@ class Member(Base):
     newsletter: Mapped[bool] = mapped_column(Boolean, default=True)
     flagged: Mapped[str | None] = mapped_column(String(255), comment="e.g. 'dispute dp_…'")
     source: Mapped[str | None] = mapped_column(String(500), comment="page the sign-up came from")
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(
+        comment="account deleted: personal data erased, purchase records kept"
+    )
 
     entitlements: Mapped[list[Entitlement]] = relationship(back_populates="member")
 
@@ -208,6 +211,21 @@ class WebSession(Base):
     member: Mapped[Member] = relationship()
 
 
+class EmailChange(Base):
+    """A member's request to move their account to a new address: it takes effect when the
+    link mailed to that new address is opened (single use, short-lived, stored hashed)."""
+
+    __tablename__ = "email_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    new_email: Mapped[str] = mapped_column(String(320), comment="lower-cased")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
 class AccessGeneration(Base):
     """One row whose counter goes up in every transaction that may change who can read what
     (an entitlement written, a session revoked, a member removed): workers caching sessions
@@ -220,16 +238,23 @@ class AccessGeneration(Base):
 
 
 class AuditLog(Base):
-    """Append-only record of every grant, change and revoke of access, and who caused it."""
+    """Append-only record of every grant, change and revoke of access, sign-in, admin action
+    and data request, and who caused it (`paywall.members.audit`). Since migration 0007 the
+    database refuses UPDATE and DELETE of its rows (triggers), so the application cannot
+    rewrite history even by mistake; the rows name members by id, never by address, so an
+    erased account leaves nothing personal here."""
 
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime]
     actor: Mapped[str] = mapped_column(
-        String(255), comment="webhook:<evt id> | cli | admin:<email>"
+        String(255),
+        comment="webhook:<evt id> | cli | admin:<email> | member:<id> | referral:<id> | settings",
     )
-    action: Mapped[str] = mapped_column(String(32), comment="grant | update | revoke | flag")
+    action: Mapped[str] = mapped_column(
+        String(32), comment="grant | update | revoke | flag | sign_in | … (members.audit)"
+    )
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     key: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str | None] = mapped_column(String(32))

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from paywall.database.models import LoginToken, Member, WebSession
+from paywall.members.audit import SIGN_IN, member_actor, record
 from paywall.members.records import get_or_create_member, normalize_email
 from paywall.runtime.context import Paywall
 from paywall.runtime.lang import LANGS, site_lang, t
@@ -307,6 +308,14 @@ def consume_login_token(
     if not was_confirmed:
         member.confirmed_at = now
     db.flush()
+    record(
+        db,
+        SIGN_IN,
+        now=now,
+        actor=member_actor(member.id),
+        member_id=member.id,
+        detail="new member" if existing is None else "",
+    )
     for hook in pw.hooks.after_sign_in:
         hook(pw, db, member, row, was_confirmed)
     return SignIn(member, row.next_url or "/", created=existing is None)
