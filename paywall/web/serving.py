@@ -29,10 +29,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from kp_contract.manifest import MEMBER_KEY, GatedPage, Manifest
-from paywall.database.models import Member
+from kp_contract.manifest import GatedPage, Manifest
 from paywall.members.access_cache import AccessCache
-from paywall.members.entitlements import is_entitled
 from paywall.members.sign_in import COOKIE_NAME
 from paywall.runtime.context import Paywall
 from paywall.runtime.logs import get_logger, kv
@@ -190,19 +188,6 @@ class Access(Enum):
     DENIED = "denied"  # gated, signed in without a matching entitlement
 
 
-def access_for(pw: Paywall, member: Member | None, page: GatedPage | None) -> Access:
-    """Whether `member` may read `page` (None: not gated). Sync: it may query the database."""
-    if page is None:
-        return Access.GRANTED
-    if member is None:
-        return Access.ANONYMOUS
-    if MEMBER_KEY in page.requires:
-        return Access.GRANTED
-    with pw.sessions() as db:
-        allowed = is_entitled(db, member, list(page.requires), pw.now())
-    return Access.GRANTED if allowed else Access.DENIED
-
-
 def gated_page_for(pw: Paywall, url: UrlPath) -> GatedPage | None:
     manifest = pw.manifest()
     return manifest.page_for(url.canonical) if manifest else None
@@ -219,8 +204,9 @@ def access_cache(request: Request) -> AccessCache:
 
 
 async def access_for_request(request: Request, page: GatedPage | None) -> Access:
-    """`access_for` the request's session, decided from the access cache (a database call
-    only when the session is not cached or access changed since)."""
+    """Whether the request's session may read `page` (None: not gated), decided from the
+    access cache: a database call only when the session is not cached or access changed
+    since. Gated serving and `/api/auth` both ask here, so they never disagree."""
     if page is None:
         return Access.GRANTED
     token = request.cookies.get(COOKIE_NAME)

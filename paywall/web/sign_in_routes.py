@@ -49,7 +49,7 @@ from paywall.runtime.logs import get_logger, kv, mask_email
 from paywall.runtime.mailer import MailError
 from paywall.runtime.pages import NO_STORE, esc, render_page
 from paywall.runtime.url_paths import UnsafePath, parse_url_path
-from paywall.web.serving import Access, access_for
+from paywall.web.serving import Access, access_for_request
 
 log = get_logger("paywall.web.sign_in_routes")
 
@@ -391,6 +391,9 @@ async def auth_check(request: Request) -> Response:
     original request URI (`$request_uri`, still percent-encoded); it is decoded
     and checked exactly like a request to the file server, so encoded tricks cannot turn a
     gated URL into an ungated one. An unsafe `uri` is a 400 (nginx then refuses the request).
+
+    Decided from the worker's access cache, as a gated page is (`access_for_request`): nginx
+    caches only grants, so every refusal comes back here, and must not cost a query each.
     """
     pw: Paywall = request.app.state.paywall
     headers = {"Cache-Control": NO_STORE}
@@ -406,8 +409,7 @@ async def auth_check(request: Request) -> Response:
         return Response(f"unsafe uri: {exc}", 400, headers, "text/plain")
     manifest = pw.manifest()
     page = manifest.page_for(url.canonical) if manifest else None
-    member = await run_db(pw, current_member, request) if page is not None else None
-    access = await run_db(pw, access_for, pw, member, page)
+    access = await access_for_request(request, page)
     status = {Access.GRANTED: 204, Access.ANONYMOUS: 401, Access.DENIED: 403}[access]
     return Response(status_code=status, headers=headers)
 

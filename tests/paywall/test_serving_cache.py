@@ -8,12 +8,13 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from starlette.applications import Starlette
 
 from kp_contract.manifest import GatedPage, read_manifest, write_manifest
@@ -250,3 +251,77 @@ def test_the_generation_moves_with_changes_of_access_only(pw) -> None:
         db.commit()
     assert generation() == start + 3
     assert pw.access_changes.count == changes_here + 2
+
+
+# ---------------------------------------------------------------- /api/auth
+
+
+@contextmanager
+def statements(pw: Paywall) -> Iterator[list[str]]:
+    """The SQL statements `pw`'s engine runs inside the block (any thread)."""
+    seen: list[str] = []
+
+    def before(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.append(sql)
+
+    event.listen(pw.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(pw.engine, "before_cursor_execute", before)
+
+
+def auth_status(client: httpx.Client, uri: str) -> int:
+    return client.get("/api/auth", params={"uri": uri}).status_code
+
+
+def test_api_auth_answers_repeated_checks_from_the_access_cache(served, grant_access) -> None:
+    """nginx caches grants only: every refusal reaches /api/auth, and must cost no query
+    once the session is cached (nor must a grant)."""
+    from paywall.members.access_cache import AccessCache
+
+    # No generation read during the test: a query then would be the cache's, not a miss.
+    served.app.state.kp_access_cache = AccessCache(served.pw, check_interval=3600)
+    with served.client() as c:
+        served.login(c, "reader@example.com")
+        assert auth_status(c, PAID) == 403  # signed in, not entitled: loaded once
+        with statements(served.pw) as denied:
+            assert [auth_status(c, PAID) for _ in range(5)] == [403] * 5
+            assert auth_status(c, PAID + "index.html") == 403
+        grant_access("reader@example.com", "course:demo")  # a commit here: cache dropped
+        assert auth_status(c, PAID) == 204
+        with statements(served.pw) as granted:
+            assert [auth_status(c, PAID) for _ in range(5)] == [204] * 5
+            assert CANARY in c.get(PAID).text  # the page and the check share the entry
+    assert denied == [] and granted == []
+    assert served.app.state.kp_access_cache.loads == 2
+
+
+def test_api_auth_sees_a_revoke_by_another_process_within_the_check_interval(
+    served, grant_access, settings
+) -> None:
+    """A refund handled by another worker: this worker's /api/auth answered from its cache,
+    and turns to 403 within `CHECK_INTERVAL` (the bound docs/nginx.md adds nginx's to)."""
+    from paywall.app import make_paywall
+    from paywall.database.models import Entitlement
+    from paywall.members.access_cache import CHECK_INTERVAL
+    from paywall.members.entitlements import revoke
+    from paywall.members.sign_in import revoke_session
+
+    grant_access("buyer@example.com", "course:demo")
+    with served.client() as c:
+        served.login(c, "buyer@example.com")
+        assert [auth_status(c, PAID) for _ in range(3)] == [204] * 3
+        assert served.app.state.kp_access_cache.loads == 1
+        other = make_paywall(settings)
+        try:
+            with other.sessions.begin() as db:
+                for row in db.query(Entitlement).all():
+                    revoke(db, row, now=other.now(), actor="test", reason="refund")
+            took = until(lambda: auth_status(c, PAID) == 403, CHECK_INTERVAL + 2)
+            with other.sessions.begin() as db:
+                assert revoke_session(other, db, c.cookies["kp_session"])
+            signed_out = until(lambda: auth_status(c, PAID) == 401, CHECK_INTERVAL + 2)
+        finally:
+            other.engine.dispose()
+    assert took <= CHECK_INTERVAL + 2 and signed_out <= CHECK_INTERVAL + 2
