@@ -187,13 +187,21 @@ def run_paywall(args: argparse.Namespace) -> tuple[list[paywall_load.ScenarioRes
         )
         if run.skipped:
             raise SystemExit(f"bench: cannot build the paywall's site: {run.skipped}")
-    from bench.nginx_static import GATED_NGINX_NOTE, nginx_executable
+    from bench.nginx_static import nginx_executable
 
     results = []
-    if nginx_executable() is None:
-        notes.append("nginx static: skipped, nginx is not installed (apt-get install nginx)")
+    with_nginx = nginx_executable() is not None
+    front_workers = max(args.workers)
+    if not with_nginx:
+        notes.append(
+            "nginx static and nginx front: skipped, nginx is not installed (apt-get install nginx)"
+        )
         _progress(f"  {notes[-1]}")
     else:
+        notes.append(
+            f"nginx front: `kp deploy nginx`'s kp.conf (default --auth-cache-seconds) in front "
+            f"of kp serve with {front_workers} worker(s); the gated row's lesson and session"
+        )
         results.append(
             paywall_load.measure_nginx_static(
                 corpus,
@@ -203,7 +211,6 @@ def run_paywall(args: argparse.Namespace) -> tuple[list[paywall_load.ScenarioRes
                 progress=_progress,
             )
         )
-    notes.append(GATED_NGINX_NOTE)
     for kind in args.databases:
         if kind == "postgresql" and not paywall_load.postgres_reachable():
             notes.append("PostgreSQL: skipped, nothing answers at 127.0.0.1:5432")
@@ -220,6 +227,7 @@ def run_paywall(args: argparse.Namespace) -> tuple[list[paywall_load.ScenarioRes
                 scenarios=paywall_load.SCENARIOS if workers == 1 else ("gated", "public"),
                 progress=_progress,
                 workers=workers,
+                through_nginx=with_nginx and workers == front_workers,
             )
     return results, notes
 

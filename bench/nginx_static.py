@@ -1,13 +1,12 @@
-"""The yardstick for `kp serve`: Debian's nginx serving the bench's built `site/` statically.
+"""nginx in the bench: the yardstick (Debian's nginx serving the built `site/` statically)
+and the production front (`kp deploy nginx`'s configuration in front of `kp serve`).
 
-Started by the bench itself in a temporary prefix (its own configuration, pid file, logs
-and temp paths) on a free loopback port, with `daemon off`, and stopped when done; nothing
-of the system's nginx is used but the binary and `mime.types`. When `nginx` is not
-installed (`apt-get install nginx`) the row is skipped with a note.
-
-The gated-through-nginx row (issue 15) belongs next to this one, in this module: nginx with
-the configuration `kp deploy nginx` generates, in front of two `kp serve` workers on
-PostgreSQL. Until it is written the table names it as not measured (`GATED_NGINX_NOTE`).
+Both are started by the bench itself in a temporary prefix (a top-level nginx.conf of the
+bench's own, pid file, logs, temp paths and the front's auth cache) on a free loopback port,
+with `daemon off`, and stopped when done; nothing of the system's nginx is used but the
+binary and `mime.types`. Both share the same top level (workers, keep-alive, sendfile), so
+the two rows differ only by what `kp.conf` does. When `nginx` is not installed (`apt-get
+install nginx`) the rows are skipped with a note.
 """
 
 from __future__ import annotations
@@ -19,10 +18,12 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
+
+from bench.site_builds import kp_executable
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx")
 MIME_TYPES = Path("/etc/nginx/mime.types")
@@ -36,13 +37,13 @@ def nginx_executable() -> str | None:
     return None
 
 
-def static_config(prefix: Path, site: Path, port: int) -> str:
-    """An nginx.conf serving `site` on 127.0.0.1:`port`, everything else inside `prefix`."""
+def top_config(prefix: Path, http_body: str) -> str:
+    """A top-level nginx.conf with everything inside `prefix` and `http_body` in http {}."""
     temp = {name: prefix / "tmp" / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(parents=True, exist_ok=True)
     mime = f"include {MIME_TYPES};" if MIME_TYPES.is_file() else "default_type text/html;"
-    user = "user root root;" if os.geteuid() == 0 else ""
+    user = "user root root;" if os.geteuid() == 0 else ""  # workers must read the tmp files
     return f"""
 {user}
 daemon off;
@@ -61,45 +62,94 @@ http {{
     fastcgi_temp_path {temp["fastcgi"]};
     uwsgi_temp_path {temp["uwsgi"]};
     scgi_temp_path {temp["scgi"]};
-    server {{
+{http_body}
+}}
+"""
+
+
+def static_config(prefix: Path, site: Path, port: int) -> str:
+    """An nginx.conf serving `site` on 127.0.0.1:`port`, everything else inside `prefix`."""
+    server = f"""    server {{
         listen 127.0.0.1:{port};
         root {site};
         location / {{ try_files $uri $uri/ =404; }}
-    }}
-}}
-"""
+    }}"""
+    return top_config(prefix, server)
+
+
+def front_config(prefix: Path, kp_conf: Path) -> str:
+    """An nginx.conf including the generated `kp.conf` inside http {} (as an operator's
+    /etc/nginx/nginx.conf includes conf.d/), everything else inside `prefix`."""
+    return top_config(prefix, f"    include {kp_conf};")
 
 
 @contextlib.contextmanager
 def nginx_serving(site: Path, port: int) -> Iterator[str]:
     """nginx serving `site` statically at the returned URL until the block ends."""
-    nginx = nginx_executable()
-    if nginx is None:
-        raise FileNotFoundError("nginx is not installed (apt-get install nginx)")
     with tempfile.TemporaryDirectory(prefix="kp-bench-nginx-") as tmp:
         prefix = Path(tmp)
         conf = prefix / "nginx.conf"
         conf.write_text(static_config(prefix, site, port), encoding="utf-8")
-        log = (prefix / "stdout.log").open("wb")
-        proc = subprocess.Popen(
-            [nginx, "-p", str(prefix), "-c", str(conf)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_answering(url, proc, prefix)
+        with _running(prefix, conf, port) as url:
             yield url
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            log.close()
+
+
+def deploy_nginx(
+    env: dict[str, str], out: Path, port: int, upstreams: Sequence[str], cache_dir: Path
+) -> Path:
+    """`kp deploy nginx` for the project of `env` (the workers' settings): `out`/kp.conf,
+    listening on 127.0.0.1:`port`, default `--auth-cache-seconds`."""
+    args = [kp_executable(), "deploy", "nginx", "--out", str(out)]
+    args += ["--listen", f"127.0.0.1:{port}", "--cache-dir", str(cache_dir)]
+    for upstream in upstreams:
+        args += ["--upstream", upstream]
+    done = subprocess.run(
+        args, cwd=env["KP_PROJECT_DIR"], env=env, capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout)[-2000:]
+        raise RuntimeError(f"bench: kp deploy nginx exited {done.returncode}: {said}")
+    return out / "kp.conf"
+
+
+@contextlib.contextmanager
+def nginx_front(env: dict[str, str], upstreams: Sequence[str], port: int) -> Iterator[str]:
+    """nginx with the configuration `kp deploy nginx` generates, in front of the `kp serve`
+    workers at `upstreams` (HOST:PORT), at the returned URL until the block ends."""
+    with tempfile.TemporaryDirectory(prefix="kp-bench-front-") as tmp:
+        prefix = Path(tmp)
+        kp_conf = deploy_nginx(env, prefix / "conf", port, upstreams, prefix / "auth-cache")
+        conf = prefix / "nginx.conf"
+        conf.write_text(front_config(prefix, kp_conf), encoding="utf-8")
+        with _running(prefix, conf, port) as url:
+            yield url
+
+
+@contextlib.contextmanager
+def _running(prefix: Path, conf: Path, port: int) -> Iterator[str]:
+    nginx = nginx_executable()
+    if nginx is None:
+        raise FileNotFoundError("nginx is not installed (apt-get install nginx)")
+    log = (prefix / "stdout.log").open("wb")
+    proc = subprocess.Popen(
+        [nginx, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_answering(url, proc, prefix)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
 
 
 def _wait_answering(url: str, proc: subprocess.Popen[bytes], prefix: Path) -> None:
@@ -117,9 +167,3 @@ def _wait_answering(url: str, proc: subprocess.Popen[bytes], prefix: Path) -> No
             return
         time.sleep(0.05)
     raise TimeoutError(f"nginx did not answer {url} within 15 s")
-
-
-GATED_NGINX_NOTE = (
-    "gated through nginx: not measured yet (needs `kp deploy nginx`'s configuration; "
-    "its place is bench/nginx_static.py)"
-)

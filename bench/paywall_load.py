@@ -8,6 +8,11 @@ answers:
 - `public`: a free article (a static page);
 - `webhook`: distinct, correctly signed `checkout.session.completed` events, each granting a
   course to a buyer (members are created, entitlements written, purchase mails queued).
+
+And, with `through_nginx`, the production shape: the same gated lesson with the same session
+through nginx running `kp deploy nginx`'s configuration in front of that `kp serve`
+(`auth_request` to the paywall, grants cached by nginx per session and URL), checked the
+same way first.
 """
 
 from __future__ import annotations
@@ -47,8 +52,13 @@ class ScenarioResult:
     scenario: str
     load: LoadResult
     server: str = "kp serve"
-    """`kp serve` or `nginx static` (the yardstick)."""
+    """`kp serve`, `nginx static` (the yardstick) or `nginx front` (`NGINX_FRONT`)."""
     workers: int = 1
+
+
+NGINX_FRONT = "nginx front"
+"""The server of the gated-through-nginx row: `kp deploy nginx`'s configuration in front of
+`workers` kp serve workers on `database`."""
 
 
 def postgres_reachable() -> bool:
@@ -278,6 +288,7 @@ def measure_database(
     scenarios: tuple[str, ...],
     progress: Callable[[str], None],
     workers: int = 1,
+    through_nginx: bool = False,
 ) -> list[ScenarioResult]:
     targets = find_targets(corpus)
     results = []
@@ -314,7 +325,57 @@ def measure_database(
                     f"  p50 {load.p50_ms:6.1f} ms"
                     f"  p99 {load.p99_ms:6.1f} ms  errors {load.errors}  ({load.generator})"
                 )
+            if through_nginx:
+                results.append(
+                    measure_nginx_gated(
+                        env,
+                        port,
+                        targets,
+                        cookie,
+                        kind=kind,
+                        workers=workers,
+                        duration=duration,
+                        connections=connections,
+                        generator=generator,
+                        progress=progress,
+                    )
+                )
     return results
+
+
+def measure_nginx_gated(
+    env: dict[str, str],
+    upstream_port: int,
+    targets: Targets,
+    cookie: str,
+    *,
+    kind: str,
+    workers: int,
+    duration: float,
+    connections: int,
+    generator: str,
+    progress: Callable[[str], None],
+) -> ScenarioResult:
+    """The gated lesson with `cookie` through nginx with `kp deploy nginx`'s configuration
+    in front of the running `kp serve` (its port), after checking that nginx gives that
+    session the full lesson and the same URL without it the teaser."""
+    from bench.nginx_static import nginx_front
+
+    with nginx_front(env, [f"127.0.0.1:{upstream_port}"], _free_port()) as url:
+        _check_answers(url, targets, cookie)
+        load = run_load(
+            url,
+            [Request("GET", targets.gated_url, {"Cookie": cookie})],
+            duration=duration,
+            connections=connections,
+            generator=generator,
+        )
+    progress(
+        f"  nginx front {kind:<10} {workers}w gated {load.rps:8.0f} req/s"
+        f"  p50 {load.p50_ms:6.1f} ms  p99 {load.p99_ms:6.1f} ms  errors {load.errors}"
+        f"  ({load.generator})"
+    )
+    return ScenarioResult(kind, "gated", load, server=NGINX_FRONT, workers=workers)
 
 
 def measure_nginx_static(

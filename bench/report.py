@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.paywall_load import ScenarioResult
+from bench.paywall_load import NGINX_FRONT, ScenarioResult
 from bench.site_builds import LABELS, Measurement
 
 
@@ -67,12 +67,20 @@ PUBLIC_VS_NGINX_TARGET = 0.10
 GATED_VS_PUBLIC_TARGET = 0.60
 P99_TARGET_MS = 50.0
 """Issue 15's targets for `kp serve` alone, as ratios in one run (16 connections)."""
+FRONT_GATED_VS_NGINX_TARGET = 0.50
+"""Issue 15's target behind nginx: the gated lesson through `kp deploy nginx`'s front."""
+
+
+def _workers(n: int) -> str:
+    return f"{n} worker" + ("s" if n != 1 else "")
 
 
 def _server(r: ScenarioResult) -> str:
-    if r.server != "kp serve":
-        return r.server
-    return f"kp serve, {r.workers} worker" + ("s" if r.workers != 1 else "")
+    if r.server == "kp serve":
+        return f"kp serve, {_workers(r.workers)}"
+    if r.server == NGINX_FRONT:
+        return f"nginx front → kp serve, {_workers(r.workers)}"
+    return r.server
 
 
 def _verdict(ok: bool) -> str:
@@ -80,12 +88,20 @@ def _verdict(ok: bool) -> str:
 
 
 def paywall_targets(results: list[ScenarioResult]) -> list[str]:
-    """The issue's ratios, from the rows of this run: public ÷ nginx static, gated ÷ public
-    of the same server and database, and each kp serve row's p99."""
+    """The issue's ratios, from the rows of this run: the gated lesson through nginx's
+    front ÷ nginx static; for kp serve alone, public ÷ nginx static, gated ÷ public of the
+    same server and database, and each row's p99."""
     by = {(r.server, r.workers, r.database, r.scenario): r.load for r in results}
     nginx = by.get(("nginx static", 0, "-", "public"))
     lines = []
     for (server, workers, database, scenario), load in by.items():
+        if server == NGINX_FRONT and scenario == "gated" and nginx is not None and nginx.rps:
+            ratio = load.rps / nginx.rps
+            verdict = _verdict(ratio >= FRONT_GATED_VS_NGINX_TARGET)
+            lines.append(
+                f"nginx front → kp serve {workers}w {database}: gated ÷ nginx static = "
+                f"{ratio:.2f} (target ≥ {FRONT_GATED_VS_NGINX_TARGET:.2f}: {verdict})"
+            )
         if server != "kp serve" or scenario not in ("public", "gated"):
             continue
         where = f"kp serve {workers}w {database}"

@@ -12,7 +12,7 @@ import pytest
 from bench import cli, configs, corpus, site_builds
 from bench.loadgen import parse_wrk
 from bench.nginx_static import nginx_executable
-from bench.paywall_load import stripe_signature
+from bench.paywall_load import NGINX_FRONT, stripe_signature
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -111,6 +111,7 @@ def test_one_harness_pass_measures_every_tool(tmp_path: Path) -> None:
     expected_rows |= {("kp serve", 2, "sqlite", s) for s in ("gated", "public")}
     if nginx_executable():
         expected_rows.add(("nginx static", 0, "-", "public"))
+        expected_rows.add((NGINX_FRONT, 2, "sqlite", "gated"))  # in front of the 2 workers
     assert set(scenarios) == expected_rows
     for result in scenarios.values():
         assert result["requests"] > 0 and result["errors"] == 0, result
@@ -119,6 +120,8 @@ def test_one_harness_pass_measures_every_tool(tmp_path: Path) -> None:
     assert "kp build (clean)" in table and "× mkdocs-material" in table and "p99 ms" in table
     assert "kp serve 1w sqlite: gated ÷ public = " in table
     assert ("public ÷ nginx static = " in table) is bool(nginx_executable())
+    front = "nginx front → kp serve 2w sqlite: gated ÷ nginx static = "
+    assert (front in table) is bool(nginx_executable())
 
 
 def test_incremental_edits_differ_each_run_and_are_undone(tmp_path: Path) -> None:
@@ -175,7 +178,17 @@ def test_the_targets_are_ratios_of_the_same_run() -> None:
             ScenarioResult("-", "public", load(20_000, 1), server="nginx static", workers=0),
             ScenarioResult("sqlite", "public", load(2_500, 20)),
             ScenarioResult("sqlite", "gated", load(1_000, 60)),
+            ScenarioResult("postgresql", "gated", load(9_000, 3), server=NGINX_FRONT, workers=2),
+            ScenarioResult("sqlite", "gated", load(12_000, 3), server=NGINX_FRONT, workers=2),
         ]
+    )
+    assert (
+        "nginx front → kp serve 2w postgresql: gated ÷ nginx static = 0.45 "
+        "(target ≥ 0.50: MISSES)" in lines
+    )
+    assert (
+        "nginx front → kp serve 2w sqlite: gated ÷ nginx static = 0.60 (target ≥ 0.50: meets)"
+        in lines
     )
     assert "kp serve 1w sqlite: public ÷ nginx static = 0.125 (target ≥ 0.10: meets)" in lines
     assert "kp serve 1w sqlite: gated ÷ public = 0.40 (target ≥ 0.60: MISSES)" in lines
