@@ -246,13 +246,15 @@ def serve(
 def register(group: click.Group) -> None:
     """Attach the paywall commands to the `kp` group: `serve` here, the admin commands
     (db, members, stripe, events) from `kp.commands.admin`, `audit` from
-    `kp.commands.audit`, the growth commands (partners, stats, newsletter) from
-    `kp.commands.growth`."""
+    `kp.commands.audit`, `backup` and `restore` from `kp.commands.backup`, the growth
+    commands (partners, stats, newsletter) from `kp.commands.growth`."""
     from kp.commands import admin as cli_admin
     from kp.commands import audit as cli_audit
+    from kp.commands import backup as cli_backup
     from kp.commands import growth as cli_growth
 
     group.add_command(serve)
     cli_admin.register(group)
     cli_audit.register(group)
+    cli_backup.register(group)
     cli_growth.register(group)
