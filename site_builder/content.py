@@ -217,7 +217,7 @@ _LESSON_KEYS = frozenset(LessonMeta.model_fields) - frozenset(PageMeta.model_fie
 """Keys only a lesson has (`free_preview`)."""
 
 
-_OWNED_SECTIONS = ("community", "paywall", "growth")
+_OWNED_SECTIONS = ("community", "paywall", "translations", "growth")
 
 
 def validate_extra(

@@ -201,6 +201,12 @@ class PaywallConfig(_Strict):
     tiers: dict[str, TierConfig] = Field(default_factory=dict)
 
 
+class SiteText(_Strict):
+    """Site-wide copy in another language (`extra.translations: {zh: {...}}`)."""
+
+    copyright: StrictStr | None = Field(default=None, description="mkdocs.yml's `copyright`")
+
+
 class SiteExtra(BaseModel):
     """The parts of `extra` we own; other keys (analytics, social…) belong to the theme."""
 
@@ -208,9 +214,16 @@ class SiteExtra(BaseModel):
 
     community: CommunityConfig | None = None
     paywall: PaywallConfig = Field(default_factory=PaywallConfig)
+    translations: dict[Lang, SiteText] = Field(default_factory=dict)
+    """The footer's copyright line for pages in other languages than the site's."""
     growth: GrowthConfig = Field(default_factory=GrowthConfig)
     """Invite rewards and the true-fans goal (kp_contract/growth.py), passed to the paywall in the
     manifest."""
     invalid: frozenset[str] = Field(default=frozenset(), exclude=True)
     """Sections that failed validation (already reported): checks that look names up in them
     stay quiet rather than report every CTA or tier as unknown."""
+
+    def copyright_in(self, lang: str) -> str | None:
+        """The footer's copyright line for `lang`, when the site translates it."""
+        text = self.translations.get(lang) if is_lang(lang) else None
+        return text.copyright if text else None

@@ -6,18 +6,20 @@ language, course sections named after the course, and about/join/pricing at the 
 
 The navigation is pruned to what a reader needs on every page: the home page, an `Articles`
 section holding the language's paginated archive and tag index (site_builder/archives.py),
-the same for articles in the site's other languages, every course with its lessons, and the
-pages. Articles themselves are not listed: every page rendering the whole site's articles
-made the build quadratic. An article still belongs to its language's `Articles` section
-(breadcrumbs, the section open in the sidebar) and links to the previous and next article of
-that language in the footer.
+a section leading to each other language's archive (titled in the page's language), the
+courses in the navigation's language with their lessons, and the pages that exist in it.
+Courses and pages written only in another language are reached through that language's
+navigation and the language switcher, so no sidebar, breadcrumb or previous/next link shows
+the reader text in a language other than the page's. Articles themselves are not listed:
+every page rendering the whole site's articles made the build quadratic. An article still
+belongs to its language's `Articles` section (breadcrumbs, the section open in the sidebar)
+and links to the previous and next article of that language in the footer.
 
 A bilingual site gets one navigation per language, like mkdocs-static-i18n builds: a page
-and its translations are one item, shown in the navigation's language when that version
-exists (else in the default language), with section titles in the navigation's language.
-Every page is rendered with the navigation of its own language, so its sidebar, breadcrumbs
-and previous/next links stay in that language. An explicit `nav:` in mkdocs.yml is left
-exactly as written (for every language).
+and its translations are one item, shown in the navigation's language, with section titles
+in the navigation's language. Every page is rendered with the navigation of its own
+language, so its sidebar, breadcrumbs and previous/next links stay in that language. An
+explicit `nav:` in mkdocs.yml is left exactly as written (for every language).
 """
 
 from __future__ import annotations
@@ -80,12 +82,12 @@ def arrange(
     if home_page is not None:
         items.append(home_page)
     items.extend(_article_sections(index, builder.by_src, archives, lang))
-    courses = _course_sections(index, builder.take)
+    courses = _course_sections(index, builder.take, lang)
     if courses:
         items.append(Section(t(lang, "nav.courses"), courses))
     pages = [e for e in index.published() if e.kind == "page"]
     for entry in _one_per_group(index, pages, lang):
-        page = builder.take(entry.src_uri)
+        page = builder.take(entry.src_uri) if _shown_in(index, entry, lang) else None
         if page is not None:
             items.append(page)
     languages = {e.src_uri: e.lang for e in index.published()}
@@ -99,11 +101,17 @@ def arrange(
     return result
 
 
+def _shown_in(index: ContentIndex, entry: Entry, lang: str) -> bool:
+    """Whether a navigation in `lang` lists `entry`: its language's version, or any version
+    on a single-language site (or when the page's language is not one of the site's)."""
+    return entry.lang == lang or len(index.langs()) < 2
+
+
 def _article_sections(
     index: ContentIndex, by_src: dict[str, Page], archives: Archives, lang: str
 ) -> list[StructureItem]:
     """`Articles` (the language's archive and tags), then `Articles in <language>` for each
-    other language that has articles, titled in that language."""
+    other language that has articles, titled in the navigation's language."""
     langs = sorted(
         {lang_ for lang_, group in archives.first if group == "articles"},
         key=lambda other: (other != lang, other),
@@ -121,16 +129,18 @@ def _article_sections(
         if section_lang == lang or len(langs) == 1:
             title = t(lang, "nav.articles")
         else:
-            title = t(section_lang, "nav.articles_in_language")
+            title = t(lang, f"nav.articles_in_{section_lang}")
         sections.append(Section(title, pages))
     return sections
 
 
 def _course_sections(
-    index: ContentIndex, take: Callable[[str], Page | None]
+    index: ContentIndex, take: Callable[[str], Page | None], lang: str
 ) -> list[StructureItem]:
     sections: list[StructureItem] = []
     for course in index.courses.values():
+        if not _shown_in(index, course.entry, lang):
+            continue
         landing = take(course.entry.src_uri)
         children: list[StructureItem] = [landing] if landing else []
         children += [p for lesson in course.lessons if (p := take(lesson.src_uri)) is not None]
@@ -152,11 +162,12 @@ def _flatten(items: list[StructureItem]) -> list[Page]:
 def adopt(nav: Navigation, owns: Callable[[Page], bool]) -> None:
     """Give the pages `owns` selects their parent section and previous/next links in `nav`.
 
-    A page can appear in several languages' navigations (a Chinese-only article is listed in
-    the English one too), but it is rendered with one: its own language's.
+    A page can appear in several languages' navigations (another language's archive is
+    listed in each), but it is rendered with one: its own language's. Previous/next links
+    only join pages `owns` selects, so they never lead into another language.
     """
     _set_parents(nav.items, None, owns)
-    pages = nav.pages
+    pages = [page for page in nav.pages if owns(page)]
     for number, page in enumerate(pages):
         if owns(page):
             page.previous_page = pages[number - 1] if number > 0 else None

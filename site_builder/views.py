@@ -26,6 +26,8 @@ View = Literal["public", "teaser", "full", "shell"]
 class Link:
     title: str
     url: str
+    lang: str = ""
+    """The language of the page linked to (templates mark one not in the page's language)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,12 @@ class CourseOffer:
     price: Price
     tier: TierOffer | None
     lessons: tuple[LessonLink, ...]
+
+    @property
+    def through_tier(self) -> bool:
+        """A subscription course in a tier is sold as that tier (billing.checkout does the
+        same): the tier's offer is the course's, shown once and named for the tier."""
+        return self.mode == "subscription" and self.tier is not None
 
     @property
     def requires(self) -> list[str]:
@@ -123,6 +131,8 @@ class PageView:
     """An article's tags, linking to their tag pages."""
     archive: ArchiveView | None = None
     """What an archive or tag page lists (site_builder/archives.py)."""
+    copyright: str | None = None
+    """The footer's copyright line in the page's language (None: mkdocs.yml's `copyright`)."""
 
     @property
     def teaser(self) -> bool:
@@ -148,7 +158,7 @@ def build_catalog(index: ContentIndex, lang: str | None = None) -> Catalog:
             currency=tier.currency.lower(),
             prices=dict(tier_prices(tier)),
             courses=tuple(
-                Link(c.meta.title, c.entry.url)
+                Link(c.meta.title, c.entry.url, c.entry.lang)
                 for c in index.courses.values()
                 if c.meta.tier == name
             ),
@@ -259,6 +269,7 @@ def page_view(
         hreflang=hreflang(index, entry, site_url),
         feeds=_feeds_first(feeds, entry.lang),
         tags=tags,
+        copyright=index.extra.copyright_in(entry.lang),
     )
 
 
@@ -312,6 +323,7 @@ def archive_view(
         alternates=archive_switcher(page, index, archives),
         feeds=_feeds_first(feeds, page.lang),
         archive=page.view,
+        copyright=index.extra.copyright_in(page.lang),
     )
 
 
@@ -330,4 +342,5 @@ def shell_view(
         community=index.extra.community,
         alternates=switcher(index, lang),
         feeds=_feeds_first(feeds, lang),
+        copyright=index.extra.copyright_in(lang),
     )

@@ -176,7 +176,9 @@ def test_pricing_page_has_tier_and_course_cards(example_build):
     assert html.count('name="tier" value="pro"') == 2
     assert 'name="interval" value="month"' in html and 'name="interval" value="year"' in html
     assert 'name="course" value="community-launch"' in html
-    assert 'name="course" value="paid-community-ops"' in html
+    # The subscription course is sold as Pro: its card leads to Pro's, no second button.
+    assert 'name="course" value="paid-community-ops"' not in html
+    assert 'href="#membership">See Pro membership<' in html
     assert "$120 / year" in html
 
 

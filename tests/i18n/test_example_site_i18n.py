@@ -251,8 +251,9 @@ def test_chinese_article_gets_chinese_cta_chrome_and_navigation(i18n_build, repo
         _path("/zh/articles/", a["href"]) for a in _parse(zh_listing).anchors if "href" in a
     }, "untranslated articles are listed in their language's archive"
     assert ">文章<" in re.sub(r"\s+", "", zh) and ">Articles<" in re.sub(r"\s+", "", en)
-    assert ">ArticlesinEnglish<" in re.sub(r"\s+", "", zh)
-    assert ">中文文章<" in re.sub(r"\s+", "", en)
+    # The other language's archive, titled in the page's language (issue 16).
+    assert ">英文文章<" in re.sub(r"\s+", "", zh)
+    assert ">ArticlesinChinese<" in re.sub(r"\s+", "", en)
 
 
 def test_chinese_lesson_paywall_and_tier_in_chinese(i18n_build):
@@ -262,7 +263,10 @@ def test_chinese_lesson_paywall_and_tier_in_chinese(i18n_build):
     paywall = paywall[: paywall.index("</aside>")]
     t = strings("zh")
     assert t["paywall_title"].format(course="付费社群运营实战") in paywall
-    assert t["or_tier"].format(tier="Pro 会员") in paywall
+    # A subscription course in Pro is sold as Pro: one offer, named for it (issue 16).
+    assert t["tier_course"].format(tier="Pro 会员") in paywall
+    assert t["or_tier"].format(tier="Pro 会员") not in paywall
+    assert paywall.count('name="tier" value="pro"') == 2 and 'name="course"' not in paywall
     assert t["already_bought"] in paywall and t["send_link"] in paywall
     assert "Pro membership" not in paywall
 
