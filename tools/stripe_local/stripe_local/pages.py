@@ -26,16 +26,19 @@ from stripe_local.resources.checkout import (
 )
 from stripe_local.resources.portal import portal_action, portal_subscriptions
 from stripe_local.store import Store
+from stripe_local.texts import interval, page_lang, text
 from stripe_local.webhooks import Dispatcher
 
-_BUTTON = {"book": "Book", "donate": "Donate"}
+_BUTTON = {"book": "book", "donate": "donate"}
 
 
 def submit_label(session: dict[str, Any]) -> str:
-    """Stripe's button text: "Subscribe" for subscriptions, else "Pay" (or Book/Donate)."""
+    """Stripe's button text: "Subscribe" for subscriptions, else "Pay" (or Book/Donate), in
+    the session's language."""
+    lang = page_lang(session)
     if session["mode"] == "subscription":
-        return "Subscribe"
-    return _BUTTON.get(session.get("submit_type") or "", "Pay")
+        return text(lang, "subscribe")
+    return text(lang, _BUTTON.get(session.get("submit_type") or "", "pay"))
 
 
 def checkout_html(
@@ -46,11 +49,12 @@ def checkout_html(
     notice: str | None = None,
 ) -> str:
     values = values or {}
+    lang = page_lang(session)
     lines = session_lines(store, session)
     currency = session["currency"]
     rows = []
     for line in lines:
-        per = format_interval(line["price"]["recurring"])
+        per = interval(lang, line["price"]["recurring"])
         suffix = f" / {per}" if per else ""
         quantity = f" × {line['quantity']}" if line["quantity"] > 1 else ""
         rows.append(
@@ -61,23 +65,25 @@ def checkout_html(
     if discount:
         label = _discount_label(store, session)
         rows.append(
-            f'<div class="row"><span>Discount{e(label)}</span>'
+            f'<div class="row"><span>{e(text(lang, "discount"))}{e(label)}</span>'
             f"<span>−{e(format_amount(discount, currency))}</span></div>"
         )
-    total_label = "Total due today" if session["mode"] == "subscription" else "Total"
+    total_label = text(lang, "total_today" if session["mode"] == "subscription" else "total")
     rows.append(
         f'<div class="row total"><span>{total_label}</span>'
         f"<span>{e(format_amount(session['amount_total'], currency))}</span></div>"
     )
     title = ", ".join(line["description"] for line in lines)
+    summary = e(text(lang, "order_summary"))
     return page(
-        f"Pay · {title}",
+        text(lang, "title", title=title),
         f"<h1>{e(title)}</h1>"
-        f'<section class="panel" aria-label="Order summary">{"".join(rows)}</section>'
+        f'<section class="panel" aria-label="{summary}">{"".join(rows)}</section>'
         f"{error_box(error)}"
         + (f'<p class="ok" role="status">{e(notice)}</p>' if notice else "")
-        + _checkout_form(store, session, values)
-        + _cancel_link(session),
+        + _checkout_form(store, session, values, lang)
+        + _cancel_link(session, lang),
+        lang=lang,
     )
 
 
@@ -90,31 +96,33 @@ def _discount_label(store: Store, session: dict[str, Any]) -> str:
     return f" ({coupon['name'] or coupon['id']})" if coupon else ""
 
 
-def _checkout_form(store: Store, session: dict[str, Any], values: dict[str, str]) -> str:
+def _checkout_form(store: Store, session: dict[str, Any], values: dict[str, str], lang: str) -> str:
     parts = ['<form method="post" class="panel">']
     if needs_email(store, session):
         parts.append(
-            '<label for="email">Email</label>'
+            f'<label for="email">{e(text(lang, "email"))}</label>'
             '<input id="email" name="email" type="email" autocomplete="email" required '
             f'value="{e(values.get("email", ""))}">'
         )
     else:
         customer = store.find("customer", session["customer"] or "")
         shown = session["customer_email"] or (customer or {}).get("email")
-        parts.append(f'<p class="muted">Paying as <strong>{e(shown)}</strong></p>')
+        paying_as = e(text(lang, "paying_as"))
+        parts.append(f'<p class="muted">{paying_as} <strong>{e(shown)}</strong></p>')
     parts.append(
-        '<label for="card">Card number</label>'
+        f'<label for="card">{e(text(lang, "card"))}</label>'
         '<input id="card" name="card" inputmode="numeric" autocomplete="cc-number" '
         f'value="{e(values.get("card", _spaced(DEFAULT_CARD)))}">'
-        '<p class="muted">Test mode: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is '
-        "declined.</p>"
+        f'<p class="muted">{e(text(lang, "test_cards"))}</p>'
     )
     if session["allow_promotion_codes"] and not session["discounts"]:
         parts.append(
-            '<label for="promotion_code">Promotion code</label><div class="inline">'
+            f'<label for="promotion_code">{e(text(lang, "promotion_code"))}</label>'
+            '<div class="inline">'
             '<input id="promotion_code" name="promotion_code" autocomplete="off" '
             f'value="{e(values.get("promotion_code", ""))}">'
-            '<button type="submit" name="action" value="apply" formnovalidate>Apply</button></div>'
+            '<button type="submit" name="action" value="apply" formnovalidate>'
+            f"{e(text(lang, 'apply'))}</button></div>"
         )
     parts.append(
         '<button type="submit" name="action" value="pay" class="primary">'
@@ -123,10 +131,10 @@ def _checkout_form(store: Store, session: dict[str, Any], values: dict[str, str]
     return "".join(parts)
 
 
-def _cancel_link(session: dict[str, Any]) -> str:
+def _cancel_link(session: dict[str, Any], lang: str) -> str:
     if not session["cancel_url"]:
         return ""
-    return f'<a class="back" href="{e(session["cancel_url"])}">Cancel</a>'
+    return f'<a class="back" href="{e(session["cancel_url"])}">{e(text(lang, "cancel"))}</a>'
 
 
 def _spaced(number: str) -> str:
@@ -291,7 +299,8 @@ class Pages:
         if error is not None:
             return self._checkout_problem(session_id, error, values)
         with self.store.lock:
-            html = checkout_html(self.store, session, values, notice="Promotion code applied.")
+            notice = text(page_lang(session), "applied")
+            html = checkout_html(self.store, session, values, notice=notice)
         return HTMLResponse(html)
 
     async def portal(self, request: Request) -> Response:

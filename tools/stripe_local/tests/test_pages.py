@@ -91,3 +91,33 @@ def test_module_entry_point_serves() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("locale", "lang", "words"),
+    [
+        ("zh", "zh", ["订阅", "今日应付", "卡号", "优惠码", "取消", "/ 月", "电子邮件"]),
+        ("en", "en", ["Subscribe", "Total due today", "Card number", "Cancel", "/ month"]),
+        ("auto", "en", ["Subscribe", "Email"]),
+    ],
+)
+def test_checkout_page_speaks_the_session_locale(
+    client, catalog, browser, locale, lang, words
+) -> None:
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "subscription",
+            "line_items": [{"price": catalog.monthly.id, "quantity": 1}],
+            "success_url": "http://site.test/ok",
+            "cancel_url": "http://site.test/back",
+            "allow_promotion_codes": True,
+            "locale": locale,
+        }
+    )
+    page = browser.get(session.url).text
+    assert f'<html lang="{lang}">' in page
+    missing = [word for word in words if word not in page]
+    assert missing == [], f"{locale}: {missing}"
+    if lang == "zh":
+        english = ["Subscribe", "Total", "Card number", "Promotion code", "Cancel", "month"]
+        assert [word for word in english if word in page] == []
