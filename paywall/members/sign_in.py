@@ -264,6 +264,20 @@ def peek_login_token(
     return PendingLink(row.email, same, confirm_value(pw, token))
 
 
+def link_problem(pw: Paywall, db: Session, token: str) -> str:
+    """Why a sign-in link cannot be used: `used`, `expired`, or `invalid` (no such link: a
+    typo, a link cut short by a mail program, a guess). The page says which, so a reader
+    knows whether to copy the link again or ask for a new one; a guesser learns only that
+    the guess was wrong, which a rejected link tells anyway (no address, no timing of the
+    real links)."""
+    row = db.scalar(select(LoginToken).where(LoginToken.token_hash == hash_token(token)))
+    if row is None:
+        return "invalid"
+    if row.used_at is not None:
+        return "used"
+    return "expired" if row.expires_at <= pw.now() else "invalid"
+
+
 def confirm_value(pw: Paywall, token: str) -> str:
     """The confirmation form's CSRF value: a MAC of the token under the server's secret, so
     only a page this server rendered for this link can post it back."""

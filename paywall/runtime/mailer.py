@@ -35,8 +35,13 @@ def build_message(
     text: str,
     html: str | None = None,
     headers: dict[str, str] | None = None,
+    *,
+    eight_bit: bool = False,
 ) -> EmailMessage:
-    """One RFC 5322 message: plain text, plus an HTML alternative when given."""
+    """One RFC 5322 message: plain text, plus an HTML alternative when given. `eight_bit`
+    writes the parts as plain UTF-8 (`Content-Transfer-Encoding: 8bit`) instead of
+    quoted-printable, so the outbox reads in a text editor with every link whole (no `=3D`,
+    no soft line breaks); a part with a line too long for 8bit keeps the default."""
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
@@ -46,10 +51,22 @@ def build_message(
     msg["Message-ID"] = make_msgid(domain=domain)
     for name, value in (headers or {}).items():
         msg[name] = value
-    msg.set_content(text)
+    msg.set_content(text, cte=_transfer_encoding(text, eight_bit))
     if html is not None:
-        msg.add_alternative(html, subtype="html")
+        msg.add_alternative(html, subtype="html", cte=_transfer_encoding(html, eight_bit))
     return msg
+
+
+# RFC 5322's limit on a line, CRLF excluded: what an 8bit part may carry.
+_MAX_8BIT_LINE = 998
+
+
+def _transfer_encoding(body: str, eight_bit: bool) -> str | None:
+    """`8bit` when asked for and every line fits; None lets `email` choose (QP, base64)."""
+    lines = body.splitlines() or [""]
+    if eight_bit and max(len(line.encode("utf-8")) for line in lines) <= _MAX_8BIT_LINE:
+        return "8bit"
+    return None
 
 
 def _safe_name(address: str) -> str:
@@ -58,7 +75,8 @@ def _safe_name(address: str) -> str:
 
 
 class OutboxMailer:
-    """Writes each message to `outbox_dir` as `.eml`; optionally echoes it to a console."""
+    """Writes each message to `outbox_dir` as `.eml` (8-bit UTF-8 parts, readable as text);
+    optionally echoes it to a console."""
 
     _seq = itertools.count()
 
@@ -76,7 +94,7 @@ class OutboxMailer:
         html: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        msg = build_message(self.sender, to, subject, text, html, headers)
+        msg = build_message(self.sender, to, subject, text, html, headers, eight_bit=True)
         self.outbox_dir.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns():020d}-{next(self._seq):06d}-{_safe_name(to)}.eml"
         path = self.outbox_dir / name

@@ -31,6 +31,7 @@ from paywall.members.sign_in import (
     create_session,
     current_member,
     issue_login_link,
+    link_problem,
     login_email,
     member_for_token,
     new_intent,
@@ -211,14 +212,20 @@ def login_error(
 
 def look_at_link(
     pw: Paywall, token: str, intent: str | None, session_cookie: str | None
-) -> tuple[PendingLink, str | None] | None:
-    """The pending link and the address of whoever is signed in here now (if anyone)."""
+) -> tuple[PendingLink, str | None] | str:
+    """The pending link and the address of whoever is signed in here now (if anyone), or
+    why the link cannot be used (`link_problem`)."""
     with pw.sessions() as db:
         pending = peek_login_token(pw, db, token, intent)
-    if pending is None:
-        return None
+        if pending is None:
+            return link_problem(pw, db, token)
     current = member_for_token(pw, session_cookie)
     return pending, (current.email if current is not None else None)
+
+
+def problem_with_link(pw: Paywall, token: str) -> str:
+    with pw.sessions() as db:
+        return link_problem(pw, db, token)
 
 
 def complete_sign_in(
@@ -238,11 +245,18 @@ def complete_sign_in(
         return session_token, result.next_url
 
 
-def link_rejected(pw: Paywall, request: Request, link_lang: str | None) -> Response:
-    log.info(kv("auth.link_rejected"))
+# The page for each reason a link is refused (members.sign_in.link_problem).
+_REJECTED = {"invalid": "link_invalid", "used": "link_used", "expired": "expired"}
+
+
+def link_rejected(
+    pw: Paywall, request: Request, link_lang: str | None, problem: str = "invalid"
+) -> Response:
+    log.info(kv("auth.link_rejected", reason=problem))
     lang = preferred_lang(pw, request, link_lang)
-    body = f"<p>{esc(t(lang, 'expired.body'))}</p>" + sign_in_form(lang=lang)
-    return render_page(pw, request, t(lang, "expired.title"), body, lang, status=400)
+    group = _REJECTED.get(problem, "link_invalid")
+    body = f"<p>{esc(t(lang, f'{group}.body'))}</p>" + sign_in_form(lang=lang)
+    return render_page(pw, request, t(lang, f"{group}.title"), body, lang, status=400)
 
 
 def confirmation_page(
@@ -294,7 +308,7 @@ async def login_callback(request: Request) -> Response:
     pw: Paywall = request.app.state.paywall
     token = request.query_params.get("token", "")
     link_lang = valid_lang(request.query_params.get("lang"))
-    looked = None
+    looked: tuple[PendingLink, str | None] | str = "invalid"
     if token and len(token) <= 200:
         looked = await run_db(
             pw,
@@ -304,8 +318,8 @@ async def login_callback(request: Request) -> Response:
             request.cookies.get(INTENT_COOKIE),
             request.cookies.get(COOKIE_NAME),
         )
-    if looked is None:
-        return _no_store(link_rejected(pw, request, link_lang))
+    if isinstance(looked, str):
+        return _no_store(link_rejected(pw, request, link_lang, looked))
     pending, current = looked
     return _no_store(confirmation_page(pw, request, token, pending, current, link_lang))
 
@@ -321,7 +335,10 @@ async def login_confirm(request: Request) -> Response:
         outcome = await run_db(
             pw, complete_sign_in, pw, token, request.cookies.get(COOKIE_NAME), link_lang
         )
-    if outcome is None:
+        if outcome is None:  # used or expired since the page was shown
+            problem = await run_db(pw, problem_with_link, pw, token)
+            return _no_store(link_rejected(pw, request, link_lang, problem))
+    if outcome is None:  # a form this server did not render for this link
         return _no_store(link_rejected(pw, request, link_lang))
     session_token, next_url = outcome
     response = RedirectResponse(next_url, status_code=303)

@@ -475,3 +475,42 @@ def test_the_confirmation_needs_its_form_value_and_this_site(app_server) -> None
     assert cross.status_code == 403
     assert c.get("/api/me").json()["authenticated"] is False
     assert c.post("/api/login/callback", data=fields).status_code == 303  # still unused
+
+
+def test_a_link_that_never_existed_is_invalid_not_expired(app_server) -> None:
+    """Issue 16: a link cut short by a mail program (or mistyped) said "expired"."""
+    c = app_server.client()
+    c.post("/api/login", data={"email": "cut@example.com"})
+    link = app_server.outbox.link("cut@example.com")
+    token = token_of(link)
+    cut = open_magic_link(c, link.replace(token, token[:-5]))
+    assert cut.status_code == 400 and "kp_session" not in cut.headers.get("set-cookie", "")
+    assert "Sign-in link not valid" in cut.text and "expired" not in cut.text.lower()
+    # A guess gets exactly the same page: nothing to learn about real links.
+    guess = open_magic_link(c, link.replace(token, "A" * len(token)))
+    assert guess.text == cut.text
+    assert open_magic_link(c, link).status_code == 303, "the whole link still works"
+
+
+def test_a_used_link_says_used_and_an_old_one_expired(app_server) -> None:
+    c = app_server.client()
+    c.post("/api/login", data={"email": "twice@example.com"})
+    used = app_server.outbox.link("twice@example.com")
+    assert open_magic_link(c, used).status_code == 303
+    again = open_magic_link(app_server.client(), used)
+    assert again.status_code == 400 and "Sign-in link already used" in again.text
+    c.post("/api/login", data={"email": "late@example.com"})
+    late = app_server.outbox.link("late@example.com")
+    app_server.clock.advance(minutes=16)
+    old = open_magic_link(app_server.client(), late)
+    assert old.status_code == 400 and "Sign-in link expired" in old.text
+    assert "already used" not in old.text and "twice@example.com" not in again.text
+
+
+def test_link_pages_in_chinese(app_server) -> None:
+    c = app_server.client()
+    c.post("/api/login", data={"email": "zh@example.com", "lang": "zh"})
+    link = app_server.outbox.link("zh@example.com")
+    token = token_of(link)
+    page = open_magic_link(c, link.replace(token, token[:-3]))
+    assert page.status_code == 400 and "登录链接无效" in page.text

@@ -270,3 +270,36 @@ def test_smtp_down_gives_a_clear_503(settings, server_port: int) -> None:
             assert "could not be sent" in r.text
     finally:
         thread.stop()
+
+
+def test_outbox_files_read_whole_in_a_text_editor(tmp_path: Path) -> None:
+    """Issue 16: quoted-printable broke links across lines and showed `=3D`. The outbox is
+    8-bit UTF-8: the link and the Chinese text are in the file as they are in the mail."""
+    from paywall.members.sign_in import login_email
+
+    link = (
+        "http://127.0.0.1:8123/api/login/callback?token="
+        "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5d2FsZG8&lang=zh&next=%2Fzh%2Fpricing%2F"
+    )
+    subject, text = login_email("知识火箭", link, "login", "zh")
+    html = f'<p><a href="{link}">登录</a></p>'
+    OutboxMailer(tmp_path, "shop@example.com", console=None).send(
+        "a@example.com", subject, text, html
+    )
+    (path,) = tmp_path.glob("*.eml")
+    raw = path.read_bytes().decode("utf-8")  # what an editor shows
+    assert f"\n{link}\n" in raw.replace("\r\n", "\n"), "the link on one line of its own"
+    assert f'href="{link}"' in raw
+    assert "=3D" not in raw and "quoted-printable" not in raw and "base64" not in raw
+    assert "请使用以下链接登录" in raw
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert msg.get_body(("plain",)).get_content() == text  # still a valid message
+
+
+def test_a_line_too_long_for_8bit_keeps_a_transfer_encoding(tmp_path: Path) -> None:
+    long_line = "词" * 400  # 1,200 bytes of UTF-8: over 8bit's 998
+    OutboxMailer(tmp_path, "shop@example.com", console=None).send("a@x.test", "s", long_line)
+    (path,) = tmp_path.glob("*.eml")
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert msg["Content-Transfer-Encoding"] in ("base64", "quoted-printable")
+    assert msg.get_body(("plain",)).get_content().strip() == long_line
