@@ -30,7 +30,7 @@ from paywall.runtime.db_threads import run_db
 from paywall.runtime.logs import configure_logging, get_logger, kv
 from paywall.runtime.mailer import mailer_from_settings
 from paywall.runtime.secret import load_secret_key
-from paywall.web import account, admin, billing_routes, errors, sign_in_routes
+from paywall.web import account, admin, billing_routes, errors, members_desk, sign_in_routes
 from paywall.web.body_limits import BodyLimitMiddleware, limits_from
 from paywall.web.security import OriginCheckMiddleware, SecurityHeadersMiddleware
 from paywall.web.serving import serve_site
@@ -164,6 +164,7 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
         *billing_routes.routes,
         *growth_routes.routes,
         *admin.routes,
+        *members_desk.routes,
         Route("/{path:path}", serve_site, methods=["GET", "HEAD"]),
     ]
     https = pw.settings.base_url.lower().startswith("https://")

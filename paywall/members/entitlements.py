@@ -46,7 +46,8 @@ def is_active(entitlement: Entitlement, now: dt.datetime) -> bool:
     return entitlement.valid_until is None or now < entitlement.valid_until
 
 
-def _active_clause(now: dt.datetime) -> ColumnElement[bool]:
+def active_clause(now: dt.datetime) -> ColumnElement[bool]:
+    """SQL for `is_active`: the rows that grant access at `now`."""
     return (
         (Entitlement.status == "active")
         & (Entitlement.valid_from <= now)
@@ -57,7 +58,7 @@ def _active_clause(now: dt.datetime) -> ColumnElement[bool]:
 def active_keys(db: Session, member_id: int, now: dt.datetime) -> set[str]:
     """Every key the member holds right now."""
     rows = db.scalars(
-        select(Entitlement.key).where(Entitlement.member_id == member_id, _active_clause(now))
+        select(Entitlement.key).where(Entitlement.member_id == member_id, active_clause(now))
     )
     return set(rows)
 

@@ -29,6 +29,9 @@ log = get_logger("paywall.web.body_limits")
 
 WEBHOOK_PATH = "/api/stripe/webhook"
 BEACON_PATH = "/api/e"
+IMPORT_PATH = "/admin/members/import"
+IMPORT_MAX_BYTES = 10 * 1024 * 1024
+"""A members CSV uploaded on the members desk (admins only): larger than any form."""
 
 
 class BodyTooLarge(Exception):
@@ -41,8 +44,12 @@ class BodyTooLarge(Exception):
 
 def limits_from(settings: Settings) -> Callable[[str], int]:
     """The body limit in bytes for a request path."""
-    by_path = {WEBHOOK_PATH: settings.max_webhook_bytes, BEACON_PATH: settings.max_beacon_bytes}
     default = settings.max_body_bytes
+    by_path = {
+        WEBHOOK_PATH: settings.max_webhook_bytes,
+        BEACON_PATH: settings.max_beacon_bytes,
+        IMPORT_PATH: max(default, IMPORT_MAX_BYTES),
+    }
 
     def limit_for(path: str) -> int:
         return by_path.get(path, default)
