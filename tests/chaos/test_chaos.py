@@ -94,12 +94,6 @@ def test_money_is_never_lost_or_doubled(database: str, built_project: Path) -> N
 
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
-@pytest.mark.xfail(
-    reason="known bug, open in the tracker: a renewal's dispute processed before the "
-    "subscription's checkout is recorded as 'no member yet' and never applied (about one "
-    "run in ten at this size; 2 buyers in 1,000 in python -m bench.chaos)",
-    strict=False,
-)
 def test_no_wrong_final_state(database: str, built_project: Path) -> None:
     result = run_once(database, built_project)
     assert result.verdict.count("wrong") == 0, render(result)
