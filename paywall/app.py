@@ -30,7 +30,15 @@ from paywall.runtime.db_threads import run_db
 from paywall.runtime.logs import configure_logging, get_logger, kv
 from paywall.runtime.mailer import mailer_from_settings
 from paywall.runtime.secret import load_secret_key
-from paywall.web import account, admin, billing_routes, errors, members_desk, sign_in_routes
+from paywall.web import (
+    account,
+    admin,
+    billing_routes,
+    errors,
+    members_desk,
+    my_data,
+    sign_in_routes,
+)
 from paywall.web.body_limits import BodyLimitMiddleware, limits_from
 from paywall.web.security import OriginCheckMiddleware, SecurityHeadersMiddleware
 from paywall.web.serving import serve_site
@@ -161,6 +169,7 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         *sign_in_routes.routes,
         *account.routes,
+        *my_data.routes,
         *billing_routes.routes,
         *growth_routes.routes,
         *admin.routes,

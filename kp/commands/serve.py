@@ -252,9 +252,11 @@ def register(group: click.Group) -> None:
     from kp.commands import audit as cli_audit
     from kp.commands import backup as cli_backup
     from kp.commands import growth as cli_growth
+    from kp.commands import member_data as cli_member_data
 
     group.add_command(serve)
     cli_admin.register(group)
     cli_audit.register(group)
     cli_backup.register(group)
+    cli_member_data.register(group)
     cli_growth.register(group)
