@@ -35,7 +35,7 @@ from sqlalchemy import select
 from kp_contract.manifest import MEMBER_KEY
 from paywall.database.access_generation import read_generation
 from paywall.database.models import Entitlement
-from paywall.members.sign_in import LAST_SEEN_RESOLUTION, hash_token, live_session
+from paywall.members.sign_in import hash_token, live_session, note_seen
 from paywall.runtime.context import Paywall
 from paywall.runtime.db_threads import run_db
 
@@ -84,7 +84,7 @@ class SessionAccess:
 def load_session_access(pw: Paywall, token: str) -> SessionAccess | None:
     """The session's member and active entitlements from the database (a database thread),
     or None for an unknown, revoked or expired session. Notes `last_seen_at` at most every
-    `LAST_SEEN_RESOLUTION`, as `member_for_token` does."""
+    `LAST_SEEN_RESOLUTION` (best effort: `note_seen`), as `member_for_token` does."""
     with pw.sessions() as db:
         row = live_session(pw, db, token)
         if row is None:
@@ -99,10 +99,7 @@ def load_session_access(pw: Paywall, token: str) -> SessionAccess | None:
             session_expires_at=row.expires_at,
             grants=tuple(Grant(key, since, until) for key, since, until in grants),
         )
-        now = pw.now()
-        if row.last_seen_at is None or now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
-            row.last_seen_at = now
-            db.commit()
+        note_seen(pw, db, row)
         return access
 
 

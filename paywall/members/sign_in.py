@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -395,11 +396,25 @@ def member_for_token(pw: Paywall, token: str | None) -> Member | None:
         if row is None:
             return None
         member = db.get(Member, row.member_id)
-        now = pw.now()
-        if row.last_seen_at is None or now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
-            row.last_seen_at = now
-            db.commit()
+        if member is not None:
+            db.expunge(member)  # kept as loaded even if note_seen's commit is rolled back
+        note_seen(pw, db, row)
         return member
+
+
+def note_seen(pw: Paywall, db: Session, row: WebSession) -> None:
+    """Record that the session was used, at most every `LAST_SEEN_RESOLUTION`, best effort:
+    a reader's page must not fail (503) because this bookkeeping write met a busy or
+    locked database; it is tried again on a later request."""
+    now = pw.now()
+    if row.last_seen_at is not None and now - row.last_seen_at < LAST_SEEN_RESOLUTION:
+        return
+    row.last_seen_at = now
+    try:
+        db.commit()
+    except OperationalError as exc:
+        db.rollback()
+        log.info(kv("auth.last_seen_skipped", reason=str(exc.orig or exc).splitlines()[0][:120]))
 
 
 def current_member(request: Request) -> Member | None:

@@ -219,3 +219,37 @@ def test_postgresql_sessions_have_a_lock_timeout(pg_database: str) -> None:
             assert conn.execute(text("SHOW lock_timeout")).scalar() == f"{int(BUSY)}s"
     finally:
         engine.dispose()
+
+
+@contextmanager
+def session_writes_locked(db_url: str) -> Iterator[None]:
+    """Another connection holds the write lock (SQLite) or an EXCLUSIVE lock on `sessions`
+    (PostgreSQL: reads still go on, writes wait): a member's `last_seen_at` cannot be written."""
+    if db_url.startswith("sqlite"):
+        with write_lock_held(db_url):
+            yield
+        return
+    with psycopg.connect(db_url, autocommit=False) as pg:
+        pg.execute("LOCK TABLE sessions IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            pg.rollback()
+
+
+def test_a_signed_in_reader_is_served_while_the_last_seen_write_cannot_be_made(
+    app_server, db_url: str, grant_access
+) -> None:
+    """Noting when a session was last used is bookkeeping: with the database refusing
+    writes, a member's page and `/api/me` still answer (after the lock wait), not 503."""
+    from .conftest import CANARY
+
+    grant_access("reader@example.com", "course:demo")
+    client = app_server.client()
+    app_server.login(client, "reader@example.com")
+    app_server.clock.advance(minutes=10)  # past LAST_SEEN_RESOLUTION: a write is due
+    with session_writes_locked(db_url):
+        me = client.get("/api/me")
+        lesson = client.get("/courses/demo/02-paid/")
+    assert me.status_code == 200 and me.json()["email"] == "reader@example.com"
+    assert lesson.status_code == 200 and CANARY in lesson.text
