@@ -66,8 +66,11 @@ STYLE = (
     ".kp-desk th,.kp-desk td{padding:.3rem .4rem;border-bottom:1px solid #ddd;"
     "text-align:left;vertical-align:top}"
     ".kp-desk form.kp-desk-row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;"
-    "margin:.5rem 0}.kp-desk label{display:flex;flex-direction:column;font-size:.75rem}"
-    ".kp-desk input,.kp-desk select{font-size:1rem;padding:.3rem;max-width:100%}"
+    "margin:.5rem 0}.kp-desk label{display:flex;flex-direction:column;font-size:.75rem;"
+    "flex:1 1 9rem;min-width:0;max-width:100%}"
+    ".kp-desk input,.kp-desk select{font-size:1rem;padding:.3rem;max-width:100%;"
+    "min-width:0;box-sizing:border-box}"
+    ".kp-desk label input:not([type=checkbox]),.kp-desk label select{width:100%}"
     ".kp-desk .kp-note{padding:.5rem;border-left:4px solid #26a69a;background:#f1f8f7}"
     ".kp-desk .kp-error{padding:.5rem;border-left:4px solid #ef5350;background:#fdf1f1}"
     ".kp-desk button{font-size:.9rem;padding:.4rem .8rem;margin:.2rem 0}</style>"
@@ -156,7 +159,7 @@ def filters_form(filters: Filters, manifest: Manifest | None, lang: str) -> str:
     return (
         f'<form class="kp-desk-row" method="get" action="{BASE}" role="search">'
         f'<input type="hidden" name="lang" value="{esc(lang)}">'
-        f'<label>{esc(dt_(lang, "search"))}<input type="search" name="q" '
+        f'<label>{esc(dt_(lang, "search"))}<input type="search" name="email" '
         f'value="{esc(filters.q)}" autocomplete="off"></label>'
         f'<label>{esc(dt_(lang, "access"))}<select name="key">'
         f"{options(key_choices(manifest, lang), filters.key, lang)}</select></label>"
@@ -208,7 +211,8 @@ def import_form(lang: str) -> str:
 def filters_of(request: Request) -> Filters:
     q = request.query_params
     return Filters(
-        q=check_text(q.get("q", ""), "query parameter 'q'", 320),
+        # Not `q`: mkdocs-material's search opens itself over any page with a `?q=`.
+        q=check_text(q.get("email", ""), "query parameter 'email'", 320),
         key=q.get("key", ""),
         source=q.get("source", ""),
         state=q.get("state", ""),

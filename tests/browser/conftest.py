@@ -218,7 +218,13 @@ class Stack:
 
 
 @pytest.fixture
-def stack(built_site: BuiltSite, tmp_path: Path) -> Iterator[Stack]:
+def stack_settings() -> dict[str, Any]:
+    """Extra settings for the stack's paywall (e.g. KP_ADMIN_EMAILS); override in a module."""
+    return {}
+
+
+@pytest.fixture
+def stack(built_site: BuiltSite, tmp_path: Path, stack_settings: dict[str, Any]) -> Iterator[Stack]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     secret = "whsec_" + secrets.token_hex(16)
@@ -238,6 +244,7 @@ def stack(built_site: BuiltSite, tmp_path: Path) -> Iterator[Stack]:
             STRIPE_SECRET_KEY=local.api_key,
             STRIPE_WEBHOOK_SECRET=secret,
             STRIPE_API_BASE=local.url,
+            **stack_settings,
         )
         clock = OffsetClock()
         mailer = OutboxMailer(settings.var_path / "outbox", settings.mail_from, console=None)

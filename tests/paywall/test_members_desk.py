@@ -121,7 +121,7 @@ def test_search_and_filters(app_server, admin, grant_access, clock):
     clock.advance(days=2)  # cat's comp has run out
     everyone = listed(admin.get(DESK).text)
     assert set(everyone) == {"ann@example.com", "bob@example.com", "cat@example.com", ADMIN}
-    assert listed(admin.get(DESK, params={"q": "AN"}).text) == ["ann@example.com"]
+    assert listed(admin.get(DESK, params={"email": "AN"}).text) == ["ann@example.com"]
     assert listed(admin.get(DESK, params={"key": "course:demo"}).text) == ["ann@example.com"]
     ended = admin.get(DESK, params={"key": "course:demo", "state": "ended"}).text
     assert listed(ended) == ["cat@example.com"]
