@@ -55,6 +55,7 @@ from site_builder.errors import ContentErrors
 from site_builder.feed import FeedLink, atom_path, feed_links, render_atom, render_feed
 from site_builder.manifest_writer import make_manifest
 from site_builder.render import render_shell, render_with_content, set_html_lang
+from site_builder.search_langs import write_language_indexes
 from site_builder.sitemap import render_sitemap, sitemap_path
 from site_builder.teaser import Split, mark_teaser_end, split_html, teaser_toc
 from site_builder.theme_text import ThemeText
@@ -350,6 +351,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         manifest (staged, swapped in)."""
         self._write_feeds(config)
         self._write_language_sitemaps(config)
+        self._write_language_search(config)
         self._write_private(config)
 
     def _write_feeds(self, config: MkDocsConfig) -> None:
@@ -383,6 +385,13 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
         for lang in langs:
             xml = render_sitemap(self.index, config.site_url or "", lang)
             _write(Path(config.site_dir) / sitemap_path(lang), xml)
+
+    def _write_language_search(self, config: MkDocsConfig) -> None:
+        """`search/search_index.<lang>.json` from the index the search plugin (which runs
+        first) has just written."""
+        page_langs = {e.url: e.lang for e in self.index.published()}
+        page_langs.update({p.url: p.lang for p in self.archives.pages.values()})
+        write_language_indexes(Path(config.site_dir), page_langs)
 
     def _write_private(self, config: MkDocsConfig) -> None:
         assert self.private_path is not None

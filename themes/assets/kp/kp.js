@@ -3,7 +3,8 @@
  *
  * Everything works without this file (links and plain forms). With it, the header's
  * "Sign in" link becomes the member's e-mail linking to /account/, and lessons, offers and
- * pricing cards the member already owns are marked (class "kp-unlocked"). On a static host
+ * pricing cards the member already owns are marked (class "kp-unlocked"), and the CTA's free
+ * sign-up form gives way to what a member does next (their account). On a static host
  * without the paywall, /api/me does not exist and nothing changes.
  */
 (function () {
@@ -20,6 +21,7 @@
         (lang ? "&lang=" + encodeURIComponent(lang) : "")
     );
   }
+  setupSearchScope();
   if (!window.fetch) {
     return;
   }
@@ -36,6 +38,47 @@
     link.setAttribute("title", me.email);
     link.setAttribute("aria-label", me.email);
     link.classList.add("kp-account--member");
+  }
+
+  // Search covers the page's language unless the reader asked for every language; the
+  // choice is kept (localStorage) and applied by the loader in main.html, so switching
+  // reloads the page with the query (material opens its search with ?q=).
+  function setupSearchScope() {
+    var box = document.querySelector("[data-kp-search-scope]");
+    if (!box) {
+      return;
+    }
+    var scope = "own";
+    try { scope = localStorage.getItem("kp-search-scope") || "own"; } catch (e) { return; }
+    Array.prototype.forEach.call(box.querySelectorAll("[data-kp-scope]"), function (node) {
+      node.hidden = node.getAttribute("data-kp-scope") !== scope;
+    });
+    Array.prototype.forEach.call(box.querySelectorAll("[data-kp-search-set]"), function (a) {
+      a.addEventListener("click", function (event) {
+        event.preventDefault();
+        try { localStorage.setItem("kp-search-scope", a.getAttribute("data-kp-search-set")); }
+        catch (e) { return; }
+        var input = document.querySelector("input[data-md-component=search-query]");
+        var url = new URL(location.href);
+        url.hash = "";
+        if (input && input.value) {
+          url.searchParams.set("q", input.value);
+        }
+        location.replace(url.href);
+      });
+    });
+  }
+
+  function showMemberCta(me) {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-kp-signup]"), function (node) {
+      node.hidden = true;
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-kp-member]"), function (node) {
+      Array.prototype.forEach.call(node.querySelectorAll("[data-kp-member-email]"), function (el) {
+        el.textContent = me.email;
+      });
+      node.hidden = false;
+    });
   }
 
   function markOwned(entitlements) {
@@ -60,6 +103,7 @@
         return;
       }
       showMember(me);
+      showMemberCta(me);
       markOwned(me.entitlements || []);
     })
     .catch(function () { /* no paywall here: stay a static page */ });
