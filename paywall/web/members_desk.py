@@ -176,7 +176,7 @@ def filters_form(filters: Filters, manifest: Manifest | None, lang: str) -> str:
 def members_table(rows: list[MemberRow], lang: str) -> str:
     head = "".join(
         f"<th>{esc(dt_(lang, k))}</th>"
-        for k in ("col_email", "col_joined", "col_access", "col_flag")
+        for k in ("th_email", "th_joined", "th_access", "th_flag")
     )
     body = []
     for row in rows:
@@ -339,7 +339,7 @@ def when(value: dt.datetime | None, lang: str) -> str:
 def access_table(pw: Paywall, profile: Profile, lang: str) -> str:
     head = "".join(
         f"<th>{esc(dt_(lang, k))}</th>"
-        for k in ("col_key", "source", "col_status", "col_until", "col_payment", "col_note")
+        for k in ("th_key", "source", "th_status", "th_until", "th_payment", "th_note")
     )
     rows = []
     member_id = profile.member.id
@@ -455,7 +455,7 @@ def growth_part(pw: Paywall, member_id: int, lang: str) -> str:
 def trail_table(profile: Profile, lang: str) -> str:
     head = "".join(
         f"<th>{esc(dt_(lang, k))}</th>"
-        for k in ("col_when", "col_who", "col_what", "col_key", "col_detail")
+        for k in ("th_when", "th_who", "th_what", "th_key", "th_detail")
     )
     rows = "".join(
         f'<tr class="kp-audit kp-audit--{esc(line.action)}"><td>{esc(when(line.at, lang))}</td>'
