@@ -69,6 +69,10 @@ class Course(_Model):
     price: Price
     tier: str | None = None
     lessons: list[str] = Field(default_factory=list, description="lesson URL paths in order")
+    lesson_titles: list[str] = Field(
+        default_factory=list, description="the lessons' titles, in the order of `lessons`"
+    )
+    lang: str = "en"
 
 
 class Tier(_Model):
@@ -95,6 +99,31 @@ class GatedPage(_Model):
     requires: list[str] = Field(description="entitlement keys; any one unlocks")
     course: str | None = None
     lang: str = "en"
+    available_after_days: int | None = Field(
+        default=None,
+        description="drip: opens this many days after the start of the member's access",
+    )
+
+
+class Group(_Model):
+    """A community group only some members may join (`extra.community.groups`). Its link
+    and QR image live here and in private/ only, never in site/."""
+
+    name: str
+    title: str
+    titles: dict[str, str] = Field(default_factory=dict, description="title per other language")
+    join_url: str
+    join_urls: dict[str, str] = Field(
+        default_factory=dict, description="another language's own link, when it has one"
+    )
+    requires: str = Field(description="the entitlement key that lets a member in")
+    qr_file: str | None = Field(default=None, description="the QR image's path under private/")
+
+    def title_in(self, lang: str) -> str:
+        return self.titles.get(lang, self.title)
+
+    def join_url_in(self, lang: str) -> str:
+        return self.join_urls.get(lang, self.join_url)
 
 
 class Manifest(_Model):
@@ -115,6 +144,13 @@ class Manifest(_Model):
         description="extra.growth (referral rewards, true-fans goal) + published articles; "
         "None in manifests written before the growth engine",
     )
+    groups: dict[str, Group] = Field(
+        default_factory=dict, description="extra.community.groups: members-only group links"
+    )
+
+    def currency_for(self, lang: str) -> str | None:
+        """The currency readers of `lang` pay in (None: each price's main currency)."""
+        return self.currency_by_lang.get(lang)
 
     def page_for(self, url_path: str) -> GatedPage | None:
         """The gated page served at `url_path` (`/a/b/`, `/a/b/index.html` or `/a/b`)."""

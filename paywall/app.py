@@ -34,7 +34,9 @@ from paywall.web import (
     account,
     admin,
     billing_routes,
+    certificate_pages,
     errors,
+    learning,
     members_desk,
     my_data,
     sign_in_routes,
@@ -174,6 +176,8 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
         *growth_routes.routes,
         *admin.routes,
         *members_desk.routes,
+        *learning.routes,
+        *certificate_pages.routes,
         Route("/{path:path}", serve_site, methods=["GET", "HEAD"]),
     ]
     https = pw.settings.base_url.lower().startswith("https://")

@@ -444,3 +444,37 @@ class NewsletterSend(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     article_url: Mapped[str] = mapped_column(String(500))
     sent_at: Mapped[dt.datetime]
+
+
+class LessonProgress(Base):
+    """A lesson a member marked done (one row per member and lesson: marking again changes
+    nothing). `course` is the slug, so progress is counted per course without the manifest."""
+
+    __tablename__ = "lesson_progress"
+    __table_args__ = (
+        UniqueConstraint("member_id", "lesson_url", name="uq_lesson_progress"),
+        Index("ix_lesson_progress_course", "course"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    course: Mapped[str] = mapped_column(String(255))
+    lesson_url: Mapped[str] = mapped_column(String(500))
+    done_at: Mapped[dt.datetime]
+
+
+class Certificate(Base):
+    """A course completed: `id` is the public, unguessable part of its verification URL.
+    It holds the name the member chose, never their e-mail. One per member and course."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("member_id", "course", name="uq_certificate"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    course: Mapped[str] = mapped_column(String(255))
+    course_title: Mapped[str] = mapped_column(String(500), comment="as it was when issued")
+    name: Mapped[str] = mapped_column(String(200), comment="the name printed, chosen by them")
+    lang: Mapped[str] = mapped_column(String(8), default="en")
+    issued_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]

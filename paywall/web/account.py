@@ -20,6 +20,7 @@ from paywall.runtime.context import Paywall
 from paywall.runtime.db_threads import run_db
 from paywall.runtime.lang import format_date, preferred_lang, t
 from paywall.runtime.pages import esc, render_page
+from paywall.web.learning_account import learning_section
 from paywall.web.my_data import my_data_section
 from paywall.web.sign_in_routes import sign_in_form
 
@@ -160,7 +161,8 @@ async def account(request: Request) -> Response:
         rows, has_customer = await run_db(pw, load_account, pw, member)
         lines = access_lines(pw.manifest(), rows, lang)
         growth = await run_db(pw, account_section, pw, member, lang)
-        body = member_body(member, lines, has_customer, lang, growth) + my_data_section(
+        learning = await run_db(pw, learning_section, pw, member, lang)
+        body = member_body(member, lines, has_customer, lang, learning + growth) + my_data_section(
             member, lang
         )
         response = render_page(pw, request, t(lang, "account.title"), body, lang)

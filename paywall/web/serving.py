@@ -31,6 +31,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from kp_contract.manifest import GatedPage, Manifest
 from paywall.members.access_cache import AccessCache
+from paywall.members.drip import not_yet_open
 from paywall.members.sign_in import COOKIE_NAME
 from paywall.runtime.context import Paywall
 from paywall.runtime.logs import get_logger, kv
@@ -186,6 +187,7 @@ class Access(Enum):
     GRANTED = "granted"  # entitled (or the URL is not gated)
     ANONYMOUS = "anonymous"  # gated, nobody signed in
     DENIED = "denied"  # gated, signed in without a matching entitlement
+    NOT_YET = "not-yet"  # entitled, but a dripped lesson that opens later (members.drip)
 
 
 def gated_page_for(pw: Paywall, url: UrlPath) -> GatedPage | None:
@@ -206,7 +208,8 @@ def access_cache(request: Request) -> AccessCache:
 async def access_for_request(request: Request, page: GatedPage | None) -> Access:
     """Whether the request's session may read `page` (None: not gated), decided from the
     access cache: a database call only when the session is not cached or access changed
-    since. Gated serving and `/api/auth` both ask here, so they never disagree."""
+    since. Gated serving and `/api/auth` both ask here, so they never disagree; a dripped
+    lesson is decided here too (`paywall.members.drip`)."""
     if page is None:
         return Access.GRANTED
     token = request.cookies.get(COOKIE_NAME)
@@ -217,7 +220,11 @@ async def access_for_request(request: Request, page: GatedPage | None) -> Access
     now = pw.now()
     if session is None or not session.live(now):
         return Access.ANONYMOUS
-    return Access.GRANTED if session.holds(page.requires, now) else Access.DENIED
+    if not session.holds(page.requires, now):
+        return Access.DENIED
+    if not_yet_open(session.grants, page.requires, page.available_after_days, now):
+        return Access.NOT_YET
+    return Access.GRANTED
 
 
 # ---------------------------------------------------------------- responses

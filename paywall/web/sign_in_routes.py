@@ -427,7 +427,7 @@ async def auth_check(request: Request) -> Response:
     manifest = pw.manifest()
     page = manifest.page_for(url.canonical) if manifest else None
     access = await access_for_request(request, page)
-    status = {Access.GRANTED: 204, Access.ANONYMOUS: 401, Access.DENIED: 403}[access]
+    status = {Access.GRANTED: 204, Access.ANONYMOUS: 401}.get(access, 403)
     return Response(status_code=status, headers=headers)
 
 

@@ -66,3 +66,23 @@ def test_migrations_ship_in_the_package():
     repository = MIGRATIONS_DIR.parents[2]  # paywall/database/migrations
     packages = find_packages(str(repository), include=["paywall*"])
     assert {"paywall.database.migrations", "paywall.database.migrations.versions"} <= set(packages)
+
+
+def test_learning_tables_go_down_to_0007_and_up_again(db_url, tmp_path):
+    """0008 (lesson progress, certificates) is reversible on its own."""
+    settings = _settings(db_url, tmp_path)
+    upgrade(settings)
+    downgrade(settings, "0007")
+    engine = make_engine(settings)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert not {"lesson_progress", "certificates"} & tables
+        assert "email_changes" in tables and current_revision(engine) == "0007"
+    finally:
+        engine.dispose()
+    upgrade(settings, "0008")
+    engine = make_engine(settings)
+    try:
+        assert {"lesson_progress", "certificates"} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
