@@ -50,7 +50,13 @@ class _Model(BaseModel):
 
 
 class Price(_Model):
-    """One Stripe price: by id (`stripe_price`) or by `lookup_key` (resolved at checkout)."""
+    """One Stripe price: by id (`stripe_price`) or by `lookup_key` (resolved at checkout).
+
+    A product sold in several currencies has one Stripe price per currency: this one in its
+    main currency, and the others in `currencies`, each with its own lookup key
+    (`<lookup_key>-<currency>`, see `currency_lookup_key`). Manifests written before
+    per-currency prices have none, and read as before.
+    """
 
     amount: int = Field(description="minor units (cents)")
     currency: str = Field(description="ISO code, lower case")
@@ -58,6 +64,27 @@ class Price(_Model):
     stripe_price: str | None = None
     lookup_key: str | None = None
     interval: Interval | None = Field(default=None, description="set for recurring prices")
+    trial_days: int | None = Field(default=None, description="free trial of a tier's price")
+    currencies: dict[str, Price] = Field(
+        default_factory=dict, description="the same price in other currencies, by ISO code"
+    )
+
+    def in_currency(self, currency: str | None) -> Price:
+        """This price in `currency` (without the other currencies); the main currency's
+        when it is not sold in that one."""
+        chosen = self.currencies.get((currency or "").lower()) if currency else None
+        if chosen is None:
+            return self.model_copy(update={"currencies": {}}) if self.currencies else self
+        return chosen
+
+    def every_currency(self) -> list[Price]:
+        """One price per currency, the main one first (what `kp stripe sync` creates)."""
+        return [self.in_currency(None), *self.currencies.values()]
+
+
+def currency_lookup_key(lookup_key: str, currency: str) -> str:
+    """The lookup key of a price's version in another currency: `pro-monthly-cny`."""
+    return f"{lookup_key}-{currency.lower()}"
 
 
 class Course(_Model):
@@ -139,6 +166,15 @@ class Manifest(_Model):
         description="language → page shell under private/ (contains SHELL_TITLE and SHELL_BODY)",
     )
     default_lang: str = "en"
+    currency_by_lang: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra.paywall.currency_by_lang: the currency each language shows and charges",
+    )
+    payment_methods: list[str] = Field(
+        default_factory=list,
+        description="extra.paywall.payment_methods (Stripe payment method types); empty: "
+        "Stripe's default",
+    )
     growth: GrowthManifest | None = Field(
         default=None,
         description="extra.growth (referral rewards, true-fans goal) + published articles; "

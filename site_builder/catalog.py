@@ -1,22 +1,56 @@
 """What the site sells: course and tier prices as `kp_contract.manifest.Price`, from front
 matter and `extra.paywall`. One place so the price a reader sees is the price the paywall charges.
+
+A price given per currency (`prices: {usd: 49, cny: 299}`) becomes one `Price` in its first
+(main) currency with the others in `Price.currencies`, each with its own lookup key
+(`<lookup_key>-<currency>`): one Stripe price per currency, so a reader's currency is chosen
+by the site (`extra.paywall.currency_by_lang`), not by Stripe.
 """
 
 from __future__ import annotations
 
-from kp_contract.manifest import Interval, Price
+from kp_contract.manifest import Interval, Price, currency_lookup_key
 from kp_contract.money import display_price, to_minor_units
 from site_builder.models import CourseMeta, TierConfig
 
 
+def _priced(
+    amounts: dict[str, float],
+    *,
+    stripe_price: str | None,
+    lookup_key: str | None,
+    interval: Interval | None,
+    trial_days: int | None = None,
+) -> Price:
+    """One `Price` per currency of `amounts` (main currency first), nested as the manifest
+    keeps them."""
+    prices = []
+    for position, (currency, major) in enumerate(amounts.items()):
+        amount = to_minor_units(major, currency)
+        main = position == 0
+        prices.append(
+            Price(
+                amount=amount,
+                currency=currency,
+                display=display_price(amount, currency),
+                stripe_price=stripe_price if main else None,
+                lookup_key=lookup_key
+                if main or not lookup_key
+                else currency_lookup_key(lookup_key, currency),
+                interval=interval,
+                trial_days=trial_days,
+            )
+        )
+    first, *others = prices
+    if not others:
+        return first
+    return first.model_copy(update={"currencies": {p.currency: p for p in others}})
+
+
 def course_price(meta: CourseMeta) -> Price:
     """The course's Stripe price; recurring (with `interval`) for subscription courses."""
-    currency = meta.currency.lower()
-    amount = to_minor_units(meta.price, currency)
-    return Price(
-        amount=amount,
-        currency=currency,
-        display=display_price(amount, currency),
+    return _priced(
+        meta.price_per_currency(),
         stripe_price=meta.stripe_price,
         lookup_key=meta.lookup_key,
         interval=meta.interval if meta.mode == "subscription" else None,
@@ -25,19 +59,16 @@ def course_price(meta: CourseMeta) -> Price:
 
 def tier_prices(tier: TierConfig) -> dict[Interval, Price]:
     """Monthly and/or yearly prices of a membership tier, month first."""
-    currency = tier.currency.lower()
     prices: dict[Interval, Price] = {}
     for interval in ("month", "year"):
         configured = tier.prices.get(interval)
         if configured is None:
             continue
-        amount = to_minor_units(configured.price, currency)
-        prices[interval] = Price(
-            amount=amount,
-            currency=currency,
-            display=display_price(amount, currency),
+        prices[interval] = _priced(
+            tier.price_per_currency(interval),
             stripe_price=configured.stripe_price,
             lookup_key=configured.lookup_key,
             interval=interval,
+            trial_days=configured.trial_days,
         )
     return prices

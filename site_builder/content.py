@@ -31,6 +31,7 @@ from site_builder.models import (
     PageMeta,
     SiteExtra,
     is_lang,
+    price_form_error,
 )
 from site_builder.page_langs import (
     lang_prefix,
@@ -211,7 +212,7 @@ _WHAT: dict[Kind, str] = {
     "lesson": "a lesson",
     "page": "a page",
 }
-_SOLD_KEYS = frozenset({"price", "lookup_key", "stripe_price"})
+_SOLD_KEYS = frozenset({"price", "prices", "lookup_key", "stripe_price"})
 """Keys that make a page a course (something sold), wherever it is."""
 _LESSON_KEYS = frozenset(LessonMeta.model_fields) - frozenset(PageMeta.model_fields)
 """Keys only a lesson has (`free_preview`)."""
@@ -300,6 +301,18 @@ def _check_course(
         errors.append(
             ContentError(label, "lookup_key", "a course needs `lookup_key` or `stripe_price`")
         )
+    if not {"price", "currency", "prices"} & bad:
+        form = price_form_error(meta.price, meta.currency, meta.prices)
+        if form is not None:
+            errors.append(ContentError(label, *form))
+        elif (
+            meta.prices and len(meta.prices) > 1 and not meta.lookup_key and "lookup_key" not in bad
+        ):
+            message = (
+                "prices in several currencies need `lookup_key` (one Stripe price per "
+                "currency, `<lookup_key>-<currency>`), not a single `stripe_price`"
+            )
+            errors.append(ContentError(label, "lookup_key", message))
     if not {"mode", "interval"} & bad:
         if meta.mode == "subscription" and meta.interval is None:
             errors.append(
@@ -493,27 +506,7 @@ def build_index(
     _check_unique_urls(index, label_prefix)
     _check_tier_languages(index)
     _check_referral_rewards(index)
-    _check_groups(index)
     return index
-
-
-def _check_groups(index: ContentIndex, label: str = "mkdocs.yml") -> None:
-    """A tier-only or buyers-only group must name a tier or a course that is for sale."""
-    community = index.extra.community
-    if community is None or index.extra.invalid & {"community", "paywall"}:
-        return
-    for name, group in sorted(community.groups.items()):
-        where = f"extra.community.groups.{name}"
-        if group.tier and group.tier not in index.extra.paywall.tiers:
-            known = ", ".join(sorted(index.extra.paywall.tiers)) or "none defined"
-            index.errors.append(
-                ContentError(label, f"{where}.tier", f"unknown tier '{group.tier}' ({known})")
-            )
-        if group.course and group.course not in index.courses:
-            known = ", ".join(sorted(index.courses)) or "none published"
-            index.errors.append(
-                ContentError(label, f"{where}.course", f"unknown course '{group.course}' ({known})")
-            )
 
 
 def _check_referral_rewards(index: ContentIndex, label: str = "mkdocs.yml") -> None:

@@ -26,6 +26,8 @@ _PATTERNS = {
 }
 """Messages for keys whose pattern says nothing to an editor."""
 
+CURRENCY_PATTERN = r"^[a-zA-Z]{3}$"
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -60,12 +62,17 @@ def _message(err: Any, keys: Collection[str], what: str) -> str:
     field = str(err["loc"][-1]) if err["loc"] else ""
     if kind.startswith(("date_", "datetime_")) or (field == "date" and kind == "value_error"):
         return f"expected a date like 2026-05-01, got {shown(value)}"
+    pattern = (err.get("ctx") or {}).get("pattern")
     if kind == "string_pattern_mismatch" and field in _PATTERNS:
         message = _PATTERNS[field]
+    elif kind == "string_pattern_mismatch" and pattern == CURRENCY_PATTERN:
+        message = _PATTERNS["currency"]  # a currency as a mapping's key or value
     else:
         message = str(err["msg"]).removeprefix("Value error, ")
     if kind == "bool_type":
         message += " (true or false, without quotes)"
+    if kind == "value_error" and isinstance(value, dict):
+        return message  # a rule across a mapping's keys: the message names them
     message = f"{message}, got {shown(value)}"
     if kind == "string_type" and isinstance(value, int | float) and field:
         message += f' (to use it as text, quote it: {field}: "{shown(value)}")'

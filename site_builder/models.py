@@ -16,12 +16,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StrictStr,
     model_validator,
 )
 
 from kp_contract.growth import GrowthConfig
+from site_builder.field_errors import CURRENCY_PATTERN
 
 Lang = Literal["en", "zh"]
 
@@ -73,11 +73,42 @@ class ArticleMeta(_Strict):
     slug: Slug | None = None
 
 
+CurrencyCode = Annotated[StrictStr, Field(pattern=CURRENCY_PATTERN)]
+Prices = Annotated[dict[CurrencyCode, Amount], Field(min_length=1)]
+"""A price per currency, `{usd: 49, cny: 299}`: the first is the main one."""
+PaymentMethod = Literal["card", "alipay", "wechat_pay"]
+"""Stripe payment method types the paywall passes to Checkout (and the local Stripe offers)."""
+
+
+def price_form_error(price: object, currency: object, prices: object) -> tuple[str, str] | None:
+    """`price` + `currency`, or `prices: {usd: 49, cny: 299}`, never both, never neither:
+    (key, message) when the front matter breaks that."""
+    if prices is not None and (price is not None or currency is not None):
+        given = " and ".join(k for k, v in (("price", price), ("currency", currency)) if v)
+        return "prices", f"give `prices` (per currency) or `price` + `currency`, not {given} too"
+    if prices is None and (price is None or currency is None):
+        missing = "price" if price is None else "currency"
+        return missing, "required key is missing (or give `prices: {usd: 49, cny: 299}`)"
+    return None
+
+
+def price_per_currency(
+    price: float | None, currency: str | None, prices: dict[str, float] | None
+) -> dict[str, float]:
+    """Both forms as one mapping, lower-case codes, the main currency first."""
+    if prices:
+        return {code.lower(): amount for code, amount in prices.items()}
+    if price is None or currency is None:
+        return {}
+    return {currency.lower(): price}
+
+
 class CourseMeta(_Strict):
     title: StrictStr
     summary: StrictStr = ""
-    price: Amount
-    currency: Annotated[StrictStr, Field(pattern=r"^[a-zA-Z]{3}$")]
+    price: Amount | None = None
+    currency: CurrencyCode | None = None
+    prices: Prices | None = None
     mode: Literal["payment", "subscription"]
     interval: Literal["month", "year"] | None = None
     stripe_price: StrictStr | None = None
@@ -86,6 +117,10 @@ class CourseMeta(_Strict):
     lang: Lang | None = None
     draft: StrictBool = False
 
+    def price_per_currency(self) -> dict[str, float]:
+        """`{currency: major units}`, the main currency first."""
+        return price_per_currency(self.price, self.currency, self.prices)
+
 
 class LessonMeta(_Strict):
     """A lesson inherits its course's `lang` unless it sets its own."""
@@ -93,19 +128,8 @@ class LessonMeta(_Strict):
     title: StrictStr
     summary: StrictStr = ""
     free_preview: StrictBool = False
-    available_after_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
-    """Drip: the lesson opens this many days after the start of the member's access."""
     lang: Lang | None = None
     draft: StrictBool = False
-
-    @model_validator(mode="after")
-    def _drip_is_for_paid_lessons(self) -> LessonMeta:
-        if self.free_preview and self.available_after_days is not None:
-            raise ValueError(
-                "`available_after_days` is for paid lessons; a `free_preview` lesson is open"
-                " to everyone from day one"
-            )
-        return self
 
 
 class PageMeta(_Strict):
@@ -154,41 +178,6 @@ class CommunityText(_Strict):
     cta_button: StrictStr | None = None
 
 
-class GroupText(_Strict):
-    """A group's name (and maybe its own link) for readers of another language."""
-
-    title: StrictStr
-    join_url: StrictStr | None = None
-
-
-class CommunityGroup(_Strict):
-    """`extra.community.groups.<name>`: a group only some members may join (the paying
-    members' group beside the public one). Exactly one of `members`, `tier`, `course` says
-    who. Its link and QR image never reach `site/`: the manifest (in private/) carries
-    them, and the paywall shows them to members allowed in."""
-
-    title: StrictStr
-    join_url: StrictStr
-    qr_image: StrictStr | None = Field(
-        default=None,
-        description="image path relative to mkdocs.yml, outside docs_dir (never published)",
-    )
-    members: StrictBool = False
-    tier: StrictStr | None = None
-    course: Slug | None = None
-    translations: dict[Lang, GroupText] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _one_audience(self) -> CommunityGroup:
-        chosen = [k for k in ("members", "tier", "course") if getattr(self, k)]
-        if len(chosen) != 1:
-            raise ValueError(
-                "a group is for exactly one of `members: true`, `tier: <name>` or"
-                f" `course: <slug>` (found: {', '.join(chosen) or 'none'})"
-            )
-        return self
-
-
 class CommunityConfig(_Strict):
     """`extra.community`: the default CTA at the foot of every free article."""
 
@@ -200,7 +189,6 @@ class CommunityConfig(_Strict):
     cta_text: StrictStr | None = None
     cta_button: StrictStr | None = None
     ctas: dict[str, NamedCta] = Field(default_factory=dict)
-    groups: dict[Slug, CommunityGroup] = Field(default_factory=dict)
     translations: dict[Lang, CommunityText] = Field(default_factory=dict)
 
     def in_lang(self, lang: str) -> CommunityConfig:
@@ -213,14 +201,28 @@ class CommunityConfig(_Strict):
 
 
 class TierPrice(_Strict):
-    price: Amount
+    """One billing interval of a tier: `price` in the tier's `currency`, or `prices` per
+    currency; `trial_days` free before the first payment."""
+
+    price: Amount | None = None
+    prices: Prices | None = None
     stripe_price: StrictStr | None = None
     lookup_key: StrictStr | None = None
+    trial_days: Annotated[int, Field(strict=True, ge=1, le=730)] | None = None
 
     @model_validator(mode="after")
     def _needs_stripe_reference(self) -> TierPrice:
         if not self.stripe_price and not self.lookup_key:
             raise ValueError("a tier price needs `lookup_key` or `stripe_price`")
+        if self.price is not None and self.prices is not None:
+            raise ValueError("give `price` (in the tier's `currency`) or `prices`, not both")
+        if self.price is None and self.prices is None:
+            raise ValueError("`price` is missing (or give `prices: {usd: 12, cny: 79}`)")
+        if self.prices and len(self.prices) > 1 and not self.lookup_key:
+            raise ValueError(
+                "prices in several currencies need `lookup_key` (one Stripe price per "
+                "currency, `<lookup_key>-<currency>`), not a single `stripe_price`"
+            )
         return self
 
 
@@ -235,9 +237,26 @@ class TierConfig(_Strict):
 
     title: StrictStr
     summary: StrictStr = ""
-    currency: Annotated[StrictStr, Field(pattern=r"^[a-zA-Z]{3}$")]
+    currency: CurrencyCode | None = Field(
+        default=None, description="of the intervals' `price`; not needed with `prices`"
+    )
     prices: dict[Literal["month", "year"], TierPrice]
     translations: dict[Lang, TierText] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _currency_given(self) -> TierConfig:
+        for interval, price in self.prices.items():
+            if price.price is not None and self.currency is None:
+                raise ValueError(
+                    f"`prices.{interval}.price` needs the tier's `currency` "
+                    f"(or give `prices.{interval}.prices: {{usd: 12, cny: 79}}`)"
+                )
+        return self
+
+    def price_per_currency(self, interval: str) -> dict[str, float]:
+        """`{currency: major units}` of one interval, the main currency first."""
+        price = self.prices[interval]  # type: ignore[index]
+        return price_per_currency(price.price, self.currency, price.prices)
 
     def text(self, lang: str) -> TierText:
         """Title and summary for readers of `lang` (the site-language ones if untranslated)."""
@@ -247,6 +266,13 @@ class TierConfig(_Strict):
 
 class PaywallConfig(_Strict):
     tiers: dict[str, TierConfig] = Field(default_factory=dict)
+    currency_by_lang: dict[Lang, CurrencyCode] = Field(default_factory=dict)
+    """The currency each language's pages show and its readers are charged, e.g.
+    `{en: usd, zh: cny}`; a product not priced in it is shown and sold in its main one."""
+    payment_methods: list[PaymentMethod] = Field(default_factory=list)
+    """Stripe payment method types for Checkout (empty: Stripe's default). Wallets that
+    Stripe takes for one-time payments only (alipay, wechat_pay) are left out of
+    subscriptions."""
 
 
 class SiteText(_Strict):

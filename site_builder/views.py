@@ -17,7 +17,7 @@ from site_builder.archives import ArchivePage, Archives, ArchiveView, TagLink
 from site_builder.catalog import course_price, tier_prices
 from site_builder.content import ContentIndex, Course, Entry
 from site_builder.feed import FeedLink
-from site_builder.models import CommunityConfig, SiteExtra, is_lang
+from site_builder.models import CommunityConfig, SiteExtra, TierConfig, is_lang
 
 View = Literal["public", "teaser", "full", "shell"]
 
@@ -39,8 +39,6 @@ class LessonLink:
     url: str
     summary: str
     free_preview: bool
-    available_after_days: int | None = None
-    """Drip: opens this many days after the start of the member's access."""
 
     @property
     def locked(self) -> bool:
@@ -150,15 +148,17 @@ def site_relative(url: str) -> str:
 
 def build_catalog(index: ContentIndex, lang: str | None = None) -> Catalog:
     """Offers for every published course and configured tier, tier titles in `lang` (the
-    site's language by default; the manifest uses that one)."""
+    site's language by default) and prices in the currency readers of `lang` pay
+    (`extra.paywall.currency_by_lang`; a product not priced in it keeps its main one)."""
     lang = lang or index.default_lang
+    currency = index.extra.paywall.currency_by_lang.get(lang) if is_lang(lang) else None
     tiers = {
         name: TierOffer(
             name=name,
             title=tier.text(lang).title,
             summary=tier.text(lang).summary,
-            currency=tier.currency.lower(),
-            prices=dict(tier_prices(tier)),
+            currency=_shown_currency(tier, currency),
+            prices={i: p.in_currency(currency) for i, p in tier_prices(tier).items()},
             courses=tuple(
                 Link(c.meta.title, c.entry.url, c.entry.lang)
                 for c in index.courses.values()
@@ -168,13 +168,19 @@ def build_catalog(index: ContentIndex, lang: str | None = None) -> Catalog:
         for name, tier in index.extra.paywall.tiers.items()
     }
     courses = {
-        slug: _course_offer(course, tiers.get(course.meta.tier or ""))
+        slug: _course_offer(course, tiers.get(course.meta.tier or ""), currency)
         for slug, course in index.courses.items()
     }
     return Catalog(courses=courses, tiers=tiers)
 
 
-def _course_offer(course: Course, tier: TierOffer | None) -> CourseOffer:
+def _shown_currency(tier: TierConfig, currency: str | None) -> str:
+    """The currency a tier's card shows: the language's, else the tier's main one."""
+    prices = [p.in_currency(currency) for p in tier_prices(tier).values()]
+    return prices[0].currency if prices else (tier.currency or "").lower()
+
+
+def _course_offer(course: Course, tier: TierOffer | None, currency: str | None) -> CourseOffer:
     meta = course.meta
     lessons = tuple(
         LessonLink(
@@ -183,7 +189,6 @@ def _course_offer(course: Course, tier: TierOffer | None) -> CourseOffer:
             url=lesson.url,
             summary=lesson.meta.summary,
             free_preview=lesson.meta.free_preview,
-            available_after_days=lesson.meta.available_after_days,
         )
         for number, lesson in enumerate(course.lessons, start=1)
     )
@@ -194,7 +199,7 @@ def _course_offer(course: Course, tier: TierOffer | None) -> CourseOffer:
         url=course.entry.url,
         lang=course.entry.lang,
         mode=meta.mode,
-        price=course_price(meta),
+        price=course_price(meta).in_currency(currency),
         tier=tier,
         lessons=lessons,
     )

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 SESSION_ID_RE = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 INTERVALS = ("month", "year")
+ONE_TIME_ONLY = frozenset({"alipay", "wechat_pay"})
+"""Payment method types Stripe Checkout takes in `payment` mode only (not subscriptions)."""
 
 
 class CheckoutError(Exception):
@@ -117,6 +119,29 @@ def resolve_price_id(client: stripe.StripeClient, price: Price) -> str:
     return str(data[0]["id"])
 
 
+def price_for(pw: Paywall, product: Product, lang: str) -> Price:
+    """The price a reader of `lang` pays: in the language's currency
+    (`extra.paywall.currency_by_lang`) when the product is priced in it, else its main one."""
+    manifest = pw.manifest()
+    currency = manifest.currency_for(lang) if manifest is not None else None
+    return product.price.in_currency(currency)
+
+
+def payment_method_params(methods: list[str], mode: str) -> dict[str, Any]:
+    """`payment_method_types` (and the options some need) for the configured methods that
+    Stripe allows in this mode: Alipay and WeChat Pay are for one-time payments only, and
+    WeChat Pay needs `payment_method_options.wechat_pay.client` (`web` for a browser).
+    Nothing configured: Stripe's default (no parameter). A subscription with only wallets
+    configured is paid by card."""
+    if not methods:
+        return {}
+    chosen = [m for m in methods if mode == "payment" or m not in ONE_TIME_ONLY] or ["card"]
+    params: dict[str, Any] = {"payment_method_types": chosen}
+    if "wechat_pay" in chosen:
+        params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
+    return params
+
+
 def already_owned(db: Session, pw: Paywall, member: Member | None, product: Product) -> bool:
     """A signed-in member who can already read it should not pay twice."""
     return member is not None and is_entitled(db, member, list(product.unlocks), pw.now())
@@ -144,9 +169,11 @@ def create_checkout_session(
     meta.update(attribution or {})
     if member is None and intent_hash:
         meta[so.META_INTENT] = intent_hash
+    price = price_for(pw, product, lang)
+    manifest = pw.manifest()
     params: SessionCreateParams = {
         "mode": product.mode,
-        "line_items": [{"price": resolve_price_id(client, product.price), "quantity": 1}],
+        "line_items": [{"price": resolve_price_id(client, price), "quantity": 1}],
         "success_url": f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}&lang={lang}",
         "locale": lang,
         "cancel_url": f"{base}{from_path}",
@@ -160,12 +187,16 @@ def create_checkout_session(
             params["customer"] = member.stripe_customer_id
         else:
             params["customer_email"] = member.email
+    methods = payment_method_params(manifest.payment_methods if manifest else [], product.mode)
+    params.update(methods)  # type: ignore[typeddict-item]
     if product.mode == "payment":
         params["payment_intent_data"] = {"metadata": meta}
         if "customer" not in params:
             params["customer_creation"] = "always"  # so the buyer can use the billing portal
     else:
         params["subscription_data"] = {"metadata": meta}
+        if price.trial_days:
+            params["subscription_data"]["trial_period_days"] = price.trial_days
     session = so.as_dict(client.v1.checkout.sessions.create(params))
     url = session.get("url")
     if not url:

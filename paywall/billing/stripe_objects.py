@@ -166,10 +166,11 @@ def product_for_prices(
         )
 
     for tier in manifest.tiers.values():
-        if any(matches(p.stripe_price, p.lookup_key) for p in tier.prices.values()):
+        every = [p for price in tier.prices.values() for p in price.every_currency()]
+        if any(matches(p.stripe_price, p.lookup_key) for p in every):
             return tier_key(tier.name)
     for course in manifest.courses.values():
-        if matches(course.price.stripe_price, course.price.lookup_key):
+        if any(matches(p.stripe_price, p.lookup_key) for p in course.price.every_currency()):
             if course.mode == "subscription" and course.tier:
                 return tier_key(course.tier)
             return course_key(course.slug)

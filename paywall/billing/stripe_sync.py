@@ -1,7 +1,9 @@
 """`kp stripe sync`: make Stripe's Products and Prices match what the build says is for sale.
 
 Idempotent by construction: products have stable ids derived from the course or tier
-(`kp_course_<slug>`, `kp_tier_<name>`), prices are found by their lookup key. Stripe prices
+(`kp_course_<slug>`, `kp_tier_<name>`), prices are found by their lookup key (one price per
+currency: `<lookup_key>-<currency>` for the currencies after a product's main one, see
+kp_contract.manifest.Price). Stripe prices
 cannot change amount, so a changed price is replaced: a new price takes the lookup key over
 (`transfer_lookup_key`) and the old one is archived. Running it twice changes nothing.
 A price pinned by id in front matter (`stripe_price`) is only checked, never modified.
@@ -69,7 +71,9 @@ def plan(manifest: Manifest) -> list[ProductSpec]:
                 name=course.title,
                 description=course.summary,
                 key=course_key(course.slug),
-                prices=((course.slug, course.price),),
+                prices=tuple(
+                    (_label(course.slug, p, course.price), p) for p in course.price.every_currency()
+                ),
             )
         )
     for tier in manifest.tiers.values():
@@ -79,10 +83,20 @@ def plan(manifest: Manifest) -> list[ProductSpec]:
                 name=tier.title,
                 description=tier.summary,
                 key=tier_key(tier.name),
-                prices=tuple((f"{tier.name}/{i}", p) for i, p in tier.prices.items()),
+                prices=tuple(
+                    (_label(f"{tier.name}/{i}", p, price), p)
+                    for i, price in tier.prices.items()
+                    for p in price.every_currency()
+                ),
             )
         )
     return specs
+
+
+def _label(name: str, price: Price, main: Price) -> str:
+    """The price's nickname: the product (and interval), plus the currency when it is not
+    the main one (`pro/month cny`)."""
+    return name if price.currency == main.currency else f"{name} {price.currency}"
 
 
 def sync_catalog(

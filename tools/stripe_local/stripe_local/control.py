@@ -172,6 +172,7 @@ class Control:
             body.get("email"),
             body.get("promotion_code"),
             body.get("card"),
+            body.get("payment_method"),
         )
         return {"redirect": redirect}
 

@@ -109,12 +109,14 @@ def _checkout_form(store: Store, session: dict[str, Any], values: dict[str, str]
         shown = session["customer_email"] or (customer or {}).get("email")
         paying_as = e(text(lang, "paying_as"))
         parts.append(f'<p class="muted">{paying_as} <strong>{e(shown)}</strong></p>')
-    parts.append(
-        f'<label for="card">{e(text(lang, "card"))}</label>'
-        '<input id="card" name="card" inputmode="numeric" autocomplete="cc-number" '
-        f'value="{e(values.get("card", _spaced(DEFAULT_CARD)))}">'
-        f'<p class="muted">{e(text(lang, "test_cards"))}</p>'
-    )
+    parts.append(_method_choice(session, values, lang))
+    if "card" in session["payment_method_types"]:
+        parts.append(
+            f'<label for="card">{e(text(lang, "card"))}</label>'
+            '<input id="card" name="card" inputmode="numeric" autocomplete="cc-number" '
+            f'value="{e(values.get("card", _spaced(DEFAULT_CARD)))}">'
+            f'<p class="muted">{e(text(lang, "test_cards"))}</p>'
+        )
     if session["allow_promotion_codes"] and not session["discounts"]:
         parts.append(
             f'<label for="promotion_code">{e(text(lang, "promotion_code"))}</label>'
@@ -129,6 +131,22 @@ def _checkout_form(store: Store, session: dict[str, Any], values: dict[str, str]
         f"{submit_label(session)}</button></form>"
     )
     return "".join(parts)
+
+
+def _method_choice(session: dict[str, Any], values: dict[str, str], lang: str) -> str:
+    """The payment methods the session offers (`payment_method_types`), as Stripe's page
+    lists them; nothing to choose when it offers one."""
+    types = session["payment_method_types"]
+    if len(types) < 2:
+        return f'<input type="hidden" name="payment_method" value="{e(types[0])}">'
+    chosen = values.get("payment_method") or types[0]
+    options = "".join(
+        f'<label class="method"><input type="radio" name="payment_method" value="{e(kind)}"'
+        f"{' checked' if kind == chosen else ''}> {e(text(lang, 'method_' + kind))}</label>"
+        for kind in types
+    )
+    legend = e(text(lang, "payment_method"))
+    return f'<fieldset class="methods"><legend>{legend}</legend>{options}</fieldset>'
 
 
 def _cancel_link(session: dict[str, Any], lang: str) -> str:
@@ -282,6 +300,7 @@ class Pages:
             values.get("email"),
             values.get("promotion_code"),
             values.get("card"),
+            values.get("payment_method"),
         )
         if error is not None:
             return self._checkout_problem(session_id, error, values)

@@ -170,10 +170,18 @@ class LocalStripe:
         email: str | None = None,
         promotion_code: str | None = None,
         card: str | None = None,
+        payment_method: str | None = None,
     ) -> str | None:
-        """Complete a Checkout Session as pressing Pay would; returns the redirect URL."""
+        """Complete a Checkout Session as pressing Pay would, with `payment_method` (card,
+        alipay, wechat_pay; default the session's first); returns the redirect URL."""
         body = self._control(
-            f"/pay/{cs_id}", {"email": email, "promotion_code": promotion_code, "card": card}
+            f"/pay/{cs_id}",
+            {
+                "email": email,
+                "promotion_code": promotion_code,
+                "card": card,
+                "payment_method": payment_method,
+            },
         )
         return body["redirect"]
 

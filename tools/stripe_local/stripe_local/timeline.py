@@ -1,6 +1,7 @@
 """Moving the clock: everything that falls due on the way happens, in time order.
 
-Subscriptions renew or end at `current_period_end`, failed invoices are retried at
+Subscriptions renew, end their trial or end at `current_period_end` (announcing a trial's end
+three days before), failed invoices are retried at
 `next_payment_attempt`, open Checkout Sessions expire at `expires_at`. Each runs with the
 clock pinned to the moment it was due, so its objects and events carry that time.
 """
@@ -11,7 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from stripe_local.errors import StripeError
-from stripe_local.resources.billing import LIVE_STATUSES, reach_period_end, retry_invoice
+from stripe_local.resources.billing import (
+    LIVE_STATUSES,
+    announce_trial_end,
+    reach_period_end,
+    retry_invoice,
+    trial_notice_due,
+)
 from stripe_local.resources.checkout import expire
 from stripe_local.store import Store
 
@@ -27,6 +34,9 @@ def _due(store: Store) -> list[Due]:
     for sub in store.all("subscription"):
         if sub["status"] in LIVE_STATUSES:
             items.append((sub["current_period_end"], 0, reach_period_end, sub))
+        notice = trial_notice_due(store, sub)
+        if notice is not None:
+            items.append((notice, 0, announce_trial_end, sub))
     for invoice in store.all("invoice"):
         if invoice["status"] == "open" and invoice["next_payment_attempt"] is not None:
             items.append((invoice["next_payment_attempt"], 1, retry_invoice, invoice))

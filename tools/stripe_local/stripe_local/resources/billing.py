@@ -142,14 +142,18 @@ def start_subscription(
     metadata: dict[str, str] | None,
     description: str | None,
     discount: dict[str, Any] | None,
+    trial_days: int | None = None,
 ) -> dict[str, Any]:
     """Create an active subscription and its first invoice, and pay it with the customer's
-    card (checked by the caller). Emits `customer.subscription.created` then the invoice's
-    events; returns the subscription."""
+    card (checked by the caller). With `trial_days`, the subscription is `trialing` until
+    `trial_end` (its first period) and its first invoice is for nothing; the first payment
+    is at the trial's end (`reach_period_end`). Emits `customer.subscription.created` then
+    the invoice's events; returns the subscription."""
     now = store.now()
     recurring = lines[0][0]["recurring"]
     sub_id = new_id("sub_")
-    period_end = shift(now, recurring["interval"], recurring["interval_count"])
+    trial_end = now + trial_days * 86_400 if trial_days else None
+    period_end = trial_end or shift(now, recurring["interval"], recurring["interval_count"])
     items = [
         {
             "id": new_id("si_"),
@@ -175,7 +179,7 @@ def start_subscription(
             "application": None,
             "application_fee_percent": None,
             "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
-            "billing_cycle_anchor": now,
+            "billing_cycle_anchor": trial_end or now,
             "billing_cycle_anchor_config": None,
             "billing_mode": {"flexible": None, "type": "classic"},
             "cancel_at": None,
@@ -212,16 +216,18 @@ def start_subscription(
             "pending_update": None,
             "schedule": None,
             "start_date": now,
-            "status": "active",
+            "status": "trialing" if trial_end else "active",
             "test_clock": None,
             "transfer_data": None,
-            "trial_end": None,
+            "trial_end": trial_end,
             "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
-            "trial_start": None,
+            "trial_start": now if trial_end else None,
         }
     )
     store.private_of(sub_id)["period"] = 0
-    invoice = new_invoice(store, sub, "subscription_create", now, now, first=True)
+    invoice = new_invoice(
+        store, sub, "subscription_create", now, now, first=True, trial=trial_end is not None
+    )
     sub["latest_invoice"] = invoice["id"]
     store.emit("customer.subscription.created", sub)
     _announce_invoice(store, invoice)
@@ -240,12 +246,58 @@ def _interval(sub: dict[str, Any]) -> tuple[str, int]:
     return recurring["interval"], recurring["interval_count"]
 
 
+TRIAL_NOTICE = 3 * 86_400
+"""Stripe sends `customer.subscription.trial_will_end` three days before a trial ends."""
+
+
+def trial_notice_due(store: Store, sub: dict[str, Any]) -> int | None:
+    """When the subscription's trial-will-end event is due (None: sent, or no trial)."""
+    if sub["status"] != "trialing" or not sub["trial_end"]:
+        return None
+    if store.private_of(sub["id"]).get("trial_notice_sent"):
+        return None
+    return max(sub["trial_end"] - TRIAL_NOTICE, sub["trial_start"] or sub["created"])
+
+
+def announce_trial_end(store: Store, sub: dict[str, Any]) -> None:
+    """`customer.subscription.trial_will_end`, once per trial."""
+    store.private_of(sub["id"])["trial_notice_sent"] = True
+    store.emit("customer.subscription.trial_will_end", sub)
+
+
+def _end_trial(store: Store, sub: dict[str, Any]) -> None:
+    """The trial is over (the clock is pinned at `trial_end`): the first paid period starts
+    there, `status` goes `trialing` → `active` and its invoice is charged; a declined card
+    makes the subscription `past_due`, as at a renewal."""
+    interval, count = _interval(sub)
+    previous = {
+        "current_period_end": sub["current_period_end"],
+        "current_period_start": sub["current_period_start"],
+        "items": copy.deepcopy(sub["items"]),
+        "latest_invoice": sub["latest_invoice"],
+        "status": sub["status"],
+    }
+    start = sub["trial_end"]
+    store.private_of(sub["id"])["period"] = 0
+    _set_period(sub, start, shift(start, interval, count))
+    sub["status"] = "active"
+    invoice = new_invoice(store, sub, "subscription_cycle", start, start, first=True)
+    sub["latest_invoice"] = invoice["id"]
+    store.emit("customer.subscription.updated", sub, previous)
+    _announce_invoice(store, invoice)
+    pay_invoice(store, invoice)
+
+
 def reach_period_end(store: Store, sub: dict[str, Any]) -> None:
-    """What happens at `current_period_end` (the clock is pinned there): end or renew."""
+    """What happens at `current_period_end` (the clock is pinned there): end, renew, or
+    end the trial."""
     if sub["cancel_at_period_end"] or (
         sub["cancel_at"] is not None and sub["cancel_at"] <= sub["current_period_end"]
     ):
         end_subscription(store, sub, sub["current_period_end"])
+        return
+    if sub["status"] == "trialing":
+        _end_trial(store, sub)
         return
     interval, count = _interval(sub)
     index = store.private_of(sub["id"])["period"] + 1
@@ -386,14 +438,16 @@ def new_invoice(
     period_end: int,
     *,
     first: bool,
+    trial: bool = False,
 ) -> dict[str, Any]:
-    """A finalized (open) invoice for the subscription's current period."""
+    """A finalized (open) invoice for the subscription's current period (for nothing
+    during a `trial`: Stripe's "Trial period for …" line)."""
     now = store.now()
     customer = store.get("customer", sub["customer"])
     invoice_id = new_id("in_")
-    lines = [_line(store, invoice_id, sub, item) for item in sub["items"]["data"]]
+    lines = [_line(store, invoice_id, sub, item, trial) for item in sub["items"]["data"]]
     subtotal = sum(line["amount"] for line in lines)
-    discount = _applicable_discount(store, sub, first)
+    discount = None if trial else _applicable_discount(store, sub, first)
     taken = 0
     if discount is not None:
         coupon = store.get("coupon", discount["source"]["coupon"])
@@ -501,17 +555,23 @@ def new_invoice(
     )
 
 
-def _line(store: Store, invoice_id: str, sub: dict[str, Any], item: dict[str, Any]) -> dict:
+def _line(
+    store: Store, invoice_id: str, sub: dict[str, Any], item: dict[str, Any], trial: bool = False
+) -> dict:
     price, quantity = item["price"], item["quantity"]
     product = store.find("product", price["product"]) or {"name": price["product"]}
     each = format_amount(price["unit_amount"], price["currency"])
+    description = (
+        f"Trial period for {product['name']}"
+        if trial
+        else f"{quantity} × {product['name']} (at {each} / {format_interval(price['recurring'])})"
+    )
     return {
         "id": new_id("il_"),
         "object": "line_item",
-        "amount": price["unit_amount"] * quantity,
+        "amount": 0 if trial else price["unit_amount"] * quantity,
         "currency": price["currency"],
-        "description": f"{quantity} × {product['name']} "
-        f"(at {each} / {format_interval(price['recurring'])})",
+        "description": description,
         "discount_amounts": [],
         "discountable": True,
         "discounts": [],

@@ -48,6 +48,15 @@ _LOCALE_CODES = (
     " nl pl pt pt-BR ro ru sk sl sv th tr vi zh zh-HK zh-TW"
 )
 LOCALES = tuple(_LOCALE_CODES.split())
+PAYMENT_METHOD_TYPES = ("card", "alipay", "wechat_pay")
+ONE_TIME_ONLY = ("alipay", "wechat_pay")
+"""Wallets Checkout takes in `payment` mode only (Stripe: "Subscription mode: No")."""
+_ALIPAY = "aud cad cny eur gbp hkd jpy nzd sgd usd myr"
+_WECHAT_PAY = "aud cad chf cny dkk eur gbp hkd jpy nok sek sgd usd"
+WALLET_CURRENCIES = {
+    "alipay": frozenset(_ALIPAY.split(" ")),
+    "wechat_pay": frozenset(_WECHAT_PAY.split(" ")),
+}
 
 LINE_ITEM = Obj(
     {
@@ -81,13 +90,25 @@ CREATE = Obj(
         "metadata": Metadata(),
         "allow_promotion_codes": Bool(),
         "discounts": ListOf(Obj({"coupon": Str(), "promotion_code": Str()}), max_items=1),
-        "subscription_data": Obj({"metadata": Metadata(), "description": Str(500)}),
+        "subscription_data": Obj(
+            {"metadata": Metadata(), "description": Str(500), "trial_period_days": Int(1, 730)}
+        ),
         "payment_intent_data": Obj(
             {"metadata": Metadata(), "description": Str(1000), "receipt_email": Email()}
         ),
         "locale": Enum(*LOCALES),
         "expires_at": Int(0),
-        "payment_method_types": ListOf(Enum("card")),
+        "payment_method_types": ListOf(Enum(*PAYMENT_METHOD_TYPES)),
+        "payment_method_options": Obj(
+            {
+                "wechat_pay": Obj(
+                    {"client": Enum("web", "ios", "android"), "app_id": Str()},
+                    required=["client"],
+                ),
+                "alipay": Obj({}),
+                "card": Obj({}),
+            }
+        ),
         "submit_type": Enum("auto", "book", "donate", "pay"),
         "ui_mode": Enum("hosted"),
     },
@@ -218,6 +239,39 @@ def _resolve_discount(
     raise missing_param("discounts[0][coupon]")
 
 
+def _check_payment_methods(params: dict[str, Any], mode: str) -> list[str]:
+    """The session's payment method types, refused as Stripe refuses them: wallets in
+    subscription mode, WeChat Pay without its `client` option, a currency a wallet
+    does not take (checked once the currency is known, by `_check_method_currency`)."""
+    types = list(dict.fromkeys(params.get("payment_method_types") or ["card"]))
+    for position, kind in enumerate(types):
+        if mode != "payment" and kind in ONE_TIME_ONLY:
+            raise invalid_param(
+                f"payment_method_types[{position}]",
+                f"The payment method type `{kind}` cannot be used in `{mode}` mode; it is "
+                "only available for one-time payments (`mode=payment`).",
+            )
+    options = params.get("payment_method_options") or {}
+    if "wechat_pay" in types:
+        wechat = options.get("wechat_pay")
+        if not wechat or not wechat.get("client"):
+            raise missing_param("payment_method_options[wechat_pay][client]")
+        if wechat["client"] in ("ios", "android") and not wechat.get("app_id"):
+            raise missing_param("payment_method_options[wechat_pay][app_id]")
+    return types
+
+
+def _check_method_currency(types: list[str], currency: str) -> None:
+    for position, kind in enumerate(types):
+        allowed = WALLET_CURRENCIES.get(kind)
+        if allowed is not None and currency not in allowed:
+            raise invalid_param(
+                f"payment_method_types[{position}]",
+                f"The currency provided ({currency}) is invalid for payment method type "
+                f"`{kind}`; it takes {', '.join(sorted(allowed))}.",
+            )
+
+
 def create_session(store: Store, params: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     mode = params["mode"]
     if params.get("customer") and params.get("customer_email"):
@@ -225,6 +279,7 @@ def create_session(store: Store, params: dict[str, Any], ctx: Ctx) -> dict[str, 
     if params.get("allow_promotion_codes") and params.get("discounts"):
         raise only_one_of("allow_promotion_codes", "discounts")
     _check_mode_params(params, mode)
+    method_types = _check_payment_methods(params, mode)
     if params.get("customer"):
         store.get("customer", params["customer"], param="customer")
     now = store.now()
@@ -236,7 +291,10 @@ def create_session(store: Store, params: dict[str, Any], ctx: Ctx) -> dict[str, 
     lines = _line_prices(store, params.get("line_items") or [])
     _check_lines_fit_mode(mode, lines)
     currency = lines[0][0]["currency"]
+    _check_method_currency(method_types, currency)
     subtotal = sum(price["unit_amount"] * quantity for price, quantity in lines)
+    if mode == "subscription" and (params.get("subscription_data") or {}).get("trial_period_days"):
+        subtotal = 0  # nothing is due today: the first payment is at the trial's end
     coupon, promo = _resolve_discount(store, params, currency, subtotal)
     session_id = new_id("cs_test_")
     session = store.insert(
@@ -282,7 +340,12 @@ def create_session(store: Store, params: dict[str, Any], ctx: Ctx) -> dict[str, 
             "payment_intent": None,
             "payment_link": None,
             "payment_method_collection": "always",
-            "payment_method_types": ["card"],
+            "payment_method_options": {
+                kind: dict(option)
+                for kind, option in (params.get("payment_method_options") or {}).items()
+                if kind in method_types
+            },
+            "payment_method_types": method_types,
             "payment_status": "unpaid",
             "phone_number_collection": {"enabled": False},
             "recovered_from": None,
@@ -479,20 +542,30 @@ def complete_session(
     email: str | None = None,
     promotion_code: str | None = None,
     card_number: str | None = None,
+    payment_method: str | None = None,
 ) -> str | None:
-    """Press Pay. Returns the success URL (with the session id filled in), if any."""
+    """Press Pay with the chosen payment method (the session's first type by default; a
+    wallet, Alipay or WeChat Pay, is authorized in its app and always succeeds here).
+    Returns the success URL (with the session id filled in), if any."""
     session = open_session(store, session_id)
+    method = payment_method or session["payment_method_types"][0]
+    if method not in session["payment_method_types"]:
+        offered = ", ".join(session["payment_method_types"])
+        raise StripeError(
+            f"This checkout does not offer `{method}` (it offers {offered}).",
+            param="payment_method",
+        )
     if promotion_code and promotion_code.strip():
         apply_promotion_code(store, session, promotion_code)
     address = payer_email(store, session, email)
-    card = _card(card_number)
+    card = _card(card_number if method == "card" else None)
     customer = _customer_for(store, session, address)
     if customer is not None:
         customer_private = store.private_of(customer["id"])
         customer_private["card"] = card.number
         customer_private["payment_method"] = new_id("pm_")
     if session["mode"] == "payment":
-        _collect_payment(store, session, card, customer, address)
+        _collect_payment(store, session, card, customer, address, method)
     else:
         _start_subscription(store, session, customer)
     _redeem_discount(store, session)
@@ -530,6 +603,7 @@ def _collect_payment(
     card: cards.Card,
     customer: dict[str, Any] | None,
     email: str,
+    method: str = "card",
 ) -> None:
     if session["amount_total"] == 0:
         session["payment_status"] = "no_payment_required"
@@ -543,11 +617,14 @@ def _collect_payment(
         description=data.get("description"),
         metadata=data.get("metadata"),
         receipt_email=data.get("receipt_email") or email,
+        payment_method_types=session["payment_method_types"],
     )
     payment_method = (
-        store.private_of(customer["id"])["payment_method"] if customer else new_id("pm_")
+        store.private_of(customer["id"])["payment_method"]
+        if customer and method == "card"
+        else new_id("pm_")
     )
-    attempt_payment(store, intent, card, payment_method, email)
+    attempt_payment(store, intent, card, payment_method, email, method=method)
     session["payment_intent"] = intent["id"]
     session["payment_status"] = "paid"
 
@@ -574,6 +651,7 @@ def _start_subscription(
         metadata=data.get("metadata"),
         description=data.get("description"),
         discount=discount,
+        trial_days=data.get("trial_period_days"),
     )
     session["subscription"] = sub["id"]
     session["invoice"] = sub["latest_invoice"]

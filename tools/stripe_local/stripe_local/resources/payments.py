@@ -36,6 +36,7 @@ def new_payment_intent(
     description: str | None = None,
     metadata: dict[str, str] | None = None,
     receipt_email: str | None = None,
+    payment_method_types: list[str] | None = None,
 ) -> dict[str, Any]:
     """A PaymentIntent awaiting a payment method; emits `payment_intent.created`."""
     intent_id = new_id("pi_")
@@ -66,7 +67,7 @@ def new_payment_intent(
             "next_action": None,
             "on_behalf_of": None,
             "payment_method": None,
-            "payment_method_types": ["card"],
+            "payment_method_types": list(payment_method_types or ["card"]),
             "processing": None,
             "receipt_email": receipt_email,
             "review": None,
@@ -84,12 +85,22 @@ def new_payment_intent(
 
 
 def attempt_payment(
-    store: Store, intent: dict[str, Any], card: Card, payment_method: str, email: str | None
+    store: Store,
+    intent: dict[str, Any],
+    card: Card,
+    payment_method: str,
+    email: str | None,
+    *,
+    method: str = "card",
 ) -> dict[str, Any]:
-    """Charge `card` for the intent. Emits `charge.succeeded` + `payment_intent.succeeded`,
-    or `charge.failed` + `payment_intent.payment_failed`; returns the charge."""
-    declined = card.decline_code is not None
+    """Charge `card` (or, for `method` alipay / wechat_pay, the buyer's wallet, which the
+    buyer authorized in its app) for the intent. Emits `charge.succeeded` +
+    `payment_intent.succeeded`, or `charge.failed` + `payment_intent.payment_failed`;
+    returns the charge."""
+    declined = method == "card" and card.decline_code is not None
     charge = store.insert(_charge(store, intent, card, payment_method, email, declined))
+    if method != "card":
+        charge["payment_method_details"] = _wallet_details(method)
     intent["latest_charge"] = charge["id"]
     intent["payment_method"] = payment_method
     if declined:
@@ -111,6 +122,17 @@ def attempt_payment(
         store.emit("charge.succeeded", charge)
         store.emit("payment_intent.succeeded", intent)
     return charge
+
+
+def _wallet_details(method: str) -> dict[str, Any]:
+    """A wallet charge's `payment_method_details`, in Stripe's shape."""
+    details: dict[str, Any] = {"fingerprint": random_tail(16), "transaction_id": random_tail(28)}
+    if method == "alipay":
+        details["buyer_id"] = random_tail(16)
+    else:
+        details["location"] = None
+        details["reader"] = None
+    return {"type": method, method: details}
 
 
 def _charge(
