@@ -246,11 +246,13 @@ def serve(
 def register(group: click.Group) -> None:
     """Attach the paywall commands to the `kp` group: `serve` here, the admin commands
     (db, members, stripe, events) from `kp.commands.admin`, `audit` from
-    `kp.commands.audit`, `backup` and `restore` from `kp.commands.backup`, the growth
+    `kp.commands.audit`, `backup` and `restore` from `kp.commands.backup`, `certificates`
+    from `kp.commands.certificates`, the growth
     commands (partners, stats, newsletter) from `kp.commands.growth`."""
     from kp.commands import admin as cli_admin
     from kp.commands import audit as cli_audit
     from kp.commands import backup as cli_backup
+    from kp.commands import certificates as cli_certificates
     from kp.commands import growth as cli_growth
     from kp.commands import member_data as cli_member_data
 
@@ -258,5 +260,6 @@ def register(group: click.Group) -> None:
     cli_admin.register(group)
     cli_audit.register(group)
     cli_backup.register(group)
+    cli_certificates.register(group)
     cli_member_data.register(group)
     cli_growth.register(group)

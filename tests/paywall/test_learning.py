@@ -299,3 +299,42 @@ def test_full_text_still_only_for_the_entitled(server, grant_access):
     server.login(buyer, BUYER)
     assert CANARY in buyer.get("/courses/demo/02-paid/").text
     assert CANARY not in server.client().get("/courses/demo/02-paid/").text
+
+
+def test_kp_certificates_list_and_revoke(server, grant_access, settings):
+    import click
+    from click.testing import CliRunner
+
+    from kp.commands.certificates import register
+
+    @click.group()
+    def kp() -> None:
+        """The `kp certificates` commands on a group of their own."""
+
+    register(kp)
+    env = {
+        "KP_PROJECT_DIR": str(settings.project_dir),
+        "KP_DATABASE_URL": settings.database_url,
+        "KP_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "KP_BASE_URL": settings.base_url,
+    }
+    grant_access(BUYER, "course:demo", "purchase", stripe_object_id="cs_1")
+    buyer = server.client()
+    server.login(buyer, BUYER)
+    done(buyer, "/courses/demo/01-intro/")
+    done(buyer, "/courses/demo/02-paid/")
+    url = buyer.post("/api/certificates", data={"course": "demo", "name": "Grace Hopper"})
+    cert_id = url.headers["location"].split("/")[2]
+
+    listed = CliRunner().invoke(kp, ["certificates", "list", "--course", "demo"], env=env)
+    assert listed.exit_code == 0, listed.output
+    (line,) = listed.output.splitlines()
+    assert line.split("\t")[:3] == [cert_id, "demo", "Grace Hopper"] and line.endswith("\t-")
+    other = CliRunner().invoke(kp, ["certificates", "list", "--course", "pro-course"], env=env)
+    assert other.output == ""
+
+    revoked = CliRunner().invoke(kp, ["certificates", "revoke", cert_id], env=env)
+    assert revoked.exit_code == 0 and f"revoked {cert_id}" in revoked.output
+    assert "was revoked on" in server.client().get(f"/certificates/{cert_id}/").text
+    unknown = CliRunner().invoke(kp, ["certificates", "revoke", "nope"], env=env)
+    assert unknown.exit_code == 1 and "no certificate with id 'nope'" in unknown.output
