@@ -506,7 +506,27 @@ def build_index(
     _check_unique_urls(index, label_prefix)
     _check_tier_languages(index)
     _check_referral_rewards(index)
+    _check_groups(index)
     return index
+
+
+def _check_groups(index: ContentIndex, label: str = "mkdocs.yml") -> None:
+    """A tier-only or buyers-only group must name a tier or a course that is for sale."""
+    community = index.extra.community
+    if community is None or index.extra.invalid & {"community", "paywall"}:
+        return
+    for name, group in sorted(community.groups.items()):
+        where = f"extra.community.groups.{name}"
+        if group.tier and group.tier not in index.extra.paywall.tiers:
+            known = ", ".join(sorted(index.extra.paywall.tiers)) or "none defined"
+            index.errors.append(
+                ContentError(label, f"{where}.tier", f"unknown tier '{group.tier}' ({known})")
+            )
+        if group.course and group.course not in index.courses:
+            known = ", ".join(sorted(index.courses)) or "none published"
+            index.errors.append(
+                ContentError(label, f"{where}.course", f"unknown course '{group.course}' ({known})")
+            )
 
 
 def _check_referral_rewards(index: ContentIndex, label: str = "mkdocs.yml") -> None:

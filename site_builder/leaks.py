@@ -343,6 +343,45 @@ def site_files(root: Path) -> list[tuple[str, str]]:
     return found
 
 
+def group_patterns(manifest: Manifest) -> list[_Gated]:
+    """Members-only groups' join links, searched for like paid text: a group's link in
+    `site/` lets anyone in. Reported as the page `group:<name>`."""
+    found = []
+    for name, group in manifest.groups.items():
+        urls = {group.join_url, *group.join_urls.values()}
+        found.append(
+            _Gated(
+                f"group:{name}",
+                group.qr_file or "manifest.json",
+                sorted({form for url in urls for form in (url, html.escape(url))}),
+            )
+        )
+    return found
+
+
+def group_image_copies(
+    private_dir: Path, manifest: Manifest, files: list[tuple[str, str]]
+) -> list[Leak]:
+    """Files of `site/` that are a members-only group's QR image (same bytes)."""
+    images: dict[int, dict[str, str]] = {}
+    for name, group in manifest.groups.items():
+        path = private_dir / group.qr_file if group.qr_file else None
+        if path is not None and path.is_file():
+            data = path.read_bytes()
+            images.setdefault(len(data), {})[hashlib.sha256(data).hexdigest()] = name
+    if not images:
+        return []
+    found = []
+    for relative, path in files:
+        same_size = images.get(os.stat(path).st_size)
+        if same_size:
+            name = same_size.get(hashlib.sha256(read_file(path)).hexdigest())
+            if name is not None:
+                qr_file = manifest.groups[name].qr_file
+                found.append(Leak(relative, f"group:{name}", qr_file, "(its QR image)", 1))
+    return found
+
+
 def find_leaks(
     site_dir: Path,
     private_dir: Path,
@@ -371,6 +410,7 @@ def find_leaks(
         private_file = private_dir / page.private_file
         full = private_file.read_text(encoding="utf-8") if private_file.is_file() else ""
         pages.append(_Gated(page.url, page.private_file, paid_fragments(full)))
+    pages += group_patterns(manifest)
     matcher = _Matcher(pages)
     files = site_files(site_dir) if files is None else files
     done: dict[str, list[Leak]] = {}
@@ -396,6 +436,7 @@ def find_leaks(
         leaky = {leak.site_file for leak in leaks}
         searched = [rel for rel, _ in todo] + list(done)
         cache.update([keys[rel] for rel in searched if rel not in leaky], set(keys.values()))
+    leaks += group_image_copies(private_dir, manifest, files)
     order = {rel: number for number, (rel, _) in enumerate(files)}
     page_order = {page.url: number for number, page in enumerate(pages)}
     return sorted(

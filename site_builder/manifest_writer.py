@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import PurePosixPath
 
 from mkdocs.utils import get_build_datetime
 
@@ -11,13 +12,18 @@ from kp_contract.manifest import (
     MEMBER_KEY,
     Course,
     GatedPage,
+    Group,
     Manifest,
     Tier,
+    course_key,
     normalize_url_path,
+    tier_key,
 )
 from site_builder.catalog import course_price, tier_prices
 from site_builder.content import ContentIndex, Entry
 from site_builder.views import Catalog
+
+GROUPS_DIR = "_groups"
 
 
 def _absolute(url: str) -> str:
@@ -43,6 +49,7 @@ def gated_pages(index: ContentIndex, catalog: Catalog) -> dict[str, GatedPage]:
             requires=_requires(entry, catalog),
             course=entry.course,
             lang=entry.lang,
+            available_after_days=getattr(entry.meta, "available_after_days", None),
         )
     return pages
 
@@ -70,6 +77,8 @@ def make_manifest(
             price=course_price(index.courses[slug].meta),  # every currency
             tier=offer.tier.name if offer.tier else None,
             lessons=[_absolute(lesson.url) for lesson in offer.lessons],
+            lesson_titles=[lesson.title for lesson in offer.lessons],
+            lang=offer.lang,
         )
         for slug, offer in catalog.courses.items()
     }
@@ -100,8 +109,42 @@ def make_manifest(
             lang: code.lower() for lang, code in index.extra.paywall.currency_by_lang.items()
         },
         payment_methods=list(index.extra.paywall.payment_methods),
+        groups=groups_manifest(index),
         growth=growth_manifest(index),
     )
+
+
+def group_qr_file(name: str, qr_image: str) -> str:
+    """Where a group's QR image is copied under private/ (served by the paywall only)."""
+    suffix = PurePosixPath(qr_image).suffix.lower() or ".png"
+    return f"{GROUPS_DIR}/{name}{suffix}"
+
+
+def groups_manifest(index: ContentIndex) -> dict[str, Group]:
+    """`extra.community.groups` with who may join each (an entitlement key)."""
+    community = index.extra.community
+    if community is None:
+        return {}
+    groups = {}
+    for name, group in community.groups.items():
+        if group.members:
+            requires = MEMBER_KEY
+        elif group.tier:
+            requires = tier_key(group.tier)
+        else:
+            requires = course_key(group.course or "")
+        groups[name] = Group(
+            name=name,
+            title=group.title,
+            titles={lang: text.title for lang, text in group.translations.items()},
+            join_url=group.join_url,
+            join_urls={
+                lang: text.join_url for lang, text in group.translations.items() if text.join_url
+            },
+            requires=requires,
+            qr_file=group_qr_file(name, group.qr_image) if group.qr_image else None,
+        )
+    return groups
 
 
 def growth_manifest(index: ContentIndex) -> GrowthManifest:

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StrictStr,
     model_validator,
 )
@@ -128,8 +129,19 @@ class LessonMeta(_Strict):
     title: StrictStr
     summary: StrictStr = ""
     free_preview: StrictBool = False
+    available_after_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
+    """Drip: the lesson opens this many days after the start of the member's access."""
     lang: Lang | None = None
     draft: StrictBool = False
+
+    @model_validator(mode="after")
+    def _drip_is_for_paid_lessons(self) -> LessonMeta:
+        if self.free_preview and self.available_after_days is not None:
+            raise ValueError(
+                "`available_after_days` is for paid lessons; a `free_preview` lesson is open"
+                " to everyone from day one"
+            )
+        return self
 
 
 class PageMeta(_Strict):
@@ -178,6 +190,41 @@ class CommunityText(_Strict):
     cta_button: StrictStr | None = None
 
 
+class GroupText(_Strict):
+    """A group's name (and maybe its own link) for readers of another language."""
+
+    title: StrictStr
+    join_url: StrictStr | None = None
+
+
+class CommunityGroup(_Strict):
+    """`extra.community.groups.<name>`: a group only some members may join (the paying
+    members' group beside the public one). Exactly one of `members`, `tier`, `course` says
+    who. Its link and QR image never reach `site/`: the manifest (in private/) carries
+    them, and the paywall shows them to members allowed in."""
+
+    title: StrictStr
+    join_url: StrictStr
+    qr_image: StrictStr | None = Field(
+        default=None,
+        description="image path relative to mkdocs.yml, outside docs_dir (never published)",
+    )
+    members: StrictBool = False
+    tier: StrictStr | None = None
+    course: Slug | None = None
+    translations: dict[Lang, GroupText] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> CommunityGroup:
+        chosen = [k for k in ("members", "tier", "course") if getattr(self, k)]
+        if len(chosen) != 1:
+            raise ValueError(
+                "a group is for exactly one of `members: true`, `tier: <name>` or"
+                f" `course: <slug>` (found: {', '.join(chosen) or 'none'})"
+            )
+        return self
+
+
 class CommunityConfig(_Strict):
     """`extra.community`: the default CTA at the foot of every free article."""
 
@@ -189,6 +236,7 @@ class CommunityConfig(_Strict):
     cta_text: StrictStr | None = None
     cta_button: StrictStr | None = None
     ctas: dict[str, NamedCta] = Field(default_factory=dict)
+    groups: dict[Slug, CommunityGroup] = Field(default_factory=dict)
     translations: dict[Lang, CommunityText] = Field(default_factory=dict)
 
     def in_lang(self, lang: str) -> CommunityConfig:

@@ -39,6 +39,8 @@ class LessonLink:
     url: str
     summary: str
     free_preview: bool
+    available_after_days: int | None = None
+    """Drip: opens this many days after the start of the member's access."""
 
     @property
     def locked(self) -> bool:
@@ -189,6 +191,7 @@ def _course_offer(course: Course, tier: TierOffer | None, currency: str | None) 
             url=lesson.url,
             summary=lesson.meta.summary,
             free_preview=lesson.meta.free_preview,
+            available_after_days=lesson.meta.available_after_days,
         )
         for number, lesson in enumerate(course.lessons, start=1)
     )

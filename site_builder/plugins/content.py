@@ -53,6 +53,7 @@ from site_builder.content import ContentIndex, Entry, build_index
 from site_builder.early_check import CheckedContent, check_before_clean
 from site_builder.errors import ContentErrors
 from site_builder.feed import FeedLink, atom_path, feed_links, render_atom, render_feed
+from site_builder.group_files import copy_group_images, group_image_errors
 from site_builder.manifest_writer import make_manifest
 from site_builder.render import render_shell, render_with_content, set_html_lang
 from site_builder.search_langs import write_language_indexes
@@ -169,8 +170,9 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
             drafts=self.config.drafts,
             default_lang=site_lang(config),
         )
-        if self.index.errors:
-            raise ContentErrors(self.index.errors)
+        errors = self.index.errors + group_image_errors(self.index, config_dir(config), docs_dir)
+        if errors:
+            raise ContentErrors(errors)
         self.catalog = build_catalog(self.index)
         self._catalogs = {lang: build_catalog(self.index, lang) for lang in self.index.langs()}
         for src_uri, file in pages.items():
@@ -405,6 +407,7 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
             for dest_uri, html in self._private_pages.items():
                 _write(staged / dest_uri, html)
             shells = self._write_shells(config, staged)
+            copy_group_images(self.index, config_dir(config), staged)
             manifest = make_manifest(
                 self.index,
                 self.catalog,
@@ -443,6 +446,11 @@ class ContentPlugin(BasePlugin[ContentPluginConfig]):
             _write(staged / relative, html)
             shells[lang] = relative
         return shells
+
+
+def config_dir(config: MkDocsConfig) -> Path:
+    """The folder of mkdocs.yml: paths in `extra` that are not under docs_dir start there."""
+    return Path(config.config_file_path or ".").resolve().parent
 
 
 def apply_public_url(config: MkDocsConfig, explicit: str | None = None) -> str | None:
