@@ -365,9 +365,9 @@ def group_image_copies(
     """Files of `site/` that are a members-only group's QR image (same bytes)."""
     images: dict[int, dict[str, str]] = {}
     for name, group in manifest.groups.items():
-        path = private_dir / group.qr_file if group.qr_file else None
-        if path is not None and path.is_file():
-            data = path.read_bytes()
+        image = private_dir / group.qr_file if group.qr_file else None
+        if image is not None and image.is_file():
+            data = image.read_bytes()
             images.setdefault(len(data), {})[hashlib.sha256(data).hexdigest()] = name
     if not images:
         return []
@@ -375,10 +375,10 @@ def group_image_copies(
     for relative, path in files:
         same_size = images.get(os.stat(path).st_size)
         if same_size:
-            name = same_size.get(hashlib.sha256(read_file(path)).hexdigest())
-            if name is not None:
-                qr_file = manifest.groups[name].qr_file
-                found.append(Leak(relative, f"group:{name}", qr_file, "(its QR image)", 1))
+            owner = same_size.get(hashlib.sha256(read_file(path)).hexdigest())
+            if owner is not None:
+                qr_file = manifest.groups[owner].qr_file
+                found.append(Leak(relative, f"group:{owner}", qr_file, "(its QR image)", 1))
     return found
 
 
