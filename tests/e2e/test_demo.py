@@ -255,10 +255,17 @@ def test_demo_on_any_port_links_to_that_port(demo) -> None:
 def test_make_demo_passes_its_port_to_kp_demo() -> None:
     """`make demo PORT=8123` runs `kp demo --port 8123` (the test above runs that end to
     end); without PORT, the README's http://127.0.0.1:8000. Dry runs: nothing is built."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "MAKEFLAGS")}
+    # Run under `make test` too: the outer make's MAKELEVEL/MAKEFLAGS would make this one
+    # print "Entering/Leaving directory" lines.
+    outer = ("PORT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in outer}
     for args, expected in (([], "8000"), (["PORT=8123"], "8123")):
         dry = subprocess.run(
-            ["make", "-n", "demo", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+            ["make", "--no-print-directory", "-n", "demo", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         assert dry.returncode == 0, dry.stderr
         assert dry.stdout.splitlines()[-1] == f".venv/bin/kp demo --port {expected}"
