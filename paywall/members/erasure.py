@@ -9,7 +9,8 @@ late Stripe event (a dispute) find the payment it concerns; the audit trail, whi
 members by id only. Erased: the address everywhere (sign-in links, pending address changes,
 the invite ledger keeps a one-way hash so an address is not counted twice, and the copies
 inside stored Stripe events), the sign-up page, the invite code, sessions, the newsletter
-log and opt-in. Subscriptions are cancelled in Stripe first (paywall.billing.account_deletion)
+log and opt-in, lessons marked done and certificates (their public pages name the person).
+Subscriptions are cancelled in Stripe first (paywall.billing.account_deletion)
 so nobody is charged for an account that no longer exists.
 """
 
@@ -23,8 +24,10 @@ from sqlalchemy import Text, cast, delete, select, update
 from sqlalchemy.orm import Session
 
 from paywall.database.models import (
+    Certificate,
     EmailChange,
     Entitlement,
+    LessonProgress,
     LoginToken,
     Member,
     NewsletterSend,
@@ -87,6 +90,9 @@ def erase_member(pw: Paywall, db: Session, member: Member, *, actor: str) -> Era
     db.execute(delete(EmailChange).where(EmailChange.member_id == member.id))
     db.execute(delete(ReferralCode).where(ReferralCode.member_id == member.id))
     db.execute(delete(NewsletterSend).where(NewsletterSend.member_id == member.id))
+    # Learning: what they read and the certificates in their chosen name (a public page).
+    db.execute(delete(LessonProgress).where(LessonProgress.member_id == member.id))
+    db.execute(delete(Certificate).where(Certificate.member_id == member.id))
     digest = hashlib.sha256(email.encode()).hexdigest()
     db.execute(update(Referral).where(Referral.email == email).values(email=f"erased:{digest}"))
     scrubbed = 0

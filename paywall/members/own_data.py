@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paywall.database.models import (
+    Certificate,
     Conversion,
+    LessonProgress,
     LoginToken,
     Member,
     NewsletterSend,
@@ -132,5 +134,19 @@ def member_data(db: Session, member: Member, now: dt.datetime) -> dict[str, Any]
         "newsletter_sent": [
             {"article": n.article_url, "sent_at": _iso(n.sent_at)}
             for n in db.scalars(select(NewsletterSend).where(NewsletterSend.member_id == mid))
+        ],
+        "lessons_done": [
+            {"course": p.course, "lesson": p.lesson_url, "done_at": _iso(p.done_at)}
+            for p in db.scalars(select(LessonProgress).where(LessonProgress.member_id == mid))
+        ],
+        "certificates": [
+            {
+                "id": c.id,
+                "course": c.course,
+                "name": c.name,
+                "issued_at": _iso(c.issued_at),
+                "revoked_at": _iso(c.revoked_at),
+            }
+            for c in db.scalars(select(Certificate).where(Certificate.member_id == mid))
         ],
     }

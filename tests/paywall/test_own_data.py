@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from kp.commands.admin import register
 from kp.commands.member_data import register as register_delete
-from paywall.database.models import Entitlement, LoginToken, Member, StripeEvent
+from paywall.database.models import Certificate, Entitlement, LoginToken, Member, StripeEvent
 from paywall.members.audit import audit_lines
+from paywall.members.progress import mark_done
 from paywall.members.records import find_member
 
 from .conftest import WEBHOOK_SECRET
@@ -89,6 +90,23 @@ def test_delete_my_account(app_server, grant_access, stripe_events, deliver, cou
     app_server.login(ann, "ann@example.com")
     with app_server.pw.sessions() as db:
         mid = find_member(db, "ann@example.com").id
+        now = app_server.pw.now()
+        mark_done(db, mid, "demo", "/courses/demo/02-paid/", now)
+        db.add(
+            Certificate(
+                id="c" * 24,
+                member_id=mid,
+                course="demo",
+                course_title="Demo course",
+                name="Ann Example",
+                lang="en",
+                issued_at=now,
+            )
+        )
+        db.commit()
+    exported = ann.get("/account/data.json").json()  # learning is their data too
+    assert [d["lesson"] for d in exported["lessons_done"]] == ["/courses/demo/02-paid/"]
+    assert [c["name"] for c in exported["certificates"]] == ["Ann Example"]
     audit_before = count_rows("audit_log")
     wrong = ann.post("/account/delete", data={"confirm_email": "someone@example.com"})
     assert wrong.status_code == 400 and ann.get("/api/me").json()["authenticated"]
@@ -109,6 +127,8 @@ def test_delete_my_account(app_server, grant_access, stripe_events, deliver, cou
         )
         payloads = [json.dumps(e.payload) for e in db.scalars(select(StripeEvent))]
     assert payloads and not any("ann@example.com" in p for p in payloads)
+    # What they learned and the certificate in their name (a public page) are gone too.
+    assert count_rows("lesson_progress") == 0 and count_rows("certificates") == 0
     assert count_rows("audit_log") > audit_before  # the trail only grew
     assert actions(app_server.pw, mid)[-1] == (f"member:{mid}", "account_deleted")
     # Signing in with the address again is a new, empty account: the old one is gone.
