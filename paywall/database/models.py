@@ -27,8 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-# Why an entitlement exists. `reward` comes from referral rules, `complimentary` from admins.
-SOURCES = ("purchase", "subscription", "complimentary", "reward")
+# Why an entitlement exists. `reward` comes from referral rules, `complimentary` from admins,
+# `gift` from a gift redeemed (bought by another member: see `Gift`).
+SOURCES = ("purchase", "subscription", "complimentary", "reward", "gift")
 # `active` grants access (within valid_from/valid_until); the others never do.
 STATUSES = ("active", "revoked", "expired", "pending")
 
@@ -478,3 +479,42 @@ class Certificate(Base):
     lang: Mapped[str] = mapped_column(String(8), default="en")
     issued_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
+
+
+# A gift's life: `pending` (checkout started, not paid), `sent` (paid, link mailed to the
+# recipient), `redeemed` (opened and signed in: the recipient holds it), `refunded` or
+# `disputed` (the purchase was reversed: link dead, access revoked), `failed` (the payment
+# did not go through).
+GIFT_STATES = ("pending", "sent", "redeemed", "refunded", "disputed", "failed")
+
+
+class Gift(Base):
+    """A course or N months of a tier bought for someone else's e-mail address. The
+    recipient's address and the message live only here (never in site/, Stripe metadata
+    or logs); the redemption link is single-use and stored hashed, like sign-in links."""
+
+    __tablename__ = "gifts"
+    __table_args__ = (Index("ix_gifts_payment_intent", "payment_intent_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    recipient_email: Mapped[str] = mapped_column(String(320), comment="lower-cased")
+    message: Mapped[str] = mapped_column(Text, default="")
+    key: Mapped[str] = mapped_column(String(255), comment="the entitlement key it gives")
+    months: Mapped[int | None] = mapped_column(Integer, comment="tier gifts; None: no end")
+    lang: Mapped[str] = mapped_column(String(8), default="en")
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    link_expires_at: Mapped[dt.datetime | None]
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    recipient_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    redeemed_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None] = mapped_column(comment="refunded, disputed or failed")
+    note: Mapped[str] = mapped_column(String(255), default="", comment="why it ended")

@@ -86,3 +86,30 @@ def test_learning_tables_go_down_to_0007_and_up_again(db_url, tmp_path):
         assert {"lesson_progress", "certificates"} <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_gifts_table_goes_down_to_0008_and_up_again(db_url, tmp_path):
+    """0009 (gifts) is reversible on its own, and leaves 0008's tables alone."""
+    settings = _settings(db_url, tmp_path)
+    assert upgrade(settings) == head_revision()
+    engine = make_engine(settings)
+    try:
+        assert "gifts" in set(inspect(engine).get_table_names())
+        indexes = {ix["name"] for ix in inspect(engine).get_indexes("gifts")}
+        assert {"ix_gifts_payment_intent", "ix_gifts_buyer_member_id"} <= indexes
+    finally:
+        engine.dispose()
+    downgrade(settings, "0008")
+    engine = make_engine(settings)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert "gifts" not in tables and "certificates" in tables
+        assert current_revision(engine) == "0008"
+    finally:
+        engine.dispose()
+    assert upgrade(settings, "0009") == "0009"
+    engine = make_engine(settings)
+    try:
+        assert "gifts" in set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
