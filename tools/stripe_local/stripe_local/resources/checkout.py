@@ -32,8 +32,10 @@ from stripe_local.resources.billing import new_discount, start_subscription
 from stripe_local.resources.catalog import RECURRING, new_price
 from stripe_local.resources.customers import new_customer
 from stripe_local.resources.discounts import (
+    applicable_amount,
     check_coupon,
     check_promotion_code,
+    coupon_products,
     discount_amount,
     find_active_code,
     redeem,
@@ -296,6 +298,9 @@ def create_session(store: Store, params: dict[str, Any], ctx: Ctx) -> dict[str, 
     if mode == "subscription" and (params.get("subscription_data") or {}).get("trial_period_days"):
         subtotal = 0  # nothing is due today: the first payment is at the trial's end
     coupon, promo = _resolve_discount(store, params, currency, subtotal)
+    param = "discounts[0][promotion_code]" if promo else "discounts[0][coupon]"
+    if coupon is not None:
+        applicable_amount(store, coupon, lines, param)  # refused before anything is created
     session_id = new_id("cs_test_")
     session = store.insert(
         {
@@ -368,14 +373,26 @@ def create_session(store: Store, params: dict[str, Any], ctx: Ctx) -> dict[str, 
     private["subscription_data"] = params.get("subscription_data") or {}
     private["payment_intent_data"] = params.get("payment_intent_data") or {}
     if coupon is not None:
-        _set_discount(store, session, coupon, promo)
+        _set_discount(store, session, coupon, promo, param)
     return session
 
 
+def _lines_of(store: Store, session: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
+    lines = store.private_of(session["id"])["lines"]
+    return [(store.get("price", price_id), quantity) for _, price_id, quantity in lines]
+
+
 def _set_discount(
-    store: Store, session: dict[str, Any], coupon: dict[str, Any], promo: dict[str, Any] | None
+    store: Store,
+    session: dict[str, Any],
+    coupon: dict[str, Any],
+    promo: dict[str, Any] | None,
+    param: str,
 ) -> None:
-    taken = discount_amount(coupon, session["amount_subtotal"])
+    """Apply the coupon to the lines it may take from (its `applies_to` products, or all);
+    nothing is due today during a trial, so nothing is taken then."""
+    base = applicable_amount(store, coupon, _lines_of(store, session), param)
+    taken = discount_amount(coupon, min(base, session["amount_subtotal"]))
     session["discounts"] = [{"coupon": coupon["id"], "promotion_code": promo and promo["id"]}]
     session["total_details"]["amount_discount"] = taken
     session["amount_total"] = session["amount_subtotal"] - taken
@@ -384,17 +401,31 @@ def _set_discount(
 
 
 def session_lines(store: Store, session: dict[str, Any]) -> list[dict[str, Any]]:
-    """The session's line items (`item` objects), discount spread in proportion."""
+    """The session's line items (`item` objects), the discount spread in proportion over
+    the lines it applies to."""
     private = store.private_of(session["id"])
     taken = session["total_details"]["amount_discount"]
-    subtotal = session["amount_subtotal"] or 1
+    coupon = store.find("coupon", private.get("coupon") or "")
+    products = coupon_products(store, coupon) if coupon else None
+    prices = [store.get("price", price_id) for _, price_id, _ in private["lines"]]
+    takes = [products is None or price["product"] in products for price in prices]
+    base = sum(
+        price["unit_amount"] * quantity
+        for price, (_, _, quantity), applies in zip(prices, private["lines"], takes, strict=True)
+        if applies
+    )
+    last_taking = max((i for i, applies in enumerate(takes) if applies), default=-1)
     items, left = [], taken
-    for position, (line_id, price_id, quantity) in enumerate(private["lines"]):
-        price = store.get("price", price_id)
+    for position, (line_id, _, quantity) in enumerate(private["lines"]):
+        price = prices[position]
         product = store.find("product", price["product"]) or {"name": price["product"]}
         amount = price["unit_amount"] * quantity
-        last = position == len(private["lines"]) - 1
-        discount = left if last else taken * amount // subtotal
+        if not takes[position]:
+            discount = 0
+        elif position == last_taking:
+            discount = left
+        else:
+            discount = taken * amount // (base or 1)
         left -= discount
         items.append(
             {
@@ -493,7 +524,7 @@ def apply_promotion_code(store: Store, session: dict[str, Any], code: str) -> No
         customer_id=session["customer"],
         param="promotion_code",
     )
-    _set_discount(store, session, coupon, promo)
+    _set_discount(store, session, coupon, promo, "promotion_code")
 
 
 def payer_email(store: Store, session: dict[str, Any], typed: str | None) -> str:

@@ -2,7 +2,9 @@
 
 Promotion codes are created the newer way (`promotion[type]=coupon&promotion[coupon]=…`) and
 the older way (`coupon=…`); either way the object shows `promotion: {type, coupon}` as the
-SDK's API version does.
+SDK's API version does. A coupon's `applies_to[products]` limits it to those products' prices;
+like Stripe's, the property is left out of the coupon unless asked for with
+`expand[]=applies_to`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from typing import Any
 
 from stripe_local.errors import StripeError, invalid_param, missing_param, only_one_of
+from stripe_local.expand import VIRTUAL
 from stripe_local.ids import new_id, random_tail
 from stripe_local.listing import paginate
 from stripe_local.params import (
@@ -19,6 +22,7 @@ from stripe_local.params import (
     Decimal,
     Enum,
     Int,
+    ListOf,
     Metadata,
     Obj,
     Str,
@@ -43,6 +47,7 @@ COUPON_CREATE = Obj(
         "max_redemptions": Int(1),
         "redeem_by": Int(0),
         "metadata": Metadata(),
+        "applies_to": Obj({"products": ListOf(Str(), max_items=100)}),
     }
 )
 COUPON_UPDATE = Obj({"name": Str(40), "metadata": Metadata()})
@@ -91,6 +96,9 @@ def create_coupon(store: Store, params: dict[str, Any], ctx: Ctx) -> dict[str, A
         raise StripeError(
             f"Coupon already exists: {coupon_id}", param="id", code="resource_already_exists"
         )
+    products = list(dict.fromkeys((params.get("applies_to") or {}).get("products") or []))
+    for position, product_id in enumerate(products):
+        store.get("product", product_id, param=f"applies_to[products][{position}]")
     coupon = store.insert(
         {
             "id": coupon_id,
@@ -110,8 +118,23 @@ def create_coupon(store: Store, params: dict[str, Any], ctx: Ctx) -> dict[str, A
             "valid": True,
         }
     )
+    if products:
+        store.private_of(coupon_id)["applies_to"] = products
     store.emit("coupon.created", coupon)
     return coupon
+
+
+def coupon_products(store: Store, coupon: dict[str, Any]) -> list[str] | None:
+    """The products a coupon is limited to (`applies_to[products]`), None for any."""
+    return store.private_of(coupon["id"]).get("applies_to")
+
+
+def _applies_to(store: Store, coupon: dict[str, Any]) -> dict[str, Any] | None:
+    products = coupon_products(store, coupon)
+    return {"products": list(products)} if products else None
+
+
+VIRTUAL[("coupon", "applies_to")] = _applies_to
 
 
 def retrieve_coupon(store: Store, params: dict[str, Any], ctx: Ctx, id: str) -> dict[str, Any]:
@@ -131,6 +154,7 @@ def update_coupon(store: Store, params: dict[str, Any], ctx: Ctx, id: str) -> di
 def delete_coupon(store: Store, params: dict[str, Any], ctx: Ctx, id: str) -> dict[str, Any]:
     coupon = store.get("coupon", id, param="id", status=404)
     store.remove("coupon", id)
+    store.private.pop(id, None)
     store.emit("coupon.deleted", coupon)
     return {"id": id, "object": "coupon", "deleted": True}
 
@@ -306,6 +330,27 @@ def _has_paid(store: Store, customer_id: str) -> bool:
     return any(
         c["customer"] == customer_id and c["status"] == "succeeded" for c in store.all("charge")
     )
+
+
+def applicable_amount(
+    store: Store, coupon: dict[str, Any], lines: list[tuple[dict[str, Any], int]], param: str
+) -> int:
+    """The part of an order (`(price, quantity)` lines) a coupon may take from: the lines of
+    its `applies_to` products, or everything. A coupon for none of them is refused."""
+    products = coupon_products(store, coupon)
+    amount = sum(
+        price["unit_amount"] * quantity
+        for price, quantity in lines
+        if products is None or price["product"] in products
+    )
+    if products is not None and not any(price["product"] in products for price, _ in lines):
+        raise StripeError(
+            f"Coupon {coupon['id']} applies to none of the items in this order "
+            f"(it is limited to {', '.join(products)}).",
+            param=param,
+            code="coupon_not_applicable",
+        )
+    return amount
 
 
 def discount_amount(coupon: dict[str, Any], subtotal: int) -> int:
