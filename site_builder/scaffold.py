@@ -148,6 +148,8 @@ def new_lesson(
     meta: dict[str, Any] = {"title": title, "summary": ""}
     if free_preview:
         meta["free_preview"] = True
+    else:
+        meta["date"] = dt.date.today()  # `kp newsletter send --lessons` announces it
     if lang:
         meta["lang"] = lang
     if free_preview:

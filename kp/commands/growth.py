@@ -1,4 +1,4 @@
-"""Growth commands: `kp partners add|list|report`, `kp stats`, `kp newsletter send`.
+"""Growth commands: `kp partners add|list|report`, `kp stats`, `kp newsletter send [--lessons]`.
 
 Registered on the `kp` group by `kp.commands.serve`. Like the admin commands they read the server's
 settings (environment / `.env`) and bring the schema up to date first.
@@ -16,6 +16,7 @@ import stripe
 from kp.commands.admin import paywall_context
 from kp_contract.money import plain_amount
 from paywall.growth.funnel import FunnelRow, funnel, paying_members, rate, totals
+from paywall.growth.lesson_mail import send_lessons
 from paywall.growth.newsletter import NewsletterError, send_newsletter
 from paywall.growth.partners import (
     PartnerError,
@@ -203,8 +204,20 @@ def newsletter_group() -> None:
     help="Articles published on or after this date (YYYY-MM-DD).",
 )
 @click.option("--days", type=int, help="Articles of the last N days (default 30).")
-def newsletter_send(dry_run: bool, since: dt.datetime | None, days: int | None) -> None:
-    """One message per member listing the new articles they were not sent yet."""
+@click.option(
+    "--lessons",
+    is_flag=True,
+    help="Send new paid lessons instead, each in full, only to members who may read it "
+    "(a dripped lesson once it opens for them).",
+)
+def newsletter_send(
+    dry_run: bool, since: dt.datetime | None, days: int | None, lessons: bool
+) -> None:
+    """One message per member listing the new articles they were not sent yet; with
+    --lessons, one message per new paid lesson to each member entitled to it."""
+    if lessons:
+        _send_lessons(dry_run, since.date() if since else None, days)
+        return
     with paywall_context() as pw:
         try:
             result = send_newsletter(
@@ -225,6 +238,28 @@ def newsletter_send(dry_run: bool, since: dt.datetime | None, days: int | None) 
     for d, error in result.failed:
         click.echo(f"FAILED {d.email}: {error}", err=True)
     click.echo(f"{len(result.sent)} message(s) sent, {len(result.failed)} failed")
+    if result.failed:
+        sys.exit(1)
+
+
+def _send_lessons(dry_run: bool, since: dt.date | None, days: int | None) -> None:
+    with paywall_context() as pw:
+        try:
+            result = send_lessons(pw, dry_run=dry_run, since=since, days=days)
+        except NewsletterError as exc:
+            raise click.ClickException(str(exc)) from None
+    if dry_run:
+        for d in result.planned:
+            click.echo(
+                f"would send to {d.email} ({d.lang}): lesson {d.lesson.title} ({d.lesson.url})"
+            )
+        click.echo(f"dry run: {len(result.planned)} lesson e-mail(s) would be sent, none sent")
+        return
+    for d in result.sent:
+        click.echo(f"sent to {d.email}: lesson {d.lesson.title} ({d.lesson.url})")
+    for d, error in result.failed:
+        click.echo(f"FAILED {d.email}, lesson {d.lesson.url}: {error}", err=True)
+    click.echo(f"{len(result.sent)} lesson e-mail(s) sent, {len(result.failed)} failed")
     if result.failed:
         sys.exit(1)
 

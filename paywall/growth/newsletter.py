@@ -250,26 +250,38 @@ def send_newsletter(
 
 def _claim(pw: Paywall, delivery: Delivery) -> tuple[ArticleRef, ...]:
     """Write the sent-log rows first: whatever another run claimed already is dropped."""
-    with pw.sessions.begin() as db:
-        now = pw.now()
-        return tuple(
-            article
-            for article in delivery.articles
-            if insert_if_absent(
-                db,
-                NewsletterSend.__table__,
-                {"member_id": delivery.member_id, "article_url": article.url, "sent_at": now},
-                ["member_id", "article_url"],
-            )
-        )
+    claimed = set(claim_sent(pw, delivery.member_id, [a.url for a in delivery.articles]))
+    return tuple(article for article in delivery.articles if article.url in claimed)
 
 
 def _release(pw: Paywall, delivery: Delivery) -> None:
+    release_sent(pw, delivery.member_id, [a.url for a in delivery.articles])
+
+
+def claim_sent(pw: Paywall, member_id: int, urls: list[str]) -> list[str]:
+    """Log `urls` as sent to the member before the message leaves; the ones another run
+    logged already are left out (so nothing goes twice, even with two runs at once). The
+    paid-lesson e-mails share this log, keyed by the lesson's URL."""
+    with pw.sessions.begin() as db:
+        now = pw.now()
+        return [
+            url
+            for url in urls
+            if insert_if_absent(
+                db,
+                NewsletterSend.__table__,
+                {"member_id": member_id, "article_url": url, "sent_at": now},
+                ["member_id", "article_url"],
+            )
+        ]
+
+
+def release_sent(pw: Paywall, member_id: int, urls: list[str]) -> None:
+    """Undo `claim_sent` for a message that could not be sent: the next run tries again."""
     with pw.sessions.begin() as db:
         db.execute(
             delete(NewsletterSend).where(
-                NewsletterSend.member_id == delivery.member_id,
-                NewsletterSend.article_url.in_([a.url for a in delivery.articles]),
+                NewsletterSend.member_id == member_id, NewsletterSend.article_url.in_(urls)
             )
         )
 

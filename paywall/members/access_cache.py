@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from kp_contract.manifest import MEMBER_KEY
 from paywall.database.access_generation import read_generation
 from paywall.database.models import Entitlement
+from paywall.members.page_access import holds
 from paywall.members.sign_in import hash_token, live_session, note_seen
 from paywall.runtime.context import Paywall
 from paywall.runtime.db_threads import run_db
@@ -73,12 +73,7 @@ class SessionAccess:
 
     def holds(self, requires: Iterable[str], now: dt.datetime) -> bool:
         """Whether any one of `requires` is unlocked (`member`: by any signed-in member)."""
-        wanted = set(requires)
-        if not wanted:
-            return False
-        if MEMBER_KEY in wanted:
-            return True
-        return any(grant.key in wanted and grant.applies(now) for grant in self.grants)
+        return holds(self.grants, requires, now)
 
 
 def load_session_access(pw: Paywall, token: str) -> SessionAccess | None:

@@ -31,7 +31,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from kp_contract.manifest import GatedPage, Manifest
 from paywall.members.access_cache import AccessCache
-from paywall.members.drip import not_yet_open
+from paywall.members.page_access import PageAccess, page_access
 from paywall.members.sign_in import COOKIE_NAME
 from paywall.runtime.context import Paywall
 from paywall.runtime.logs import get_logger, kv
@@ -190,6 +190,13 @@ class Access(Enum):
     NOT_YET = "not-yet"  # entitled, but a dripped lesson that opens later (members.drip)
 
 
+_ACCESS = {
+    PageAccess.GRANTED: Access.GRANTED,
+    PageAccess.DENIED: Access.DENIED,
+    PageAccess.NOT_YET: Access.NOT_YET,
+}
+
+
 def gated_page_for(pw: Paywall, url: UrlPath) -> GatedPage | None:
     manifest = pw.manifest()
     return manifest.page_for(url.canonical) if manifest else None
@@ -220,11 +227,8 @@ async def access_for_request(request: Request, page: GatedPage | None) -> Access
     now = pw.now()
     if session is None or not session.live(now):
         return Access.ANONYMOUS
-    if not session.holds(page.requires, now):
-        return Access.DENIED
-    if not_yet_open(session.grants, page.requires, page.available_after_days, now):
-        return Access.NOT_YET
-    return Access.GRANTED
+    decided = page_access(session.grants, page.requires, page.available_after_days, now)
+    return _ACCESS[decided]
 
 
 # ---------------------------------------------------------------- responses

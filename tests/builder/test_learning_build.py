@@ -160,3 +160,23 @@ def test_qr_inside_docs_dir_and_unknown_course_are_reported(learning_mini):
     with pytest.raises(BuildFailed) as caught:
         learning_mini.build()
     assert "inside docs_dir" in str(caught.value)
+
+
+def test_a_lessons_publication_date_reaches_the_manifest(learning_mini):
+    """`date` on a lesson is the day `kp newsletter send --lessons` announces it; a lesson
+    without one is announced only when it is dripped, and a wrong date names the file."""
+    learning_mini.write(
+        "courses/c/04-news.md",
+        "---\ntitle: News\ndate: 2025-03-04\n---\n\nTeaser.\n\n<!-- more -->\n\nPaid.\n",
+    )
+    learning_mini.build()
+    gated = read_manifest(learning_mini.root / "private" / "manifest.json").gated
+    assert str(gated["/courses/c/04-news/"].date) == "2025-03-04"
+    assert gated["/courses/c/03-later/"].date is None
+    learning_mini.write(
+        "courses/c/04-news.md",
+        "---\ntitle: News\ndate: soon\n---\n\nTeaser.\n\n<!-- more -->\n\nPaid.\n",
+    )
+    with pytest.raises(BuildFailed) as caught:
+        learning_mini.build()
+    assert "courses/c/04-news.md" in str(caught.value) and "date" in str(caught.value)

@@ -143,6 +143,9 @@ def test_new_course_and_numbered_lessons(mini, kp_cli):
     assert lessons == ["01-di-yi-ke.md", "02-second-lesson.md"]
     assert _meta(index.parent / "01-di-yi-ke.md")["free_preview"] is True
     assert "<!-- more -->" in (index.parent / "02-second-lesson.md").read_text()
+    # A paid lesson is dated today: `kp newsletter send --lessons` announces it.
+    assert _meta(index.parent / "02-second-lesson.md")["date"] == dt.date.today()
+    assert "date" not in _meta(index.parent / "01-di-yi-ke.md")
     # A Chinese course offers the tier on Chinese pages: the tier needs a Chinese title.
     assert _errors(mini) == [
         "mkdocs.yml: key 'extra.paywall.tiers.pro.translations.zh': 'zh' pages show this "

@@ -7,16 +7,22 @@ helpers to sign members up through invite links.
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import importlib.util
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
+from stripe_local.asgi_thread import free_port
 
 from kp_contract.growth import GrowthManifest
 from kp_contract.manifest import read_manifest, write_manifest
@@ -167,6 +173,57 @@ def ask_link(app_server: Any) -> Callable[..., str]:
         return app_server.outbox.link(email)
 
     return run
+
+
+# ---------------------------------------------------------------- a real SMTP server
+
+
+@dataclass
+class Inbox:
+    messages: list[email.message.EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802, ANN201
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(msg)
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        return [m for m in self.messages if str(m["To"]).lower() == address]
+
+
+@dataclass
+class Smtp:
+    inbox: Inbox
+    port: int
+    controller: Controller
+
+    def restart(self) -> None:
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+
+@pytest.fixture
+def smtp() -> Iterator[Smtp]:
+    inbox = Inbox()
+    port = free_port()
+    server = Smtp(inbox, port, Controller(inbox, hostname="127.0.0.1", port=port))
+    server.controller.start()
+    yield server
+    server.controller.stop()
+
+
+def text_of(msg: email.message.EmailMessage) -> str:
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_of(msg: email.message.EmailMessage) -> str:
+    return msg.get_body(preferencelist=("html",)).get_content()
+
+
+def unsubscribe_link(msg: email.message.EmailMessage) -> str:
+    match = re.fullmatch(r"<(http[^>]+)>", str(msg["List-Unsubscribe"]))
+    assert match, msg["List-Unsubscribe"]
+    return match.group(1)
 
 
 # ---------------------------------------------------------------- the kp command

@@ -6,79 +6,35 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
-from stripe_local.asgi_thread import free_port
 
 from paywall.database.models import NewsletterSend
 from paywall.growth.newsletter import member_id_for, unsubscribe_token
 from paywall.members.records import find_member, get_or_create_member
 
-from .conftest import ARTICLE, CANARY, MEMBERS_CANARY, OLD_ARTICLE, PRO_CANARY, ZH_ARTICLE
+from .conftest import (
+    ARTICLE,
+    CANARY,
+    MEMBERS_CANARY,
+    OLD_ARTICLE,
+    PRO_CANARY,
+    ZH_ARTICLE,
+    Smtp,
+    html_of,
+    text_of,
+    unsubscribe_link,
+)
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@dataclass
-class Inbox:
-    messages: list[email.message.EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802, ANN201
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(msg)
-        return "250 Message accepted"
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        return [m for m in self.messages if str(m["To"]).lower() == address]
-
-
-@dataclass
-class Smtp:
-    inbox: Inbox
-    port: int
-    controller: Controller
-
-    def restart(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-
-@pytest.fixture
-def smtp() -> Iterator[Smtp]:
-    inbox = Inbox()
-    port = free_port()
-    server = Smtp(inbox, port, Controller(inbox, hostname="127.0.0.1", port=port))
-    server.controller.start()
-    yield server
-    server.controller.stop()
 
 
 @pytest.fixture
 def settings_overrides(smtp: Smtp) -> dict[str, Any]:
     return {"KP_SMTP_HOST": "127.0.0.1", "KP_SMTP_PORT": smtp.port}
-
-
-def text_of(msg: email.message.EmailMessage) -> str:
-    return msg.get_body(preferencelist=("plain",)).get_content()
-
-
-def html_of(msg: email.message.EmailMessage) -> str:
-    return msg.get_body(preferencelist=("html",)).get_content()
-
-
-def unsubscribe_link(msg: email.message.EmailMessage) -> str:
-    match = re.fullmatch(r"<(http[^>]+)>", str(msg["List-Unsubscribe"]))
-    assert match, msg["List-Unsubscribe"]
-    return match.group(1)
 
 
 @pytest.fixture
