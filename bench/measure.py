@@ -139,3 +139,18 @@ def run_measured(
         timed_out=timed_out.is_set(),
         output=output,
     )
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 15) -> None:
+    """End a server the bench started in a process group of its own (`start_new_session`):
+    SIGTERM to the group, SIGKILL after `grace` seconds; a group already gone is fine."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

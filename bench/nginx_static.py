@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.measure import stop_process_group
 from bench.site_builds import kp_executable
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx")
@@ -142,13 +142,7 @@ def _running(prefix: Path, conf: Path, port: int) -> Iterator[str]:
         _wait_answering(url, proc, prefix)
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)
         log.close()
 
 

@@ -22,9 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import signal
 import subprocess
 import tempfile
 import time
@@ -36,6 +34,7 @@ import httpx
 
 from bench.corpus import PAID_MARKER, Corpus
 from bench.loadgen import LoadResult, Request, run_load
+from bench.measure import stop_process_group
 from bench.site_builds import clean_env, kp_executable
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -187,13 +186,7 @@ def _kp_serve(env: dict[str, str], port: int, workers: int = 1) -> Iterator[str]
             time.sleep(0.1)
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)
         log.close()
 
 

@@ -8,7 +8,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.measure import stop_process_group
 from bench.site_builds import clean_env, kp_executable
 
 REPO = Path(__file__).resolve().parents[2]
@@ -240,12 +240,4 @@ def _wait_healthy(server: PaywallServer, timeout: float) -> None:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    stop_process_group(process)
