@@ -29,6 +29,7 @@ from paywall.growth.partners import (
     report,
 )
 from paywall.growth.referrals import growth_of, site_root
+from paywall.members.course_stats import completion_by_course
 from paywall.runtime.context import StripeNotConfigured
 
 # ---------------------------------------------------------------- kp partners
@@ -152,9 +153,17 @@ def partners_report(month: str | None, as_csv: bool) -> None:
 @click.command("stats")
 @click.option("--days", type=click.IntRange(1, 36500), help="Only the last N days.")
 @click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 100000))
-def stats(days: int | None, limit: int) -> None:
+@click.option(
+    "--courses",
+    is_flag=True,
+    help="Per course instead: students, started, half done, finished, certificates.",
+)
+def stats(days: int | None, limit: int, courses: bool) -> None:
     """Per page: views → CTA clicks → sign-ups → purchases, and paying members against the
-    true-fans goal."""
+    true-fans goal; with --courses, completion per course."""
+    if courses:
+        _course_stats()
+        return
     with paywall_context() as pw, pw.sessions() as db:
         now = pw.now()
         growth = growth_of(pw.manifest())
@@ -174,6 +183,31 @@ def stats(days: int | None, limit: int) -> None:
         f"paying members: {paying} of {goal} true fans ({rate(paying, goal)}); "
         f"{max(0, goal - paying)} to go"
     )
+
+
+def _course_stats() -> None:
+    with paywall_context() as pw, pw.sessions() as db:
+        rows = completion_by_course(db, pw.manifest())
+    if not rows:
+        click.echo("no courses in the build (run `kp build`)")
+        return
+    click.echo(
+        "completion per course (students hold or held access; each share is of the students)"
+    )
+    headers = ["course", "lessons", "students", "started", "half done", "finished", "certificates"]
+    table = [
+        [
+            f"{c.title} ({c.slug})",
+            str(c.lessons),
+            str(c.students),
+            *(
+                f"{n} ({rate(n, c.students)})"
+                for n in (c.started, c.half, c.finished, c.certificates)
+            ),
+        ]
+        for c in rows
+    ]
+    _table(headers, table)
 
 
 def _stats_row(row: FunnelRow) -> list[str]:

@@ -1,7 +1,8 @@
 """`/admin/`: the growth dashboard for the site's admins (`KP_ADMIN_EMAILS`).
 
 The same numbers as `kp stats` (funnel per page, paying members against the true-fans goal)
-plus page views per day and this month's partner commissions, drawn as inline SVG bar charts
+and `kp stats --courses` (completion per course), plus page views per day and this month's
+partner commissions, drawn as inline SVG bar charts
 in the site's own page shell: no scripts, no external assets, nothing to load from elsewhere.
 Anyone else gets the sign-in form (signed out, 401) or "admins only" (signed in, 403).
 """
@@ -21,6 +22,7 @@ from paywall.growth.funnel import FunnelRow, daily_views, funnel, paying_members
 from paywall.growth.partners import ReportLine, month_range, report
 from paywall.growth.referrals import growth_of
 from paywall.growth.texts import gt
+from paywall.members.course_stats import CourseCompletion, completion_by_course
 from paywall.members.sign_in import current_member
 from paywall.runtime.context import Paywall
 from paywall.runtime.db_threads import run_db
@@ -46,6 +48,7 @@ class Dashboard:
     daily: list[tuple[dt.date, int]]
     month: str
     partners: list[ReportLine]
+    courses: list[CourseCompletion]
 
 
 def load_dashboard(pw: Paywall) -> Dashboard:
@@ -65,6 +68,7 @@ def load_dashboard(pw: Paywall) -> Dashboard:
             daily=daily_views(db, now.date(), DAYS),
             month=month,
             partners=[line for line in report(db, start=start, end=end) if line.currency],
+            courses=completion_by_course(db, manifest),
         )
 
 
@@ -198,6 +202,33 @@ def partners_table(lines: list[ReportLine], lang: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+COURSE_COLUMNS = ("col_started", "col_half", "col_finished", "col_certificates")
+
+
+def courses_table(courses: list[CourseCompletion], lang: str) -> str:
+    """Per course: students, then how many started, got half way, finished and hold a
+    certificate, each with its share of the students."""
+    if not courses:
+        return f"<p>{esc(gt(lang, 'admin_no_data'))}</p>"
+    keys = ("col_course", "col_students", *COURSE_COLUMNS)
+    head = "".join(f"<th>{esc(gt(lang, key))}</th>" for key in keys)
+    body = []
+    for c in courses:
+        cells = "".join(
+            f"<td>{n} <small>({rate(n, c.students)})</small></td>"
+            for n in (c.started, c.half, c.finished, c.certificates)
+        )
+        body.append(
+            f'<tr data-kp-course="{esc(c.slug)}"><td>{esc(c.title)}</td>'
+            f"<td>{c.students}</td>{cells}</tr>"
+        )
+    return (
+        f'<table class="kp-admin-courses"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+        f"<p><small>{esc(gt(lang, 'admin_courses_note'))}</small></p>"
+    )
+
+
 def dashboard_body(board: Dashboard, lang: str) -> str:
     fans = gt(
         lang,
@@ -218,6 +249,8 @@ def dashboard_body(board: Dashboard, lang: str) -> str:
     parts += [
         f"<h2>{esc(gt(lang, 'admin_daily', days=len(board.daily)))}</h2>",
         daily_chart(board.daily, lang),
+        f"<h2>{esc(gt(lang, 'admin_courses'))}</h2>",
+        courses_table(board.courses, lang),
         f"<h2>{esc(gt(lang, 'admin_partners', month=board.month))}</h2>",
         partners_table(board.partners, lang),
     ]
