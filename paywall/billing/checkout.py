@@ -156,13 +156,16 @@ def create_checkout_session(
     *,
     attribution: dict[str, str] | None = None,
     intent_hash: str | None = None,
+    promotion_code: str | None = None,
 ) -> str:
     """Create the Checkout Session and return Stripe's URL for it. `lang` is the buyer's:
     Stripe's page (`locale`), our success page and a new member's e-mails use it.
     `attribution` (growth: invite/partner code, the article the buyer came from) is added
     to the metadata, where the webhook finds it; so is `intent_hash` for a signed-out buyer
     (their browser's sign-in nonce, hashed), so the purchase e-mail's link signs in at once
-    in the browser that bought."""
+    in the browser that bought. `promotion_code` (an offer's, checked by
+    `paywall.billing.offers.check_offer`) is applied as the session's discount; Stripe
+    refuses `discounts` together with `allow_promotion_codes`, so the buyer then types none."""
     client = pw.stripe()
     base = pw.settings.base_url
     meta = {so.META_PRODUCT: product.key, so.META_FROM: from_path[:500], so.META_LANG: lang}
@@ -177,9 +180,12 @@ def create_checkout_session(
         "success_url": f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}&lang={lang}",
         "locale": lang,
         "cancel_url": f"{base}{from_path}",
-        "allow_promotion_codes": True,
         "metadata": meta,
     }
+    if promotion_code:
+        params["discounts"] = [{"promotion_code": promotion_code}]
+    else:
+        params["allow_promotion_codes"] = True
     if member is not None:
         meta[so.META_MEMBER] = str(member.id)
         params["client_reference_id"] = str(member.id)

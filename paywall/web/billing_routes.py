@@ -29,6 +29,7 @@ from paywall.billing.checkout import (
     success_view,
 )
 from paywall.billing.event_context import NotYetApplicable
+from paywall.billing.offers import META_OFFER
 from paywall.billing.webhooks import (
     InvalidWebhook,
     StripeUnavailable,
@@ -53,6 +54,13 @@ from paywall.runtime.lang import preferred_lang
 from paywall.runtime.logs import get_logger, kv
 from paywall.web.checkout_pages import message_page, not_configured_page, success_page
 from paywall.web.errors import retry_after
+from paywall.web.offer_routes import (
+    OfferUnavailable,
+    checkout_offer,
+    offer_cache,
+    offer_unavailable_page,
+)
+from paywall.web.offer_routes import routes as offer_routes
 
 log = get_logger("paywall.web.billing_routes")
 
@@ -76,8 +84,9 @@ def _field(form: Any, name: str) -> str | None:
 
 
 async def checkout(request: Request) -> Response:
-    """POST /api/checkout: `course=<slug>` or `tier=<name>&interval=`, `from=<path>` → 303
-    to Stripe Checkout (or straight to the course when the member already owns it)."""
+    """POST /api/checkout: `course=<slug>` or `tier=<name>&interval=`, `from=<path>`, and
+    an offer's `offer=<code>` → 303 to Stripe Checkout (or straight to the course when the
+    member already owns it; or a page saying why the offer does not apply)."""
     pw = _pw(request)
     form = await read_fields(request)
     member = await run_db(pw, current_member, request)
@@ -94,6 +103,14 @@ async def checkout(request: Request) -> Response:
         # A signed-out buyer's browser gets a sign-in nonce (kept if it has one): the
         # purchase e-mail's link then signs in at once here, and asks first anywhere else.
         intent = None if member else (request.cookies.get(INTENT_COOKIE) or new_intent())[:64]
+        attribution = checkout_metadata(form)
+        code = (_field(form, "offer") or "").strip()
+        promotion_code = None
+        if code:
+            promotion_code = await run_stripe(
+                pw, checkout_offer, pw, offer_cache(request), product, lang, code
+            )
+            attribution[META_OFFER] = code.upper()[:40]
         url = await run_stripe(
             pw,
             create_checkout_session,
@@ -102,9 +119,12 @@ async def checkout(request: Request) -> Response:
             member,
             back,
             lang,
-            attribution=checkout_metadata(form),
+            attribution=attribution,
             intent_hash=hash_token(intent) if intent else None,
+            promotion_code=promotion_code,
         )
+    except OfferUnavailable as exc:
+        return offer_unavailable_page(pw, request, lang, exc, back)
     except CheckoutError as exc:
         return message_page(pw, request, lang, "checkout_failed", exc.message, exc.status)
     except StripeBusy:
@@ -228,4 +248,5 @@ routes = [
     Route("/checkout/cancel", checkout_cancel, methods=["GET"]),
     Route("/api/billing-portal", billing_portal, methods=["POST"]),
     Route("/api/stripe/webhook", stripe_webhook, methods=["POST"]),
+    *offer_routes,
 ]
