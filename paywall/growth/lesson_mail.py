@@ -42,7 +42,7 @@ from paywall.members.access_cache import Grant
 from paywall.members.drip import access_start, opens_at
 from paywall.members.page_access import PageAccess, page_access
 from paywall.runtime.context import Paywall
-from paywall.runtime.lang import valid_lang
+from paywall.runtime.lang import t, valid_lang
 from paywall.runtime.logs import get_logger, kv, mask_email
 from paywall.runtime.url_paths import contained_file
 
@@ -171,16 +171,21 @@ def compose_lesson(
     site = manifest.site_name if manifest else "Knowledge Pay"
     lang, page = delivery.lang, delivery.lesson
     link = f"{site_root(pw)}{page.url}"
-    subject = gt(lang, "lesson_subject", site=site, title=page.title)
-    intro = gt(lang, "lesson_intro", course=delivery.course_title)
-    online = gt(lang, "lesson_online", link=link)
+    subject = t(
+        lang,
+        "learning.lesson_mail_subject",
+        site=site,
+        course=delivery.course_title,
+        lesson=page.title,
+    )
+    intro = t(lang, "learning.lesson_mail_intro", course=delivery.course_title, link=link)
     footer = gt(lang, "lesson_footer", site=site, link=unsubscribe)
-    text = "\n".join([intro, online, "", lesson.text, "--", footer, ""])
+    text = "\n".join([intro, "", lesson.text, "--", footer, ""])
     html = (
         f'<!doctype html><html lang="{escape(page.lang)}"><body style="font-family:sans-serif;'
         f'line-height:1.5;max-width:42em">'
-        f'<p style="color:#666">{escape(intro)} '
-        f'<a href="{escape(link)}">{escape(gt(lang, "mail_read"))}</a></p>'
+        f'<p style="color:#666">{escape(intro)}</p>'
+        f'<p><a href="{escape(link)}">{escape(gt(lang, "mail_read"))}</a></p>'
         f"{lesson.html}<hr>"
         f'<p style="color:#666;font-size:small">{escape(footer)}</p></body></html>'
     )

@@ -79,12 +79,12 @@ def test_new_paid_lesson_goes_in_full_to_entitled_members_only(
     assert "1 lesson e-mail(s) sent, 0 failed" in out
     assert [str(m["To"]) for m in smtp.inbox.messages] == [ANN]
     mail = smtp.inbox.to(ANN)[0]
-    assert mail["Subject"] == "Demo Site: new lesson: Paid lesson"
+    assert mail["Subject"] == "Demo Site: new lesson in Demo course: Paid lesson"
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text, html = text_of(mail), html_of(mail)
     assert f"{CANARY} the full paid text." in text and CANARY in html  # in full
     assert "The first paragraph is public." in text
-    assert f"Read it on the site: {app_server.url}{PAID}" in text
+    assert f"it is also on the site: {app_server.url}{PAID}" in text
     assert f'href="{app_server.url}{PAID}"' in html
     assert "<header>" not in html and "Demo Site\n" not in text  # the lesson, not the site
     assert unsubscribe_link(mail) in text
@@ -134,7 +134,9 @@ def test_a_dripped_lesson_waits_until_it_opens_for_that_member(
         assert opened == [ANN, OLA, PRO]  # the late subscriber's 3 days have not passed
     finally:
         smtp_pw.engine.dispose()
-    assert [m["Subject"] for m in smtp.inbox.to(PRO)] == ["Demo Site: new lesson: Pro lesson"]
+    assert [m["Subject"] for m in smtp.inbox.to(PRO)] == [
+        "Demo Site: new lesson in Pro course: Pro lesson"
+    ]
 
 
 def test_a_missing_lesson_file_fails_loudly_and_is_sent_by_the_next_run(
