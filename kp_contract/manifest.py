@@ -5,7 +5,8 @@ gated, what entitles a member to it, and which Stripe price sells each product.
 
 Entitlement keys are plain strings: `course:<slug>`, `tier:<name>` and `member` (any signed-in
 member, for members-only articles). A gated page lists the keys that unlock it; holding any one
-of them is enough.
+of them is enough. A bundle (`bundle:<name>`) is a product, not an entitlement: buying it
+gives a `course:<slug>` entitlement for each of its courses.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def course_key(slug: str) -> str:
 def tier_key(name: str) -> str:
     """Entitlement key for a membership tier."""
     return f"tier:{name}"
+
+
+def bundle_key(name: str) -> str:
+    """Product key of a bundle (Checkout metadata); it grants `course_key` of each course."""
+    return f"bundle:{name}"
 
 
 MEMBER_KEY = "member"
@@ -95,12 +101,21 @@ class Course(_Model):
     summary: str = ""
     mode: Mode
     price: Price
-    tier: str | None = None
+    tier: str | None = Field(default=None, description="the first of `tiers` (older readers)")
+    tiers: list[str] = Field(
+        default_factory=list,
+        description="every tier that includes the course, `tier` first; empty in manifests "
+        "written before a course could belong to several (then `tier` alone)",
+    )
     lessons: list[str] = Field(default_factory=list, description="lesson URL paths in order")
     lesson_titles: list[str] = Field(
         default_factory=list, description="the lessons' titles, in the order of `lessons`"
     )
     lang: str = "en"
+
+    def tier_names(self) -> list[str]:
+        """Every tier that includes the course, the one it is sold as first."""
+        return self.tiers or ([self.tier] if self.tier else [])
 
 
 class Tier(_Model):
@@ -112,9 +127,30 @@ class Tier(_Model):
     titles: dict[str, str] = Field(
         default_factory=dict, description="title per language (other than the site's)"
     )
+    lifetime: Price | None = Field(
+        default=None, description="lifetime access, paid once (`payment` mode), no end"
+    )
+    gifts: dict[int, Price] = Field(
+        default_factory=dict,
+        description="gift of N months (the key) of the tier: a one-time price each",
+    )
 
     def title_in(self, lang: str) -> str:
         """The tier's name for readers of `lang` (the site-language title if untranslated)."""
+        return self.titles.get(lang, self.title)
+
+
+class Bundle(_Model):
+    """Several courses sold together at one price, once; buying it gives each course."""
+
+    name: str
+    title: str
+    summary: str = ""
+    courses: list[str] = Field(description="course slugs it gives")
+    price: Price
+    titles: dict[str, str] = Field(default_factory=dict, description="title per other language")
+
+    def title_in(self, lang: str) -> str:
         return self.titles.get(lang, self.title)
 
 
@@ -166,6 +202,9 @@ class Manifest(_Model):
     site_url: str = ""
     courses: dict[str, Course] = Field(default_factory=dict)
     tiers: dict[str, Tier] = Field(default_factory=dict)
+    bundles: dict[str, Bundle] = Field(
+        default_factory=dict, description="extra.paywall.bundles; none in older manifests"
+    )
     gated: dict[str, GatedPage] = Field(default_factory=dict, description="keyed by URL path")
     shells: dict[str, str] = Field(
         default_factory=dict,

@@ -9,13 +9,16 @@ by the site (`extra.paywall.currency_by_lang`), not by Stripe.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+
 from kp_contract.manifest import Interval, Price, currency_lookup_key
 from kp_contract.money import display_price, to_minor_units
-from site_builder.models import CourseMeta, TierConfig
+from site_builder.models import BundleConfig, CourseMeta, TierConfig
 
 
 def _priced(
-    amounts: dict[str, float],
+    amounts: Mapping[str, float | Decimal],
     *,
     stripe_price: str | None,
     lookup_key: str | None,
@@ -72,3 +75,47 @@ def tier_prices(tier: TierConfig) -> dict[Interval, Price]:
             trial_days=configured.trial_days,
         )
     return prices
+
+
+def tier_lifetime(tier: TierConfig) -> Price | None:
+    """A tier's one-time lifetime price (no interval), or None."""
+    if tier.lifetime is None:
+        return None
+    return _priced(
+        tier.lifetime_per_currency(),
+        stripe_price=tier.lifetime.stripe_price,
+        lookup_key=tier.lifetime.lookup_key,
+        interval=None,
+    )
+
+
+def gift_lookup_key(month_lookup_key: str, months: int) -> str:
+    """The lookup key of a gift of `months` months of a tier: `pro-month-gift-3m`."""
+    return f"{month_lookup_key}-gift-{months}m"
+
+
+def tier_gifts(tier: TierConfig) -> dict[int, Price]:
+    """One-time prices of `gift_months`: N times the monthly price, in each currency."""
+    month = tier.prices.get("month")
+    if not tier.gift_months or month is None or not month.lookup_key:
+        return {}
+    monthly = tier.price_per_currency("month")
+    return {
+        months: _priced(
+            {code: Decimal(str(major)) * months for code, major in monthly.items()},
+            stripe_price=None,
+            lookup_key=gift_lookup_key(month.lookup_key, months),
+            interval=None,
+        )
+        for months in sorted(tier.gift_months)
+    }
+
+
+def bundle_price(bundle: BundleConfig) -> Price:
+    """A bundle's one-time price, in each of its currencies."""
+    return _priced(
+        bundle.price_per_currency(),
+        stripe_price=bundle.stripe_price,
+        lookup_key=bundle.lookup_key,
+        interval=None,
+    )

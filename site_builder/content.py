@@ -328,12 +328,13 @@ def _check_course(
                 f"(this course has `mode: {meta.mode}`)"
             )
             errors.append(ContentError(label, "interval", message))
-    tier = None if "tier" in bad else meta.tier
-    if tier and "paywall" not in extra.invalid and tier not in extra.paywall.tiers:
-        known = ", ".join(sorted(extra.paywall.tiers)) or "none defined"
-        errors.append(
-            ContentError(label, "tier", f"unknown tier '{tier}' (extra.paywall.tiers: {known})")
-        )
+    tiers = [] if "tier" in bad or "paywall" in extra.invalid else meta.tier_names()
+    for tier in tiers:
+        if tier not in extra.paywall.tiers:
+            known = ", ".join(sorted(extra.paywall.tiers)) or "none defined"
+            errors.append(
+                ContentError(label, "tier", f"unknown tier '{tier}' (extra.paywall.tiers: {known})")
+            )
     return errors
 
 
@@ -511,7 +512,60 @@ def build_index(
     _check_tier_languages(index)
     _check_referral_rewards(index)
     _check_groups(index)
+    _check_bundles(index)
+    _check_gift_months(index)
     return index
+
+
+def _check_gift_months(index: ContentIndex, label: str = "mkdocs.yml") -> None:
+    """`gift_months` of a tier need a monthly price to be priced from."""
+    if "paywall" in index.extra.invalid:
+        return
+    for name, tier in sorted(index.extra.paywall.tiers.items()):
+        problem = tier.gift_months_error()
+        if problem:
+            key = f"extra.paywall.tiers.{name}.gift_months"
+            index.errors.append(ContentError(label, key, problem))
+
+
+def _check_bundles(index: ContentIndex, label: str = "mkdocs.yml") -> None:
+    """A bundle sells published courses that are sold once (a subscription course comes
+    with its tier), and pricing pages in another language need its title in theirs."""
+    if "paywall" in index.extra.invalid:
+        return
+    pricing_langs = {
+        entry.lang
+        for entry in index.published()
+        if entry.kind in ("page", "home")
+        and entry.meta.template == PRICING_TEMPLATE
+        and entry.lang != index.default_lang
+    }
+    for name, bundle in sorted(index.extra.paywall.bundles.items()):
+        where = f"extra.paywall.bundles.{name}"
+        for slug in bundle.courses:
+            course = index.courses.get(slug)
+            if course is None:
+                known = ", ".join(sorted(index.courses)) or "none published"
+                index.errors.append(
+                    ContentError(label, f"{where}.courses", f"unknown course '{slug}' ({known})")
+                )
+            elif course.meta.mode != "payment":
+                index.errors.append(
+                    ContentError(
+                        label,
+                        f"{where}.courses",
+                        f"course '{slug}' is a subscription (`mode: subscription`): a bundle "
+                        "sells courses bought once",
+                    )
+                )
+        for lang in sorted(pricing_langs - set(bundle.translations)):
+            index.errors.append(
+                ContentError(
+                    label,
+                    f"{where}.translations.{lang}",
+                    f"'{lang}' pages show this bundle: give its title (and summary) in '{lang}'",
+                )
+            )
 
 
 def _check_groups(index: ContentIndex, label: str = "mkdocs.yml") -> None:
@@ -552,8 +606,8 @@ def _check_tier_languages(index: ContentIndex, label: str = "mkdocs.yml") -> Non
             continue
         if entry.kind in ("course", "lesson"):
             course = index.courses.get(entry.course or "")
-            if course is not None and course.meta.tier:
-                needs.setdefault(course.meta.tier, set()).add(entry.lang)
+            for tier_name in course.meta.tier_names() if course is not None else []:
+                needs.setdefault(tier_name, set()).add(entry.lang)
         elif entry.kind in ("page", "home") and entry.meta.template == PRICING_TEMPLATE:
             for name in index.extra.paywall.tiers:
                 needs.setdefault(name, set()).add(entry.lang)

@@ -10,6 +10,7 @@ from mkdocs.utils import get_build_datetime
 from kp_contract.growth import ArticleRef, GrowthManifest
 from kp_contract.manifest import (
     MEMBER_KEY,
+    Bundle,
     Course,
     GatedPage,
     Group,
@@ -19,7 +20,7 @@ from kp_contract.manifest import (
     normalize_url_path,
     tier_key,
 )
-from site_builder.catalog import course_price, tier_prices
+from site_builder.catalog import bundle_price, course_price, tier_gifts, tier_lifetime, tier_prices
 from site_builder.content import ContentIndex, Entry
 from site_builder.views import Catalog
 
@@ -77,6 +78,7 @@ def make_manifest(
             mode=offer.mode,
             price=course_price(index.courses[slug].meta),  # every currency
             tier=offer.tier.name if offer.tier else None,
+            tiers=[tier.name for tier in offer.tiers],
             lessons=[_absolute(lesson.url) for lesson in offer.lessons],
             lesson_titles=[lesson.title for lesson in offer.lessons],
             lang=offer.lang,
@@ -89,13 +91,30 @@ def make_manifest(
             title=offer.title,
             summary=offer.summary,
             prices=tier_prices(index.extra.paywall.tiers[name]),  # every currency
-            courses=[slug for slug, c in catalog.courses.items() if c.tier and c.tier.name == name],
+            courses=[
+                slug
+                for slug, c in catalog.courses.items()
+                if name in (tier.name for tier in c.tiers)
+            ],
             titles={
                 lang: text.title
                 for lang, text in index.extra.paywall.tiers[name].translations.items()
             },
+            lifetime=tier_lifetime(index.extra.paywall.tiers[name]),
+            gifts=tier_gifts(index.extra.paywall.tiers[name]),
         )
         for name, offer in catalog.tiers.items()
+    }
+    bundles = {
+        name: Bundle(
+            name=name,
+            title=bundle.title,
+            summary=bundle.summary,
+            courses=[slug for slug in bundle.courses if slug in catalog.courses],
+            price=bundle_price(bundle),
+            titles={lang: text.title for lang, text in bundle.translations.items()},
+        )
+        for name, bundle in index.extra.paywall.bundles.items()
     }
     return Manifest(
         built_at=built_at or get_build_datetime(),
@@ -103,6 +122,7 @@ def make_manifest(
         site_url=site_url or "",
         courses=courses,
         tiers=tiers,
+        bundles=bundles,
         gated=gated_pages(index, catalog),
         shells=shells,
         default_lang=default_lang,

@@ -18,6 +18,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    field_validator,
     model_validator,
 )
 
@@ -114,13 +115,21 @@ class CourseMeta(_Strict):
     interval: Literal["month", "year"] | None = None
     stripe_price: StrictStr | None = None
     lookup_key: StrictStr | None = None
-    tier: StrictStr | None = None
+    tier: StrictStr | Annotated[list[StrictStr], Field(min_length=1)] | None = None
+    """The membership tier(s) that include this course: one name, or a list of them."""
     lang: Lang | None = None
     draft: StrictBool = False
 
     def price_per_currency(self) -> dict[str, float]:
         """`{currency: major units}`, the main currency first."""
         return price_per_currency(self.price, self.currency, self.prices)
+
+    def tier_names(self) -> list[str]:
+        """Every tier that includes the course (`tier: pro` or `tier: [pro, team]`), in
+        order: the first is the one a subscription course is sold as."""
+        if self.tier is None:
+            return []
+        return [self.tier] if isinstance(self.tier, str) else list(dict.fromkeys(self.tier))
 
 
 class LessonMeta(_Strict):
@@ -276,6 +285,34 @@ class TierPrice(_Strict):
         return self
 
 
+class OneTimePrice(_Strict):
+    """A price paid once (a tier's `lifetime`, a bundle): `price` in the owner's
+    `currency`, or `prices` per currency, and its Stripe price."""
+
+    price: Amount | None = None
+    prices: Prices | None = None
+    stripe_price: StrictStr | None = None
+    lookup_key: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _priced_once(self) -> OneTimePrice:
+        if not self.stripe_price and not self.lookup_key:
+            raise ValueError("a one-time price needs `lookup_key` or `stripe_price`")
+        if self.price is not None and self.prices is not None:
+            raise ValueError("give `price` (in the tier's `currency`) or `prices`, not both")
+        if self.price is None and self.prices is None:
+            raise ValueError("`price` is missing (or give `prices: {usd: 299, cny: 1999}`)")
+        if self.prices and len(self.prices) > 1 and not self.lookup_key:
+            raise ValueError(
+                "prices in several currencies need `lookup_key` (one Stripe price per "
+                "currency, `<lookup_key>-<currency>`), not a single `stripe_price`"
+            )
+        return self
+
+
+GiftMonths = Annotated[int, Field(strict=True, ge=1, le=36)]
+
+
 class TierText(_Strict):
     title: StrictStr
     summary: StrictStr = ""
@@ -291,6 +328,11 @@ class TierConfig(_Strict):
         default=None, description="of the intervals' `price`; not needed with `prices`"
     )
     prices: dict[Literal["month", "year"], TierPrice]
+    lifetime: OneTimePrice | None = None
+    """Lifetime access: paid once (Checkout in `payment` mode), never expires."""
+    gift_months: Annotated[list[GiftMonths], Field(max_length=12)] = Field(default_factory=list)
+    """Gifts of N months of the tier, e.g. `[1, 3, 12]`: one-time prices of N times the
+    monthly price (`<month lookup_key>-gift-<N>m`)."""
     translations: dict[Lang, TierText] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -301,7 +343,35 @@ class TierConfig(_Strict):
                     f"`prices.{interval}.price` needs the tier's `currency` "
                     f"(or give `prices.{interval}.prices: {{usd: 12, cny: 79}}`)"
                 )
+        if self.lifetime and self.lifetime.price is not None and self.currency is None:
+            raise ValueError(
+                "`lifetime.price` needs the tier's `currency` "
+                "(or give `lifetime.prices: {usd: 299, cny: 1999}`)"
+            )
         return self
+
+    @field_validator("gift_months")
+    @classmethod
+    def _gift_months_once(cls, months: list[int]) -> list[int]:
+        if len(set(months)) != len(months):
+            raise ValueError(f"a number of months is listed twice: {months}")
+        return months
+
+    def gift_months_error(self) -> str | None:
+        """Why `gift_months` cannot be priced (they are N times the monthly price)."""
+        month = self.prices.get("month")
+        if self.gift_months and (month is None or not month.lookup_key):
+            return (
+                "gifts are priced from the monthly price: give `prices.month` with a "
+                "`lookup_key` (a gift's price is `<lookup_key>-gift-<N>m`)"
+            )
+        return None
+
+    def lifetime_per_currency(self) -> dict[str, float]:
+        """`{currency: major units}` of the lifetime price (empty without one)."""
+        if self.lifetime is None:
+            return {}
+        return price_per_currency(self.lifetime.price, self.currency, self.lifetime.prices)
 
     def price_per_currency(self, interval: str) -> dict[str, float]:
         """`{currency: major units}` of one interval, the main currency first."""
@@ -314,8 +384,53 @@ class TierConfig(_Strict):
         return text or TierText(title=self.title, summary=self.summary)
 
 
+class BundleText(_Strict):
+    title: StrictStr
+    summary: StrictStr = ""
+
+
+class BundleConfig(_Strict):
+    """`extra.paywall.bundles.<name>`: several courses sold together at one price, once
+    (Checkout in `payment` mode). Buying it gives each of its courses."""
+
+    title: StrictStr
+    summary: StrictStr = ""
+    courses: Annotated[list[Slug], Field(min_length=2)]
+    price: Amount | None = None
+    currency: CurrencyCode | None = None
+    prices: Prices | None = None
+    stripe_price: StrictStr | None = None
+    lookup_key: StrictStr | None = None
+    translations: dict[Lang, BundleText] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _priced(self) -> BundleConfig:
+        form = price_form_error(self.price, self.currency, self.prices)
+        if form is not None:
+            raise ValueError(f"`{form[0]}`: {form[1]}")
+        if not self.stripe_price and not self.lookup_key:
+            raise ValueError("a bundle needs `lookup_key` or `stripe_price`")
+        if self.prices and len(self.prices) > 1 and not self.lookup_key:
+            raise ValueError(
+                "prices in several currencies need `lookup_key` (one Stripe price per "
+                "currency, `<lookup_key>-<currency>`), not a single `stripe_price`"
+            )
+        if len(set(self.courses)) != len(self.courses):
+            raise ValueError(f"`courses` lists a course twice: {self.courses}")
+        return self
+
+    def price_per_currency(self) -> dict[str, float]:
+        return price_per_currency(self.price, self.currency, self.prices)
+
+    def text(self, lang: str) -> BundleText:
+        text = self.translations.get(lang) if is_lang(lang) else None
+        return text or BundleText(title=self.title, summary=self.summary)
+
+
 class PaywallConfig(_Strict):
     tiers: dict[str, TierConfig] = Field(default_factory=dict)
+    bundles: dict[Slug, BundleConfig] = Field(default_factory=dict)
+    """Several courses at one price (`bundle=<name>` at checkout)."""
     currency_by_lang: dict[Lang, CurrencyCode] = Field(default_factory=dict)
     """The currency each language's pages show and its readers are charged, e.g.
     `{en: usd, zh: cny}`; a product not priced in it is shown and sold in its main one."""

@@ -14,7 +14,7 @@ from kp_contract.i18n import format_date, language_name, strings
 from kp_contract.manifest import Interval, Price, course_key, tier_key
 from site_builder.alternates import Alternate, HrefLang, hreflang, switcher
 from site_builder.archives import ArchivePage, Archives, ArchiveView, TagLink
-from site_builder.catalog import course_price, tier_prices
+from site_builder.catalog import bundle_price, course_price, tier_gifts, tier_lifetime, tier_prices
 from site_builder.content import ContentIndex, Course, Entry
 from site_builder.feed import FeedLink
 from site_builder.models import CommunityConfig, SiteExtra, TierConfig, is_lang
@@ -55,6 +55,27 @@ class TierOffer:
     currency: str
     prices: dict[Interval, Price]
     courses: tuple[Link, ...] = ()
+    lifetime: Price | None = None
+    """Lifetime access, paid once (`interval=lifetime` at checkout)."""
+    gifts: dict[int, Price] = field(default_factory=dict)
+    """Gift prices by number of months (`gift_months`)."""
+
+
+@dataclass(frozen=True)
+class BundleOffer:
+    """Several courses at one price (`bundle=<name>` at checkout)."""
+
+    name: str
+    title: str
+    summary: str
+    price: Price
+    courses: tuple[Link, ...]
+    slugs: tuple[str, ...]
+
+    @property
+    def requires(self) -> list[str]:
+        """What an owner of every course of the bundle holds (the card says "owned")."""
+        return [course_key(slug) for slug in self.slugs]
 
 
 @dataclass(frozen=True)
@@ -67,7 +88,10 @@ class CourseOffer:
     mode: str
     price: Price
     tier: TierOffer | None
+    """The tier a subscription course is sold as: the first of `tiers`."""
     lessons: tuple[LessonLink, ...]
+    tiers: tuple[TierOffer, ...] = ()
+    """Every tier that includes the course (`tier: [pro, team]`)."""
 
     @property
     def through_tier(self) -> bool:
@@ -79,9 +103,16 @@ class CourseOffer:
     def requires(self) -> list[str]:
         """Entitlement keys that open the course's gated lessons (any one is enough)."""
         keys = [course_key(self.slug)]
-        if self.tier:
-            keys.append(tier_key(self.tier.name))
+        keys.extend(
+            tier_key(tier.name) for tier in self.tiers or ([self.tier] if self.tier else [])
+        )
         return keys
+
+    @property
+    def giftable(self) -> bool:
+        """A course sold once can be bought for someone else (a subscription course is
+        given as months of its tier)."""
+        return self.mode == "payment"
 
 
 @dataclass(frozen=True)
@@ -104,6 +135,7 @@ class Catalog:
 
     courses: dict[str, CourseOffer] = field(default_factory=dict)
     tiers: dict[str, TierOffer] = field(default_factory=dict)
+    bundles: dict[str, BundleOffer] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,16 +196,45 @@ def build_catalog(index: ContentIndex, lang: str | None = None) -> Catalog:
             courses=tuple(
                 Link(c.meta.title, c.entry.url, c.entry.lang)
                 for c in index.courses.values()
-                if c.meta.tier == name
+                if name in c.meta.tier_names()
             ),
+            lifetime=_in_currency(tier_lifetime(tier), currency),
+            gifts={n: p.in_currency(currency) for n, p in tier_gifts(tier).items()},
         )
         for name, tier in index.extra.paywall.tiers.items()
     }
     courses = {
-        slug: _course_offer(course, tiers.get(course.meta.tier or ""), currency)
+        slug: _course_offer(
+            course,
+            tuple(tiers[name] for name in course.meta.tier_names() if name in tiers),
+            currency,
+        )
         for slug, course in index.courses.items()
     }
-    return Catalog(courses=courses, tiers=tiers)
+    bundles = {
+        name: BundleOffer(
+            name=name,
+            title=bundle.text(lang).title,
+            summary=bundle.text(lang).summary,
+            price=bundle_price(bundle).in_currency(currency),
+            courses=tuple(
+                Link(
+                    index.courses[s].meta.title,
+                    index.courses[s].entry.url,
+                    index.courses[s].entry.lang,
+                )
+                for s in bundle.courses
+                if s in index.courses
+            ),
+            slugs=tuple(s for s in bundle.courses if s in index.courses),
+        )
+        for name, bundle in index.extra.paywall.bundles.items()
+    }
+    return Catalog(courses=courses, tiers=tiers, bundles=bundles)
+
+
+def _in_currency(price: Price | None, currency: str | None) -> Price | None:
+    return price.in_currency(currency) if price is not None else None
 
 
 def _shown_currency(tier: TierConfig, currency: str | None) -> str:
@@ -182,7 +243,9 @@ def _shown_currency(tier: TierConfig, currency: str | None) -> str:
     return prices[0].currency if prices else (tier.currency or "").lower()
 
 
-def _course_offer(course: Course, tier: TierOffer | None, currency: str | None) -> CourseOffer:
+def _course_offer(
+    course: Course, tiers: tuple[TierOffer, ...], currency: str | None
+) -> CourseOffer:
     meta = course.meta
     lessons = tuple(
         LessonLink(
@@ -203,8 +266,9 @@ def _course_offer(course: Course, tier: TierOffer | None, currency: str | None) 
         lang=course.entry.lang,
         mode=meta.mode,
         price=course_price(meta).in_currency(currency),
-        tier=tier,
+        tier=tiers[0] if tiers else None,
         lessons=lessons,
+        tiers=tiers,
     )
 
 

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import stripe
 from sqlalchemy.orm import Session
 
-from kp_contract.manifest import Manifest, Price, course_key, tier_key
+from kp_contract.manifest import Manifest, Price, bundle_key, course_key, tier_key
 from paywall.billing import stripe_objects as so
+from paywall.billing.bundles import granted_keys
 from paywall.billing.event_context import PAID_STATUSES, landing_url
 from paywall.database.models import Member
 from paywall.members.entitlements import is_entitled
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 SESSION_ID_RE = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 INTERVALS = ("month", "year")
+LIFETIME = "lifetime"
+"""`interval=lifetime`: a tier's one-time lifetime price (Checkout in `payment` mode)."""
 ONE_TIME_ONLY = frozenset({"alipay", "wechat_pay"})
 """Payment method types Stripe Checkout takes in `payment` mode only (not subscriptions)."""
 
@@ -51,24 +54,38 @@ class Product:
     price: Price
     url: str
     unlocks: tuple[str, ...]
+    grants: tuple[str, ...] = ()
+    """What the purchase gives when it is more than `key` (a bundle: each course); the
+    buyer owns it already only when they hold all of them."""
 
 
 def resolve_product(
-    manifest: Manifest | None, course: str | None, tier: str | None, interval: str | None
+    manifest: Manifest | None,
+    course: str | None,
+    tier: str | None,
+    interval: str | None,
+    *,
+    bundle: str | None = None,
 ) -> Product:
-    """What the checkout form asks for (`course=<slug>` or `tier=<name>&interval=`)."""
+    """What the checkout form asks for (`course=<slug>`, `tier=<name>&interval=` with
+    `month`, `year` or `lifetime`, or `bundle=<name>`)."""
     if manifest is None:
         raise CheckoutError(503, "The site has not been built yet, so nothing is for sale.")
     course, tier, interval = (course or "").strip(), (tier or "").strip(), (interval or "").strip()
-    if course and tier:
-        raise CheckoutError(400, "Choose either a course or a membership tier, not both.")
+    bundle = (bundle or "").strip()
+    if len([x for x in (course, tier, bundle) if x]) > 1:
+        raise CheckoutError(
+            400, "Choose one thing to buy (a course, a membership tier or a bundle), not both."
+        )
+    if bundle:
+        return _bundle_product(manifest, bundle)
     if course:
         found = manifest.courses.get(course)
         if found is None:
             raise CheckoutError(404, f"There is no course {course!r} for sale.")
         if found.mode == "subscription" and found.tier:
             return _tier_product(manifest, found.tier, interval or found.price.interval)
-        unlocks = (course_key(found.slug),) + ((tier_key(found.tier),) if found.tier else ())
+        unlocks = (course_key(found.slug), *(tier_key(t) for t in found.tier_names()))
         return Product(
             key=course_key(found.slug),
             title=found.title,
@@ -79,26 +96,59 @@ def resolve_product(
         )
     if tier:
         return _tier_product(manifest, tier, interval)
-    raise CheckoutError(400, "The form named no course and no membership tier to buy.")
+    raise CheckoutError(400, "The form named no course, membership tier or bundle to buy.")
 
 
 def _tier_product(manifest: Manifest, name: str, interval: str | None) -> Product:
     found = manifest.tiers.get(name)
     if found is None:
         raise CheckoutError(404, f"There is no membership tier {name!r}.")
+    first_course = manifest.courses.get(found.courses[0]) if found.courses else None
+    url = first_course.url if first_course else "/account/"
+    if interval == LIFETIME:
+        if found.lifetime is None:
+            raise CheckoutError(404, f"The {found.title} membership has no lifetime price.")
+        return Product(
+            key=tier_key(found.name),
+            title=found.title,
+            mode="payment",
+            price=found.lifetime,
+            url=url,
+            unlocks=(tier_key(found.name),),
+        )
     if interval and interval not in INTERVALS:
-        raise CheckoutError(400, f"Billing interval must be month or year, not {interval!r}.")
+        raise CheckoutError(
+            400, f"Billing interval must be month or year (or lifetime), not {interval!r}."
+        )
     chosen = interval or ("month" if "month" in found.prices else next(iter(found.prices), None))
     if chosen not in found.prices:
         raise CheckoutError(404, f"The {found.title} membership has no {chosen} price.")
-    first_course = manifest.courses.get(found.courses[0]) if found.courses else None
     return Product(
         key=tier_key(found.name),
         title=found.title,
         mode="subscription",
         price=found.prices[chosen],
-        url=first_course.url if first_course else "/account/",
+        url=url,
         unlocks=(tier_key(found.name),),
+    )
+
+
+def _bundle_product(manifest: Manifest, name: str) -> Product:
+    found = manifest.bundles.get(name)
+    if found is None:
+        raise CheckoutError(404, f"There is no bundle {name!r} for sale.")
+    grants = tuple(granted_keys(manifest, bundle_key(found.name)))
+    if not grants:
+        raise CheckoutError(404, f"The bundle {found.title!r} has no course for sale.")
+    first_course = manifest.courses.get(found.courses[0])
+    return Product(
+        key=bundle_key(found.name),
+        title=found.title,
+        mode="payment",
+        price=found.price,
+        url=first_course.url if first_course else "/account/",
+        unlocks=grants,
+        grants=grants,
     )
 
 
@@ -143,8 +193,13 @@ def payment_method_params(methods: list[str], mode: str) -> dict[str, Any]:
 
 
 def already_owned(db: Session, pw: Paywall, member: Member | None, product: Product) -> bool:
-    """A signed-in member who can already read it should not pay twice."""
-    return member is not None and is_entitled(db, member, list(product.unlocks), pw.now())
+    """A signed-in member who can already read it should not pay twice (a bundle: every
+    one of its courses)."""
+    if member is None:
+        return False
+    if product.grants:
+        return all(is_entitled(db, member, [key], pw.now()) for key in product.grants)
+    return is_entitled(db, member, list(product.unlocks), pw.now())
 
 
 def create_checkout_session(
@@ -238,7 +293,11 @@ def success_view(
         return SuccessView("pending", email, key, url)
     buyer = _buyer(db, session, email)
     now = pw.now()
-    granted = buyer is not None and key is not None and is_entitled(db, buyer, [key], now)
+    granted = (
+        buyer is not None
+        and key is not None
+        and is_entitled(db, buyer, granted_keys(pw.manifest(), key), now)
+    )
     if not granted:
         return SuccessView("unlocking", email, key, url)
     if signed_in is not None and buyer is not None and signed_in.id == buyer.id:

@@ -194,4 +194,8 @@ def landing_url(manifest: Manifest | None, key: str) -> str:
             first = manifest.tiers[name].courses[0]
             if first in manifest.courses:
                 return manifest.courses[first].url
+        if kind == "bundle" and name in manifest.bundles and manifest.bundles[name].courses:
+            first = manifest.bundles[name].courses[0]
+            if first in manifest.courses:
+                return manifest.courses[first].url
     return "/account/"

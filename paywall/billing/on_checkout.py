@@ -3,9 +3,11 @@ what was bought to the buyer (signed in, known customer, or the e-mail Checkout 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from paywall.billing import stripe_objects as so
+from paywall.billing.bundles import granted_keys, known_bundle
 from paywall.billing.event_context import (
     PAID_STATUSES,
     EventContext,
@@ -56,7 +58,7 @@ def _announce(ctx: EventContext, member: Member, key: str, became_active: bool) 
         return False
     if ctx.obj.get("payment_status") not in PAID_STATUSES:
         return False
-    return key in active_keys(ctx.db, member.id, ctx.now)
+    return bool(set(granted_keys(ctx.manifest, key)) & active_keys(ctx.db, member.id, ctx.now))
 
 
 def _checkout_payment(
@@ -73,7 +75,16 @@ def _checkout_payment(
             flag_member(ctx.db, member, reversal, now=ctx.now, actor=ctx.actor)
     else:
         desired = Desired(status="pending", note="waiting for the payment to clear")
-    return apply_state(ctx, member, key, "purchase", object_id, desired, ctx.stamp, False)
+    if known_bundle(ctx.manifest, key):  # one purchase row per course, same payment
+        desired = replace(desired, note=desired.note or key)
+    outcomes, opened = [], False
+    for granted in granted_keys(ctx.manifest, key):
+        outcome, became_active = apply_state(
+            ctx, member, granted, "purchase", object_id, desired, ctx.stamp, False
+        )
+        outcomes.append(outcome)
+        opened = opened or became_active
+    return "; ".join(outcomes), opened
 
 
 def _checkout_subscription(
@@ -101,7 +112,8 @@ def _checkout_subscription(
 
 
 def _session_product(ctx: EventContext, session: dict[str, Any]) -> str | None:
-    key = valid_key(so.metadata(session).get(so.META_PRODUCT))
+    named = so.metadata(session).get(so.META_PRODUCT)
+    key = valid_key(named) or known_bundle(ctx.manifest, named)
     if key is None and ctx.fresh.line_item_prices:
         key = so.product_for_prices(ctx.manifest, ctx.fresh.line_item_prices)
     return key

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from kp_contract.manifest import Manifest, course_key, tier_key
+from kp_contract.manifest import Manifest, bundle_key, course_key, tier_key
 
 # Metadata keys our Checkout Sessions carry (also copied onto the subscription / payment).
 META_PRODUCT = "kp_product"
@@ -166,9 +166,13 @@ def product_for_prices(
         )
 
     for tier in manifest.tiers.values():
-        every = [p for price in tier.prices.values() for p in price.every_currency()]
+        sold = [*tier.prices.values(), *([tier.lifetime] if tier.lifetime else [])]
+        every = [p for price in sold for p in price.every_currency()]
         if any(matches(p.stripe_price, p.lookup_key) for p in every):
             return tier_key(tier.name)
+    for bundle in manifest.bundles.values():
+        if any(matches(p.stripe_price, p.lookup_key) for p in bundle.price.every_currency()):
+            return bundle_key(bundle.name)
     for course in manifest.courses.values():
         if any(matches(p.stripe_price, p.lookup_key) for p in course.price.every_currency()):
             if course.mode == "subscription" and course.tier:

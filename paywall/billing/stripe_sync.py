@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import stripe
 
-from kp_contract.manifest import Manifest, Price, course_key, tier_key
+from kp_contract.manifest import Manifest, Price, Tier, bundle_key, course_key, tier_key
 from paywall.billing import stripe_objects as so
 
 if TYPE_CHECKING:
@@ -85,12 +85,34 @@ def plan(manifest: Manifest) -> list[ProductSpec]:
                 key=tier_key(tier.name),
                 prices=tuple(
                     (_label(f"{tier.name}/{i}", p, price), p)
-                    for i, price in tier.prices.items()
+                    for i, price in _tier_prices(tier)
                     for p in price.every_currency()
                 ),
             )
         )
+    for bundle in manifest.bundles.values():
+        specs.append(
+            ProductSpec(
+                product_id=product_id_for("bundle", bundle.name),
+                name=bundle.title,
+                description=bundle.summary,
+                key=bundle_key(bundle.name),
+                prices=tuple(
+                    (_label(bundle.name, p, bundle.price), p) for p in bundle.price.every_currency()
+                ),
+            )
+        )
     return specs
+
+
+def _tier_prices(tier: Tier) -> list[tuple[str, Price]]:
+    """A tier's prices with their labels: each interval, lifetime access (once), and each
+    gift of N months (once)."""
+    prices: list[tuple[str, Price]] = list(tier.prices.items())
+    if tier.lifetime is not None:
+        prices.append(("lifetime", tier.lifetime))
+    prices.extend((f"gift-{months}m", price) for months, price in sorted(tier.gifts.items()))
+    return prices
 
 
 def _label(name: str, price: Price, main: Price) -> str:

@@ -93,7 +93,11 @@ async def checkout(request: Request) -> Response:
     lang = _lang(pw, request, member, form, page=_field(form, "from"))
     try:
         product = resolve_product(
-            pw.manifest(), _field(form, "course"), _field(form, "tier"), _field(form, "interval")
+            pw.manifest(),
+            _field(form, "course"),
+            _field(form, "tier"),
+            _field(form, "interval"),
+            bundle=_field(form, "bundle"),
         )
         back = safe_next_url(_field(form, "from"), pw.settings.base_url, default=product.url)
         if await run_db(pw, _owns, pw, member, product):
