@@ -226,6 +226,10 @@ class OfferCache:
             return hit[1]
         return self.fresh(client, code)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def fresh(self, client: stripe.StripeClient, code: str) -> Offer | None:
         offer = find_offer(client, code)
         with self._lock:
