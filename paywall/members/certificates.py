@@ -38,7 +38,9 @@ def clean_name(value: str) -> str:
 
 
 def new_certificate_id() -> str:
-    return secrets.token_urlsafe(12)  # 16 characters, 96 random bits
+    """24 hex digits (96 random bits): safe in a URL, and never starts with '-', which a
+    command line (`kp certificates revoke ID`) would read as an option."""
+    return secrets.token_hex(12)
 
 
 def certificate_of(db: Session, member_id: int, course: str) -> Certificate | None:
