@@ -36,6 +36,7 @@ from paywall.web import (
     billing_routes,
     certificate_pages,
     errors,
+    gift_pages,
     learning,
     members_desk,
     my_data,
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
         *members_desk.routes,
         *learning.routes,
         *certificate_pages.routes,
+        *gift_pages.routes,
         Route("/{path:path}", serve_site, methods=["GET", "HEAD"]),
     ]
     https = pw.settings.base_url.lower().startswith("https://")

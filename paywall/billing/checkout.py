@@ -271,7 +271,7 @@ class SuccessView:
 
     `state`: `access` (signed in and entitled), `mailed` (granted; sign-in link e-mailed),
     `unlocking` (paid, webhook not processed yet), `pending` (not paid yet), `open`
-    (checkout not completed).
+    (checkout not completed), `gift` (paid for someone else: the link goes to them).
     """
 
     state: str
@@ -291,6 +291,8 @@ def success_view(
         return SuccessView("open", email, key, url)
     if session.get("payment_status") not in PAID_STATUSES:
         return SuccessView("pending", email, key, url)
+    if so.metadata(session).get(so.META_GIFT):  # bought for someone else: mailed to them
+        return SuccessView("gift", email, key, "/account/")
     buyer = _buyer(db, session, email)
     now = pw.now()
     granted = (

@@ -78,6 +78,19 @@ class PurchaseMail:
     there at once."""
 
 
+@dataclass(frozen=True)
+class GiftMail:
+    """A gift's redemption link for its recipient (paywall.billing.gifts), sent once the
+    transaction that made the link commits."""
+
+    to: str
+    lang: str
+    link: str
+    title: str
+    message: str
+    giver: str
+
+
 @dataclass
 class EventContext:
     pw: Paywall
@@ -88,6 +101,7 @@ class EventContext:
     actor: str
     replay: bool = False
     mails: list[PurchaseMail] = field(default_factory=list)
+    gift_mails: list[GiftMail] = field(default_factory=list)
 
     @property
     def obj(self) -> dict[str, Any]:

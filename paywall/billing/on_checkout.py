@@ -17,6 +17,7 @@ from paywall.billing.event_context import (
     purchase_landing,
     valid_key,
 )
+from paywall.billing.gifts import META_GIFT, on_gift_checkout
 from paywall.billing.on_reversal import prior_reversal
 from paywall.billing.on_subscription import latest_stored_subscription, subscription_desired
 from paywall.database.models import Member
@@ -35,6 +36,9 @@ def on_checkout_session(ctx: EventContext) -> str:
     if member is None:
         return "ignored: the session names no buyer (no member id, customer or e-mail)"
     link_stripe_customer(ctx.db, member, so.object_id(session.get("customer")))
+    if so.metadata(session).get(META_GIFT):  # bought for someone else: the buyer gets none
+        reversal = prior_reversal(ctx.db, so.object_id(session.get("payment_intent")))
+        return f"member={member.id} {on_gift_checkout(ctx, session, member, reversal)}"
     if session.get("mode") == "subscription":
         outcome, became_active = _checkout_subscription(ctx, session, member, key)
     else:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from paywall.billing import stripe_objects as so
 from paywall.billing.event_context import EventContext, NotYetApplicable
+from paywall.billing.gifts import reverse_gift
 from paywall.database.models import Entitlement, Member, StripeEvent
 from paywall.members.entitlements import by_stripe_object, revoke_all
 from paywall.members.records import find_member, find_member_by_customer, flag_member
@@ -23,6 +24,9 @@ def on_charge_refunded(ctx: EventContext) -> str:
     payment_intent = so.object_id(charge.get("payment_intent"))
     if not _fully_refunded(charge):
         return f"recorded: partial refund of {charge.get('id')}; access kept"
+    gift = reverse_gift(ctx, payment_intent, f"refunded {charge['id']}")
+    if gift is not None:
+        return f"gift {gift.id} of {payment_intent} {gift.state}: link ended, access revoked"
     rows = _purchases_for(ctx.db, payment_intent)
     if not rows:
         return f"recorded: no purchase for {payment_intent} yet; a late checkout event sees this"
@@ -37,6 +41,12 @@ def on_dispute_created(ctx: EventContext) -> str:
     dispute = ctx.obj
     payment_intent = so.object_id(dispute.get("payment_intent"))
     reason = f"disputed {dispute.get('id')} ({dispute.get('reason') or 'no reason given'})"
+    gift = reverse_gift(ctx, payment_intent, reason)
+    if gift is not None:  # the gift's buyer disputed, not its recipient
+        buyer = ctx.db.get(Member, gift.buyer_member_id) if gift.buyer_member_id else None
+        if buyer is not None:
+            flag_member(ctx.db, buyer, reason, now=ctx.now, actor=ctx.actor)
+        return f"member={gift.buyer_member_id} flagged, gift {gift.id} {gift.state}: {reason}"
     rows = _purchases_for(ctx.db, payment_intent)
     member = rows[0].member if rows else _dispute_member(ctx)
     if member is None:

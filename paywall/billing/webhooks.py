@@ -38,6 +38,7 @@ from paywall.billing.event_context import (
 )
 from paywall.billing.failed_deliveries import record_failure
 from paywall.billing.fulfillment import dispatch
+from paywall.billing.gifts import send_gift_mails
 from paywall.database.models import StripeEvent
 from paywall.database.upsert import insert_if_absent
 from paywall.members.records import find_member_by_customer
@@ -248,6 +249,7 @@ def process_event(pw: Paywall, event: dict[str, Any], *, replay: bool = False) -
         )
     log.info(kv("webhook.processed", event_id=event_id, type=event_type, outcome=outcome))
     _send_purchase_mails(pw, ctx.mails)
+    send_gift_mails(pw, ctx.gift_mails)
     return Processed("processed", event_id, event_type, outcome)
 
 

@@ -34,6 +34,9 @@ EMAIL_CHANGED = "email_changed"
 ACCOUNT_DELETED = "account_deleted"
 MEMBERS_EXPORT = "members_export"
 MEMBERS_IMPORT = "members_import"
+GIFT_SENT = "gift_sent"  # a gift paid: its redemption link mailed to the recipient
+GIFT_REDEEMED = "gift_redeemed"
+GIFT_REVOKED = "gift_revoked"  # refunded, disputed or its payment failed
 
 
 def admin_actor(email: str) -> str:

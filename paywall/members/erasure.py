@@ -27,6 +27,7 @@ from paywall.database.models import (
     Certificate,
     EmailChange,
     Entitlement,
+    Gift,
     LessonProgress,
     LoginToken,
     Member,
@@ -93,6 +94,13 @@ def erase_member(pw: Paywall, db: Session, member: Member, *, actor: str) -> Era
     # Learning: what they read and the certificates in their chosen name (a public page).
     db.execute(delete(LessonProgress).where(LessonProgress.member_id == member.id))
     db.execute(delete(Certificate).where(Certificate.member_id == member.id))
+    # Gifts: the messages they wrote; gifts sent to their address lose it (and their link).
+    db.execute(update(Gift).where(Gift.buyer_member_id == member.id).values(message=""))
+    db.execute(
+        update(Gift)
+        .where(Gift.recipient_email == email)
+        .values(recipient_email=erased_address(member.id), message="", token_hash=None)
+    )
     digest = hashlib.sha256(email.encode()).hexdigest()
     db.execute(update(Referral).where(Referral.email == email).values(email=f"erased:{digest}"))
     scrubbed = 0

@@ -20,6 +20,7 @@ from paywall.runtime.context import Paywall
 from paywall.runtime.db_threads import run_db
 from paywall.runtime.lang import format_date, preferred_lang, t
 from paywall.runtime.pages import esc, render_page
+from paywall.web.gift_pages import gift_section
 from paywall.web.learning_account import learning_section
 from paywall.web.my_data import my_data_section
 from paywall.web.sign_in_routes import sign_in_form
@@ -162,6 +163,7 @@ async def account(request: Request) -> Response:
         lines = access_lines(pw.manifest(), rows, lang)
         growth = await run_db(pw, account_section, pw, member, lang)
         learning = await run_db(pw, learning_section, pw, member, lang)
+        learning += await run_db(pw, gift_section, pw, member, lang)
         body = member_body(member, lines, has_customer, lang, learning + growth) + my_data_section(
             member, lang
         )

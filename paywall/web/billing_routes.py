@@ -29,6 +29,7 @@ from paywall.billing.checkout import (
     success_view,
 )
 from paywall.billing.event_context import NotYetApplicable
+from paywall.billing.gifts import META_GIFT, gift_order, start_gift
 from paywall.billing.offers import META_OFFER
 from paywall.billing.webhooks import (
     InvalidWebhook,
@@ -100,7 +101,17 @@ async def checkout(request: Request) -> Response:
             bundle=_field(form, "bundle"),
         )
         back = safe_next_url(_field(form, "from"), pw.settings.base_url, default=product.url)
-        if await run_db(pw, _owns, pw, member, product):
+        gift = None
+        if _field(form, "gift"):  # "this is a gift": paid once, for someone else's address
+            gift = gift_order(
+                pw.manifest(),
+                product,
+                _field(form, "gift_email"),
+                _field(form, "gift_message"),
+                _field(form, "gift_months"),
+            )
+            product = gift.product
+        elif await run_db(pw, _owns, pw, member, product):
             return RedirectResponse(product.url, status_code=303)
         if not pw.stripe_configured:
             return not_configured_page(pw, request, lang)
@@ -108,6 +119,8 @@ async def checkout(request: Request) -> Response:
         # purchase e-mail's link then signs in at once here, and asks first anywhere else.
         intent = None if member else (request.cookies.get(INTENT_COOKIE) or new_intent())[:64]
         attribution = checkout_metadata(form)
+        if gift is not None:
+            attribution[META_GIFT] = await run_db(pw, start_gift, pw, gift, member, lang)
         code = (_field(form, "offer") or "").strip()
         promotion_code = None
         if code:

@@ -73,6 +73,9 @@ def success_page(
             paragraphs.append(text(lang, "unlocking.mail", email=f"<strong>{email}</strong>"))
     elif view.state == "pending":
         paragraphs = [esc(text(lang, "pending.body"))]
+    elif view.state == "gift":
+        paragraphs = [esc(text(lang, "gift.body"))]
+        links = [("/account/", text(lang, "account"))]
     else:
         paragraphs = [esc(text(lang, "open.body"))]
         links = [(view.url, text(lang, "back"))]
