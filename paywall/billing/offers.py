@@ -209,34 +209,60 @@ def quote(offer: Offer, price: Price) -> Quote:
 
 
 class OfferCache:
-    """Offers by code for `CACHE_SECONDS` (unknown codes too), so pages showing an offer
-    price do not ask Stripe on every view. Checkout never reads it: it looks the code up
-    afresh and stores what it found."""
+    """Every offer, listed from Stripe at most once per `seconds`, so pages showing an offer
+    price never ask Stripe per view, and a flood of made-up codes (`/api/offer` is public)
+    never reaches Stripe at all: an unknown code is simply not in the list. Checkout never
+    reads it: it looks its code up afresh (`fresh`) and stores what it found."""
 
-    def __init__(self, seconds: float = CACHE_SECONDS, size: int = 1000) -> None:
-        self.seconds, self.size = seconds, size
-        self._items: dict[str, tuple[float, Offer | None]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, seconds: float = CACHE_SECONDS) -> None:
+        self.seconds = seconds
+        self._offers: dict[str, Offer] = {}
+        self._listed_at = -float("inf")
+        self._lock = threading.Lock()  # guards _offers and _listed_at
+        self._listing = threading.Lock()  # one listing at a time; the others wait for it
 
     def get(self, client: stripe.StripeClient, code: str) -> Offer | None:
-        key = normalize_code(code) or ""
+        key = normalize_code(code)
+        if key is None:
+            return None
+        if self._stale():
+            with self._listing:
+                if self._stale():
+                    self._store_all(list_offers(client))
         with self._lock:
-            hit = self._items.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self.seconds:
-            return hit[1]
-        return self.fresh(client, code)
+            return self._offers.get(key)
 
     def clear(self) -> None:
         with self._lock:
-            self._items.clear()
+            self._offers, self._listed_at = {}, -float("inf")
 
     def fresh(self, client: stripe.StripeClient, code: str) -> Offer | None:
         offer = find_offer(client, code)
-        with self._lock:
-            if len(self._items) >= self.size:
-                self._items.clear()
-            self._items[normalize_code(code) or ""] = (time.monotonic(), offer)
+        key = normalize_code(code)
+        if key is not None:
+            with self._lock:
+                if offer is None:
+                    self._offers.pop(key, None)
+                else:
+                    self._offers[key] = offer
         return offer
+
+    def _stale(self) -> bool:
+        with self._lock:
+            return time.monotonic() - self._listed_at >= self.seconds
+
+    def _store_all(self, offers: list[Offer]) -> None:
+        """By code: the active promotion code, else the latest (offers come newest first)."""
+        chosen: dict[str, Offer] = {}
+        for offer in offers:
+            key = normalize_code(offer.code)
+            if key is None:
+                continue
+            current = chosen.get(key)
+            if current is None or (offer.active and not current.active):
+                chosen[key] = offer
+        with self._lock:
+            self._offers, self._listed_at = chosen, time.monotonic()
 
 
 # ---------------------------------------------------------------- making and ending offers

@@ -177,6 +177,26 @@ def refused(browser, lang: str = "en", **fields: str) -> Any:
     return response
 
 
+def test_made_up_codes_never_reach_stripe(shop, local_stripe, kp):
+    """`/api/offer` is public: it answers from one listing of the offers (renewed every 30 s),
+    so a flood of made-up codes costs Stripe nothing, and the pages keep their offers while
+    Stripe's API does not answer."""
+    kp("offers", "add", "Spring", "--percent", "20", "--code", "SPRING")
+    browser = shop.client()
+    assert offer_api(browser, "SPRING", course="demo").status_code == 200  # listed once
+    before = local_stripe.api_refused
+    local_stripe.pause_api()
+    try:
+        for n in range(30):
+            made_up = offer_api(browser, f"GUESS{n:03d}", course="demo")
+            assert made_up.status_code == 404 and made_up.json()["reason"] == "unknown"
+        assert offer_api(browser, "spring", course="demo").status_code == 200
+        refused_calls = local_stripe.api_refused
+    finally:
+        local_stripe.resume_api()
+    assert refused_calls == before  # not one request reached the (paused) API
+
+
 def test_expired_used_up_ended_and_wrong_product_offers_say_so(shop, local_stripe, kp):
     kp("offers", "add", "Once", "--percent", "50", "--max-redemptions", "1", "--code", "ONCE")
     kp("offers", "add", "Soon", "--percent", "10", "--expires", last_day(0), "--code", "SOON")
