@@ -37,7 +37,7 @@ from paywall.runtime.pages import NO_STORE, esc, render_page
 log = get_logger("paywall.web.gift_pages")
 
 
-def gt(lang: str, text_key: str, **values: object) -> str:
+def gift_text(lang: str, text_key: str, **values: object) -> str:
     """Text `text_key` of the `gift` group (kp_contract/translations.yml)."""
     return t(lang, f"gift.{text_key}", **values)
 
@@ -56,23 +56,23 @@ def gift_section(pw: Paywall, member: Member, lang: str) -> str:
         for gift in gifts:
             title = gift_title(manifest, gift.key, gift.months, lang)
             if gift.months:
-                title = gt(lang, "months_of", n=gift.months, title=title)
+                title = gift_text(lang, "months_of", n=gift.months, title=title)
             items.append(
                 f'<li class="kp-gift-line kp-gift--{esc(gift.state)}"><strong>{esc(title)}</strong>'
                 f" — {esc(gift.recipient_email)} — {esc(_state(gift, lang))}</li>"
             )
     return (
-        f'<section class="kp-gifts"><h2 id="gifts">{esc(gt(lang, "account_title"))}</h2>'
+        f'<section class="kp-gifts"><h2 id="gifts">{esc(gift_text(lang, "account_title"))}</h2>'
         f'<ul class="kp-access">{"".join(items)}</ul></section>'
     )
 
 
 def _state(gift: Gift, lang: str) -> str:
     if gift.state == "sent" and gift.link_expires_at is not None:
-        return gt(lang, "state_sent", date=format_date(gift.link_expires_at.date(), lang))
+        return gift_text(lang, "state_sent", date=format_date(gift.link_expires_at.date(), lang))
     if gift.state == "redeemed" and gift.redeemed_at is not None:
-        return gt(lang, "state_redeemed", date=format_date(gift.redeemed_at.date(), lang))
-    return gt(lang, f"state_{gift.state}")
+        return gift_text(lang, "state_redeemed", date=format_date(gift.redeemed_at.date(), lang))
+    return gift_text(lang, f"state_{gift.state}")
 
 
 # ---------------------------------------------------------------- the link
@@ -92,8 +92,8 @@ def _look(pw: Paywall, token: str) -> GiftView | None:
 
 
 def invalid_page(pw: Paywall, request: Request, lang: str) -> Response:
-    body = f'<p class="kp-gift-result">{esc(gt(lang, "invalid"))}</p>'
-    return _no_store(render_page(pw, request, gt(lang, "invalid_title"), body, lang, 400))
+    body = f'<p class="kp-gift-result">{esc(gift_text(lang, "invalid"))}</p>'
+    return _no_store(render_page(pw, request, gift_text(lang, "invalid_title"), body, lang, 400))
 
 
 async def redeem_page(request: Request) -> Response:
@@ -105,18 +105,18 @@ async def redeem_page(request: Request) -> Response:
         return invalid_page(pw, request, preferred_lang(pw, request))
     lang = preferred_lang(pw, request, view.lang)
     current = await run_db(pw, member_for_token, pw, request.cookies.get(COOKIE_NAME))
-    parts = [f"<p>{esc(gt(lang, 'intro', giver=view.giver or '—', title=view.title))}</p>"]
+    parts = [f"<p>{esc(gift_text(lang, 'intro', giver=view.giver or '—', title=view.title))}</p>"]
     if view.message:
         parts.append(f'<blockquote class="kp-gift-message">{esc(view.message)}</blockquote>')
     who = current.email if current is not None else view.recipient
-    parts.append(f"<p>{esc(gt(lang, 'goes_to', email=who))}</p>")
+    parts.append(f"<p>{esc(gift_text(lang, 'goes_to', email=who))}</p>")
     parts.append(
         f'<form class="kp-form kp-redeem" method="post" action="{REDEEM_PATH}">'
         f'<input type="hidden" name="token" value="{esc(token)}">'
         '<button type="submit" class="md-button md-button--primary">'
-        f"{esc(gt(lang, 'redeem_button'))}</button></form>"
+        f"{esc(gift_text(lang, 'redeem_button'))}</button></form>"
     )
-    return _no_store(render_page(pw, request, gt(lang, "title"), "".join(parts), lang))
+    return _no_store(render_page(pw, request, gift_text(lang, "title"), "".join(parts), lang))
 
 
 def _redeem(pw: Paywall, token: str, current: Member | None) -> tuple[Redeemed, str | None] | None:

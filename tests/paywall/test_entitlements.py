@@ -186,8 +186,8 @@ def test_concurrent_grants_make_one_row(pw):
 
 def test_bad_source_and_status_are_rejected(db, pw):
     ann = get_or_create_member(db, "ann@example.com", now=pw.now())
-    with pytest.raises(ValueError, match="source 'gift'"):
-        set_state(db, ann, "course:demo", "gift", Desired(), now=pw.now(), actor="t")
+    with pytest.raises(ValueError, match="source 'present'"):
+        set_state(db, ann, "course:demo", "present", Desired(), now=pw.now(), actor="t")
     with pytest.raises(ValueError, match="status 'paused'"):
         set_state(db, ann, "course:demo", "reward", Desired("paused"), now=pw.now(), actor="t")
 
