@@ -80,8 +80,8 @@ def tokenize(markup: str) -> list[Event] | None:
             events.append((_DATA, unescape(text) if "&" in text else text, None))
         elif start is not None:
             tag = start.lower()
-            if tag in _RAW_TEXT:
-                return None
+            if tag in _RAW_TEXT and not markup.startswith(f"</{tag}>", match.end()):
+                return None  # an empty one (`<script src=…></script>`) reads the same either way
             events.append((_STARTEND if selfclose else _START, tag, _attributes(attrs)))
         elif end is not None:
             events.append((_END, end.lower(), None))

@@ -119,6 +119,24 @@ def _random_markup(rng: random.Random) -> str:
     return "".join(parts)
 
 
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<p>Note</p><textarea name="m" rows="3"></textarea><p>after</p>',
+        '<p>x</p><script src="a.js" defer></script><h2 id="h">Head</h2><p>y</p>',
+        "<p>a</p><textarea>typed</textarea>",  # content: raw text in some Pythons
+        "<p>a</p><script>var x = '<p>';</script>",
+        "<p>a</p><TEXTAREA></textarea>",
+    ],
+)
+def test_raw_text_elements_are_fast_only_when_empty(markup: str) -> None:
+    """An empty raw-text element is the same events whichever way a Python's HTMLParser
+    reads raw text, so it stays on the fast path; one with content falls back."""
+    assert sections(FastParser, markup) == sections(Parser, markup)
+    empty = re.search(r"<(script|textarea)[^>]*></\1>", markup, re.IGNORECASE) is not None
+    assert (tokenize(markup) is not None) == empty
+
+
 def test_generated_markup() -> None:
     rng = random.Random(20261125)
     fast = fallback = 0
