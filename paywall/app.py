@@ -143,6 +143,24 @@ def make_paywall(
     return pw
 
 
+def paywall_routes() -> list[Route]:
+    """Every route of the paywall but the catch-all file server: what `create_app` mounts
+    before it, and what `kp deploy nginx` proxies (one list, so no route is forgotten)."""
+    return [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        *sign_in_routes.routes,
+        *account.routes,
+        *my_data.routes,
+        *billing_routes.routes,
+        *growth_routes.routes,
+        *admin.routes,
+        *members_desk.routes,
+        *learning.routes,
+        *certificate_pages.routes,
+        *gift_pages.routes,
+    ]
+
+
 def create_app(settings: Settings | None = None, *, paywall: Paywall | None = None) -> Starlette:
     """The whole paywall as one Starlette app. The lifespan applies pending migrations."""
     pw = paywall or make_paywall(settings)
@@ -168,20 +186,7 @@ def create_app(settings: Settings | None = None, *, paywall: Paywall | None = No
             if paywall is None:
                 pw.engine.dispose()
 
-    routes = [
-        Route("/healthz", healthz, methods=["GET", "HEAD"]),
-        *sign_in_routes.routes,
-        *account.routes,
-        *my_data.routes,
-        *billing_routes.routes,
-        *growth_routes.routes,
-        *admin.routes,
-        *members_desk.routes,
-        *learning.routes,
-        *certificate_pages.routes,
-        *gift_pages.routes,
-        Route("/{path:path}", serve_site, methods=["GET", "HEAD"]),
-    ]
+    routes = [*paywall_routes(), Route("/{path:path}", serve_site, methods=["GET", "HEAD"])]
     https = pw.settings.base_url.lower().startswith("https://")
     app = Starlette(
         routes=routes,

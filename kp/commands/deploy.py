@@ -51,9 +51,9 @@ HOST_PORT = HostPortType()
 def paywall_facts(settings: Settings, site: Path) -> PaywallFacts:
     """The paywall's routes, session cookie, auth endpoint, cache policies, security
     headers and content types (of every extension in `site`), read from its modules."""
-    from paywall.growth import routes as growth_routes
+    from paywall.app import paywall_routes
     from paywall.members.sign_in import COOKIE_NAME
-    from paywall.web import account, admin, billing_routes, sign_in_routes
+    from paywall.web import sign_in_routes
     from paywall.web.security import security_headers
     from paywall.web.serving import (
         ASSET_CACHE,
@@ -63,14 +63,7 @@ def paywall_facts(settings: Settings, site: Path) -> PaywallFacts:
         content_type,
     )
 
-    routes = [
-        *sign_in_routes.routes,
-        *account.routes,
-        *billing_routes.routes,
-        *growth_routes.routes,
-        *admin.routes,
-    ]
-    paths = ["/healthz", *(getattr(route, "path", "") for route in routes)]
+    paths = [route.path for route in paywall_routes()]
     auth_path = next(
         r.path
         for r in sign_in_routes.routes
@@ -95,9 +88,9 @@ def paywall_facts(settings: Settings, site: Path) -> PaywallFacts:
 
 def body_limits(settings: Settings) -> tuple[tuple[str, int], ...]:
     """The paths with their own body limit in the paywall (paywall.web.body_limits)."""
-    from paywall.web.body_limits import BEACON_PATH, WEBHOOK_PATH
+    from paywall.web.body_limits import path_limits
 
-    return ((WEBHOOK_PATH, settings.max_webhook_bytes), (BEACON_PATH, settings.max_beacon_bytes))
+    return tuple(sorted(path_limits(settings).items()))
 
 
 def existing_dir(path: Path, option: str) -> Path:

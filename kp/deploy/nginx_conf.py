@@ -93,12 +93,14 @@ def check_server_name(name: str) -> str:
 
 def proxied_locations(route_paths: Iterable[str]) -> list[str]:
     """nginx location specs covering the paywall's routes: a prefix (`^~ /api/`) for a route
-    under a directory, an exact match (`= /healthz`) for a top-level name."""
+    under a directory, an exact match (`= /healthz`) for a top-level name. A route with a
+    parameter (`/certificates/{id}/`) is covered by its first directory's prefix."""
     specs: set[str] = set()
     for path in route_paths:
-        if not path.startswith("/") or "{" in path or _UNSAFE_IN_STRING.search(path):
+        first, slash, rest = path[1:].partition("/")
+        unsafe = not path.startswith("/") or _UNSAFE_IN_STRING.search(path.replace("{", ""))
+        if unsafe or "{" in first or ("{" in rest and not slash):
             raise DeployError(f"paywall route {path!r} cannot be written as an nginx location")
-        first, slash, _ = path[1:].partition("/")
         if not first:
             raise DeployError("a paywall route at / would hide the site: not supported")
         specs.add(f"^~ /{first}/" if slash else f"= {path}")

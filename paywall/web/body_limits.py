@@ -42,14 +42,20 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
+def path_limits(settings: Settings) -> dict[str, int]:
+    """The paths whose body limit is not `KP_MAX_BODY_BYTES` (also written into the nginx
+    front by `kp deploy nginx`, so nginx lets through what the paywall takes)."""
+    return {
+        WEBHOOK_PATH: settings.max_webhook_bytes,
+        BEACON_PATH: settings.max_beacon_bytes,
+        IMPORT_PATH: max(settings.max_body_bytes, IMPORT_MAX_BYTES),
+    }
+
+
 def limits_from(settings: Settings) -> Callable[[str], int]:
     """The body limit in bytes for a request path."""
     default = settings.max_body_bytes
-    by_path = {
-        WEBHOOK_PATH: settings.max_webhook_bytes,
-        BEACON_PATH: settings.max_beacon_bytes,
-        IMPORT_PATH: max(default, IMPORT_MAX_BYTES),
-    }
+    by_path = path_limits(settings)
 
     def limit_for(path: str) -> int:
         return by_path.get(path, default)

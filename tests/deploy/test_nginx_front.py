@@ -225,8 +225,9 @@ def test_every_paywall_route_is_proxied(stack: Stack) -> None:
     checked = []
     for route in app.routes:
         path = getattr(route, "path", "")
-        if "{" in path:
+        if path == "/{path:path}":
             continue  # the catch-all file server: nginx serves site/ itself
+        path = re.sub(r"\{[^}]+\}", "x0", path)  # /certificates/{id}/ → /certificates/x0/
         for method in sorted(getattr(route, "methods", None) or {"GET"}):
             if method == "HEAD":
                 continue
