@@ -31,7 +31,12 @@ from paywall.billing.event_context import PAID_STATUSES, EventContext, GiftMail,
 from paywall.database.models import Entitlement, Gift, Member
 from paywall.members.audit import GIFT_REDEEMED, GIFT_REVOKED, GIFT_SENT, record
 from paywall.members.entitlements import Desired, revoke_all, set_state
-from paywall.members.records import InvalidEmail, get_or_create_member, normalize_email
+from paywall.members.records import (
+    InvalidEmail,
+    find_member,
+    get_or_create_member,
+    normalize_email,
+)
 from paywall.members.sign_in import hash_token, site_name
 from paywall.runtime.context import Paywall
 from paywall.runtime.lang import t
@@ -269,14 +274,20 @@ class Redeemed:
 def redeem_gift(pw: Paywall, db: Session, token: str, current: Member | None) -> Redeemed | None:
     """Use the link: the signed-in member (else the recipient's address, created if new
     and confirmed by this link) holds the gift from now on, for its months or for good.
-    None when the link is unknown, used, expired or its purchase was reversed."""
+    None when the link is unknown, used, expired or its purchase was reversed.
+
+    The link signs in (`signed_in_now`) only an account it creates: it lives for weeks, so
+    it must not open an existing member's account, with whatever else that holds; an
+    existing member gets the gift on their account and signs in as usual."""
     found = _by_token(db, token)
     gift = _locked(db, found.id) if found is not None else None
     now = pw.now()
     if gift is None or gift.token_hash != hash_token(token) or not _usable(gift, now):
         return None
     member = current
+    created = False
     if member is None:
+        created = find_member(db, gift.recipient_email) is None
         member = get_or_create_member(
             db, gift.recipient_email, now=now, source="gift", lang=gift.lang
         )
@@ -307,7 +318,7 @@ def redeem_gift(pw: Paywall, db: Session, token: str, current: Member | None) ->
         detail=f"gift={gift.id} from member {gift.buyer_member_id}",
     )
     db.flush()
-    return Redeemed(member, gift.key, signed_in_now=current is None)
+    return Redeemed(member, gift.key, signed_in_now=created)
 
 
 def _by_token(db: Session, token: str) -> Gift | None:

@@ -5,6 +5,8 @@ state: sent (and until when its link works), redeemed, refunded, disputed."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -142,7 +144,10 @@ async def redeem(request: Request) -> Response:
         return invalid_page(pw, request, preferred_lang(pw, request, member=current))
     done, session = result
     log.info(kv("gift.redeemed", member=done.member.id, key=done.key))
-    response = RedirectResponse(landing_url(pw.manifest(), done.key), status_code=303)
+    landing = landing_url(pw.manifest(), done.key)
+    if current is None and session is None:  # an existing member: they sign in as usual
+        landing = f"/account/?next={quote(landing)}"
+    response = RedirectResponse(landing, status_code=303)
     if session is not None:
         set_session_cookie(pw, response, session)
     return _no_store(response)

@@ -223,6 +223,24 @@ def test_a_disputed_gift_is_revoked_and_flags_the_buyer_not_the_recipient(shop, 
     assert "disputed" in buyer.get("/account/").text
 
 
+def test_a_gift_link_signs_in_only_an_account_it_creates(shop, local_stripe, grant_access):
+    """The link lives for weeks: to a member who already has an account it gives the gift
+    but opens no session (they sign in as usual), so a forwarded gift mail cannot open
+    that account and what else it holds."""
+    grant_access("owner@example.com", "tier:pro")  # an existing member with more access
+    buyer = shop.client()
+    shop.login(buyer, "giver@example.com")
+    buy_course_gift(shop, local_stripe, buyer, "owner@example.com")
+    stranger = shop.client()  # whoever holds the mail, signed out
+    done = post_link(stranger, gift_link(shop, "owner@example.com"))
+    assert done.status_code == 303 and done.headers["location"].startswith("/account/?next=")
+    assert "kp_session" not in done.headers.get("set-cookie", "")
+    assert stranger.get("/api/me").json()["authenticated"] is False
+    owner = shop.client()
+    shop.login(owner, "owner@example.com")
+    assert CANARY in owner.get(LESSON).text  # the gift is on their account
+
+
 def test_a_gift_link_expires_after_its_days(shop, local_stripe):
     buyer = shop.client()
     shop.login(buyer, "slow@example.com")
