@@ -175,8 +175,7 @@ def filters_form(filters: Filters, manifest: Manifest | None, lang: str) -> str:
 
 def members_table(rows: list[MemberRow], lang: str) -> str:
     head = "".join(
-        f"<th>{esc(dt_(lang, k))}</th>"
-        for k in ("th_email", "th_joined", "th_access", "th_flag")
+        f"<th>{esc(dt_(lang, k))}</th>" for k in ("th_email", "th_joined", "th_access", "th_flag")
     )
     body = []
     for row in rows:
