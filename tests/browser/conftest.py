@@ -91,6 +91,11 @@ class BuiltSite:
     def tier_courses(self, tier: str) -> list[str]:
         return list(self.manifest.tiers[tier].courses)
 
+    def open_at_once(self, lessons: list[str]) -> list[str]:
+        """Those of `lessons` a new buyer reads at once: all but the dripped ones
+        (`available_after_days`), which open that many days after the access began."""
+        return [url for url in lessons if not self.manifest.gated[url].available_after_days]
+
 
 def copy_project(dest: Path) -> Path:
     """The example project (content/, themes/, mkdocs.yml) copied to `dest`.
