@@ -38,6 +38,8 @@ def _failures(reader, pages: list[str]) -> list[str]:
             failed.append(f"{current['path']}: {response.status} {response.url}")
 
     def on_failed(request) -> None:
+        if request.failure == "net::ERR_ABORTED":
+            return  # the browser cancelled it (the walk moved on): no answer was refused
         failed.append(f"{current['path']}: failed {request.url} ({request.failure})")
 
     page.on("response", on_response)
