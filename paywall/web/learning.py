@@ -92,6 +92,11 @@ def learning_state(pw: Paywall, member: Member, page_url: str | None, lang: str)
             "finished": progress.finished,
             "next_url": progress.next_url,
             "certificate": f"/certificates/{certificates[slug]}/" if slug in certificates else None,
+            # The link's words: where "continue" goes, or the certificate.
+            "next_text": t(lang, "learning.continue", lesson=progress.next_title or "")
+            if progress.next_url
+            else None,
+            "certificate_text": t(lang, "learning.certificate_view"),
             "label": t(
                 lang,
                 "learning.progress_line",

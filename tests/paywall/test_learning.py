@@ -106,6 +106,9 @@ def test_marking_done_is_for_members_who_may_read_it_and_idempotent(
         "finished": False,
     }
     assert count_rows("lesson_progress") == 2  # the buyer's one and the free member's one
+    halfway = buyer.get("/api/learning", params={"page": "/courses/demo/"}).json()
+    demo = halfway["courses"]["demo"]  # the words of the course page's "continue" link
+    assert demo["next_url"] and demo["next_text"].startswith("Continue where you left off: ")
 
     # A plain form post (no script) goes back to the lesson; another site's form is refused.
     back = buyer.post(
@@ -122,6 +125,7 @@ def test_marking_done_is_for_members_who_may_read_it_and_idempotent(
 
     state = buyer.get("/api/learning", params={"page": "/courses/demo/"}).json()
     assert state["courses"]["demo"]["done"] == 2 and state["courses"]["demo"]["finished"]
+    assert state["courses"]["demo"]["next_text"] is None
     assert state["lessons"]["/courses/demo/02-paid/"]["done"] is True
     assert anonymous.get("/api/learning").json() == {"authenticated": False}
 

@@ -52,11 +52,11 @@
       var next = box.querySelector("[data-kp-continue]");
       if (course.certificate) {
         next.href = course.certificate;
-        next.textContent = "🎓";
+        next.textContent = "🎓 " + course.certificate_text;
         next.hidden = false;
       } else if (course.next_url && course.done) {
         next.href = course.next_url;
-        next.textContent = "→";
+        next.textContent = course.next_text + " →";
         next.hidden = false;
       }
       box.hidden = false;
