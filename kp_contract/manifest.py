@@ -154,6 +154,44 @@ class Bundle(_Model):
         return self.titles.get(lang, self.title)
 
 
+def price_key(product_key: str, interval: str | None = None) -> str:
+    """What a role price is given for: `course:<slug>`, `bundle:<name>`, or a tier's
+    interval `tier:<name>:month|year|lifetime` (a tier is sold at several prices)."""
+    if product_key.startswith("tier:"):
+        return f"{product_key}:{interval or 'lifetime'}"
+    return product_key
+
+
+def role_lookup_key(role: str, key: str) -> str:
+    """The Stripe lookup key of a role's price for one product (`price_key`), in its main
+    currency: `role-distributor-course-launch`; other currencies add `-<currency>`."""
+    return "role-" + role + "-" + key.replace(":", "-")
+
+
+class Role(_Model):
+    """`extra.paywall.roles.<name>`: members carrying this role (`kp members role`) are shown
+    and charged its prices. `prices` is keyed by `price_key`; a `percent_off` role has one
+    for every product, worked out at build time, so the paywall only ever looks one up."""
+
+    name: str
+    title: str
+    titles: dict[str, str] = Field(default_factory=dict, description="title per other language")
+    percent_off: int | None = Field(default=None, description="the role's discount, if it is one")
+    prices: dict[str, Price] = Field(
+        default_factory=dict, description="price_key → the role's price (every currency)"
+    )
+    fixed: list[str] = Field(
+        default_factory=list, description="the keys of `prices` given as such, not percent_off"
+    )
+
+    def title_in(self, lang: str) -> str:
+        return self.titles.get(lang, self.title)
+
+    def percent_off_for(self, key: str) -> int | None:
+        """The percentage the price for `key` is off everyone's, when that is how it is set."""
+        return None if key in self.fixed else self.percent_off
+
+
 class GatedPage(_Model):
     """A URL whose full text lives only in `private/`; `site/` holds its teaser."""
 
@@ -227,6 +265,9 @@ class Manifest(_Model):
     )
     groups: dict[str, Group] = Field(
         default_factory=dict, description="extra.community.groups: members-only group links"
+    )
+    roles: dict[str, Role] = Field(
+        default_factory=dict, description="extra.paywall.roles: prices for members by role"
     )
 
     def currency_for(self, lang: str) -> str | None:

@@ -40,6 +40,7 @@ from site_builder.page_langs import (
     url_path,
     url_segment,
 )
+from site_builder.role_prices import role_errors
 
 Kind = Literal["home", "article", "course", "lesson", "page"]
 _LESSON_NAME = re.compile(r"^\d+-[^/]+\.md$")
@@ -514,6 +515,7 @@ def build_index(
     _check_groups(index)
     _check_bundles(index)
     _check_gift_months(index)
+    index.errors.extend(role_errors(index))
     return index
 
 

@@ -22,6 +22,7 @@ from kp_contract.manifest import (
 )
 from site_builder.catalog import bundle_price, course_price, tier_gifts, tier_lifetime, tier_prices
 from site_builder.content import ContentIndex, Entry
+from site_builder.role_prices import roles_manifest
 from site_builder.views import Catalog
 
 GROUPS_DIR = "_groups"
@@ -132,6 +133,7 @@ def make_manifest(
         payment_methods=list(index.extra.paywall.payment_methods),
         groups=groups_manifest(index),
         growth=growth_manifest(index),
+        roles=roles_manifest(index),
     )
 
 

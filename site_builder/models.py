@@ -8,9 +8,11 @@ name suffix (`x.zh.md`), else the site's language" (see page_langs.py).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal, TypeGuard, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -427,6 +429,49 @@ class BundleConfig(_Strict):
         return text or BundleText(title=self.title, summary=self.summary)
 
 
+class RoleText(_Strict):
+    title: StrictStr
+
+
+ROLE_PRICE_KEY = re.compile(
+    r"^(course|bundle):[a-z0-9][a-z0-9-]*$|^tier:[^:\s]+:(month|year|lifetime)$"
+)
+
+
+def _role_price_key(value: str) -> str:
+    if not ROLE_PRICE_KEY.match(value):
+        raise ValueError("expected course:<slug>, bundle:<name> or tier:<name>:month|year|lifetime")
+    return value
+
+
+RolePriceKey = Annotated[StrictStr, AfterValidator(_role_price_key)]
+"""What a role price is for: `course:<slug>`, `bundle:<name>`, `tier:<name>:<interval>`."""
+
+
+class RoleConfig(_Strict):
+    """`extra.paywall.roles.<name>`: a price for members with this role (`kp members role`).
+    `prices` gives a fixed price per product (`course:launch: {usd: 30, cny: 199}`), in
+    every currency the product is sold in; `percent_off` takes that much off every other
+    product (gifts keep their price). The paywall shows it to the signed-in member only."""
+
+    title: StrictStr
+    percent_off: Annotated[int, Field(strict=True, ge=1, le=99)] | None = None
+    prices: dict[RolePriceKey, Prices] = Field(default_factory=dict)
+    translations: dict[Lang, RoleText] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _prices_something(self) -> RoleConfig:
+        if self.percent_off is None and not self.prices:
+            raise ValueError(
+                "a role needs `percent_off: 20` or `prices: {course:<slug>: {usd: 30}}`"
+            )
+        return self
+
+    def title_in(self, lang: str) -> str:
+        text = self.translations.get(lang) if is_lang(lang) else None
+        return text.title if text else self.title
+
+
 class PaywallConfig(_Strict):
     tiers: dict[str, TierConfig] = Field(default_factory=dict)
     bundles: dict[Slug, BundleConfig] = Field(default_factory=dict)
@@ -438,6 +483,8 @@ class PaywallConfig(_Strict):
     """Stripe payment method types for Checkout (empty: Stripe's default). Wallets that
     Stripe takes for one-time payments only (alipay, wechat_pay) are left out of
     subscriptions."""
+    roles: dict[Slug, RoleConfig] = Field(default_factory=dict)
+    """Prices by member role (`distributor`, `kol`…): fixed per product or a percentage."""
 
 
 class SiteText(_Strict):

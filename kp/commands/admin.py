@@ -270,7 +270,14 @@ def members_import(source: str, dry_run: bool) -> None:
     with paywall_context() as pw:
         db = pw.sessions()
         try:
-            report = csv_io.import_rows(db, rows, now=pw.now(), actor=f"{ACTOR}:import")
+            manifest = pw.manifest()
+            report = csv_io.import_rows(
+                db,
+                rows,
+                now=pw.now(),
+                actor=f"{ACTOR}:import",
+                roles=manifest.roles if manifest is not None else None,
+            )
             report.ignored_columns = ignored
             if dry_run:
                 db.rollback()

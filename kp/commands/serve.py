@@ -255,6 +255,7 @@ def register(group: click.Group) -> None:
     from kp.commands import certificates as cli_certificates
     from kp.commands import growth as cli_growth
     from kp.commands import member_data as cli_member_data
+    from kp.commands import member_roles as cli_member_roles
     from kp.commands import offers as cli_offers
 
     group.add_command(serve)
@@ -263,5 +264,6 @@ def register(group: click.Group) -> None:
     cli_backup.register(group)
     cli_certificates.register(group)
     cli_member_data.register(group)
+    cli_member_roles.register(group)
     cli_growth.register(group)
     cli_offers.register(group)

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 import stripe
 from sqlalchemy.orm import Session
 
-from kp_contract.manifest import Manifest, Price, bundle_key, course_key, tier_key
+from kp_contract.manifest import Manifest, Price, bundle_key, course_key, price_key, tier_key
 from paywall.billing import stripe_objects as so
 from paywall.billing.bundles import granted_keys
 from paywall.billing.event_context import PAID_STATUSES, landing_url
+from paywall.billing.role_prices import RoleQuote, role_quote
 from paywall.database.models import Member
 from paywall.members.entitlements import is_entitled
 from paywall.members.records import find_member, find_member_by_customer
@@ -57,6 +58,11 @@ class Product:
     grants: tuple[str, ...] = ()
     """What the purchase gives when it is more than `key` (a bundle: each course); the
     buyer owns it already only when they hold all of them."""
+
+    @property
+    def price_key(self) -> str:
+        """What a role price is given for (`course:x`, `tier:pro:month`, `bundle:y`)."""
+        return price_key(self.key, self.price.interval)
 
 
 def resolve_product(
@@ -169,12 +175,23 @@ def resolve_price_id(client: stripe.StripeClient, price: Price) -> str:
     return str(data[0]["id"])
 
 
-def price_for(pw: Paywall, product: Product, lang: str) -> Price:
+def price_for(pw: Paywall, product: Product, lang: str, role: str | None = None) -> Price:
     """The price a reader of `lang` pays: in the language's currency
-    (`extra.paywall.currency_by_lang`) when the product is priced in it, else its main one."""
+    (`extra.paywall.currency_by_lang`) when the product is priced in it, else its main one;
+    a member's `role` price (`paywall.billing.role_prices`) when their role has one."""
+    quote = role_price_for(pw, product, lang, role)
+    if quote is not None:
+        return quote.price
     manifest = pw.manifest()
     currency = manifest.currency_for(lang) if manifest is not None else None
     return product.price.in_currency(currency)
+
+
+def role_price_for(pw: Paywall, product: Product, lang: str, role: str | None) -> RoleQuote | None:
+    """The member's role price for `product` in their language's currency, if any."""
+    manifest = pw.manifest()
+    currency = manifest.currency_for(lang) if manifest is not None else None
+    return role_quote(manifest, role, product.price_key, product.price, currency)
 
 
 def payment_method_params(methods: list[str], mode: str) -> dict[str, Any]:
@@ -212,6 +229,7 @@ def create_checkout_session(
     attribution: dict[str, str] | None = None,
     intent_hash: str | None = None,
     promotion_code: str | None = None,
+    role: str | None = None,
 ) -> str:
     """Create the Checkout Session and return Stripe's URL for it. `lang` is the buyer's:
     Stripe's page (`locale`), our success page and a new member's e-mails use it.
@@ -220,14 +238,18 @@ def create_checkout_session(
     (their browser's sign-in nonce, hashed), so the purchase e-mail's link signs in at once
     in the browser that bought. `promotion_code` (an offer's, checked by
     `paywall.billing.offers.check_offer`) is applied as the session's discount; Stripe
-    refuses `discounts` together with `allow_promotion_codes`, so the buyer then types none."""
+    refuses `discounts` together with `allow_promotion_codes`, so the buyer then types none.
+    `role` is the member's price role: its price is charged where it has one (recorded in
+    the metadata as `kp_role`)."""
     client = pw.stripe()
     base = pw.settings.base_url
     meta = {so.META_PRODUCT: product.key, so.META_FROM: from_path[:500], so.META_LANG: lang}
     meta.update(attribution or {})
     if member is None and intent_hash:
         meta[so.META_INTENT] = intent_hash
-    price = price_for(pw, product, lang)
+    price = price_for(pw, product, lang, role)
+    if role and role_price_for(pw, product, lang, role) is not None:
+        meta[so.META_ROLE] = role
     manifest = pw.manifest()
     params: SessionCreateParams = {
         "mode": product.mode,

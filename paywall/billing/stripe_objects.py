@@ -19,6 +19,7 @@ META_FROM = "kp_from"
 META_INTENT = "kp_intent"  # hash of a signed-out buyer's browser nonce (members.sign_in)
 META_LANG = "kp_lang"  # the buyer's language: e-mails to a member created by the webhook
 META_GIFT = "kp_gift"  # a gift's id (paywall.billing.gifts): bought for someone else
+META_ROLE = "kp_role"  # the buyer's price role when a role price was charged
 
 # Subscription statuses, grouped by what they mean for access.
 SUB_GRANTING = ("active", "trialing")

@@ -3,7 +3,7 @@
 Idempotent by construction: products have stable ids derived from the course or tier
 (`kp_course_<slug>`, `kp_tier_<name>`), prices are found by their lookup key (one price per
 currency: `<lookup_key>-<currency>` for the currencies after a product's main one, see
-kp_contract.manifest.Price). Stripe prices
+kp_contract.manifest.Price; a role's price on the same product: `role-<role>-<key>`). Stripe prices
 cannot change amount, so a changed price is replaced: a new price takes the lookup key over
 (`transfer_lookup_key`) and the old one is archived. Running it twice changes nothing.
 A price pinned by id in front matter (`stripe_price`) is only checked, never modified.
@@ -12,7 +12,7 @@ A price pinned by id in front matter (`stripe_price`) is only checked, never mod
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -102,7 +102,20 @@ def plan(manifest: Manifest) -> list[ProductSpec]:
                 ),
             )
         )
-    return specs
+    return [_with_role_prices(spec, manifest) for spec in specs]
+
+
+def _with_role_prices(spec: ProductSpec, manifest: Manifest) -> ProductSpec:
+    """The product's role prices (`Manifest.roles`) added to its prices, each with its own
+    lookup key (`role-<role>-<key>`), nicknamed `role <role> <key>`."""
+    extra = [
+        (f"role {role.name} {key}" + ("" if p.currency == price.currency else f" {p.currency}"), p)
+        for role in manifest.roles.values()
+        for key, price in role.prices.items()
+        if key == spec.key or key.startswith(spec.key + ":")
+        for p in price.every_currency()
+    ]
+    return replace(spec, prices=spec.prices + tuple(extra)) if extra else spec
 
 
 def _tier_prices(tier: Tier) -> list[tuple[str, Price]]:

@@ -91,6 +91,9 @@ class Member(Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(
         comment="account deleted: personal data erased, purchase records kept"
     )
+    role: Mapped[str | None] = mapped_column(
+        String(64), comment="extra.paywall.roles name: the prices this member pays"
+    )
 
     entitlements: Mapped[list[Entitlement]] = relationship(back_populates="member")
 

@@ -28,6 +28,7 @@ SIGN_OUT_ALL = "sign_out_all"
 REFUND = "refund"  # a refund asked of Stripe; the revoke follows from its webhook
 ROLE_GRANT = "role_grant"
 ROLE_REVOKE = "role_revoke"
+MEMBER_ROLE = "member_role"  # a member's price role set or cleared (detail: `old -> new`)
 DATA_EXPORT = "data_export"
 EMAIL_CHANGE_REQUESTED = "email_change_asked"
 EMAIL_CHANGED = "email_changed"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from paywall.database.models import SOURCES, STATUSES, Entitlement, Member
 from paywall.members.entitlements import Desired, InvalidKey, set_state, validate_key
+from paywall.members.price_roles import set_role
 from paywall.members.records import InvalidEmail, get_or_create_member, normalize_email
 
 COLUMNS = [
@@ -34,7 +36,11 @@ COLUMNS = [
     "valid_until",
     "stripe_object_id",
     "note",
+    "role",
 ]
+"""`role` (the member's price role) came last, later than the rest: files without it are
+read as before and leave roles alone."""
+ROLE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Columns of Ghost's members export that have no equivalent here; accepted and ignored.
 GHOST_IGNORED = {"id", "name", "note", "complimentary_plan", "deleted_at", "labels", "tiers"}
 GHOST_COLUMNS = {"subscribed_to_emails": "newsletter"}
@@ -64,6 +70,7 @@ def export_members(db: Session, out: IO[str]) -> int:
             "newsletter": "true" if member.newsletter else "false",
             "stripe_customer_id": member.stripe_customer_id or "",
             "flagged": member.flagged or "",
+            "role": member.role or "",
         }
         for row in rows or [None]:
             writer.writerow({**base, **_entitlement_columns(row)})
@@ -116,6 +123,8 @@ class ImportRow:
     valid_until: dt.datetime | None = None
     stripe_object_id: str = ""
     note: str = ""
+    role: str | None = None
+    """None: the file has no `role` column (leave it); "": no role."""
 
 
 @dataclass
@@ -177,6 +186,10 @@ def _parse_row(line: int, v: dict[str, str]) -> tuple[ImportRow | None, list[str
         fail("email", str(exc))
         return None, errors
     row = ImportRow(line=line, email=email)
+    if "role" in v:
+        row.role = v["role"]
+        if row.role and not ROLE_RE.match(row.role):
+            fail("role", f"{row.role!r} is not a role name (like distributor)")
     row.lang = v.get("lang") or None
     row.stripe_customer_id = v.get("stripe_customer_id") or None
     row.flagged = v.get("flagged") or None
@@ -225,12 +238,28 @@ def parse_time(text: str, *, end_of_day: bool = False) -> dt.datetime:
 
 
 def import_rows(
-    db: Session, rows: Iterable[ImportRow], *, now: dt.datetime, actor: str
+    db: Session,
+    rows: Iterable[ImportRow],
+    *,
+    now: dt.datetime,
+    actor: str,
+    roles: Iterable[str] | None = None,
 ) -> ImportReport:
     """Apply checked rows: members created or updated, entitlements set to exactly the
-    row's state (so re-importing an export changes nothing)."""
+    row's state (so re-importing an export changes nothing). `roles`: the price roles the
+    build has; a row naming another stops the import (None: not checked)."""
     report = ImportReport()
     seen: set[str] = set()
+    rows = list(rows)
+    known = set(roles) if roles is not None else None
+    unknown = [
+        f"line {row.line}: role: unknown role {row.role!r} (roles in the build: "
+        f"{', '.join(sorted(known)) or 'none'})"
+        for row in rows
+        if known is not None and row.role and row.role not in known
+    ]
+    if unknown:
+        raise CsvImportError(unknown)
     for row in rows:
         existing = db.scalar(select(Member).where(Member.email == row.email))
         member = existing or get_or_create_member(
@@ -243,6 +272,8 @@ def import_rows(
             else:
                 report.members_existing += 1
         _update_member(db, member, row)
+        if row.role is not None:
+            set_role(db, member, row.role or None, now=now, actor=actor)
         if row.key is None:
             continue
         before = db.scalar(

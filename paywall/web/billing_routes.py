@@ -62,6 +62,7 @@ from paywall.web.offer_routes import (
     offer_unavailable_page,
 )
 from paywall.web.offer_routes import routes as offer_routes
+from paywall.web.role_price_routes import routes as role_price_routes
 
 log = get_logger("paywall.web.billing_routes")
 
@@ -121,11 +122,13 @@ async def checkout(request: Request) -> Response:
         attribution = checkout_metadata(form)
         if gift is not None:
             attribution[META_GIFT] = await run_db(pw, start_gift, pw, gift, member, lang)
+        # A member's price role sets what they pay; a gift is at everyone's price.
+        role = member.role if member is not None and gift is None else None
         code = (_field(form, "offer") or "").strip()
         promotion_code = None
         if code:
             promotion_code = await run_stripe(
-                pw, checkout_offer, pw, offer_cache(request), product, lang, code
+                pw, checkout_offer, pw, offer_cache(request), product, lang, code, role
             )
             attribution[META_OFFER] = code.upper()[:40]
         url = await run_stripe(
@@ -139,6 +142,7 @@ async def checkout(request: Request) -> Response:
             attribution=attribution,
             intent_hash=hash_token(intent) if intent else None,
             promotion_code=promotion_code,
+            role=role,
         )
     except OfferUnavailable as exc:
         return offer_unavailable_page(pw, request, lang, exc, back)
@@ -266,4 +270,5 @@ routes = [
     Route("/api/billing-portal", billing_portal, methods=["POST"]),
     Route("/api/stripe/webhook", stripe_webhook, methods=["POST"]),
     *offer_routes,
+    *role_price_routes,
 ]

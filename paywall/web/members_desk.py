@@ -49,6 +49,7 @@ from paywall.members.desk import (
     sign_out_everywhere,
 )
 from paywall.members.entitlements import InvalidKey
+from paywall.members.price_roles import UnknownRole, checked_role, set_role
 from paywall.members.sign_in import current_member, send_login_email
 from paywall.runtime.context import Paywall
 from paywall.runtime.db_threads import run_db, run_stripe
@@ -312,7 +313,9 @@ def _import(pw: Paywall, admin: Member, text: str, dry_run: bool) -> str:
     rows, ignored = csv_io.parse_rows(io.StringIO(text))
     actor = admin_actor(admin.email)
     with pw.sessions() as db:
-        report = csv_io.import_rows(db, rows, now=pw.now(), actor=actor)
+        manifest = pw.manifest()
+        roles = manifest.roles if manifest is not None else None
+        report = csv_io.import_rows(db, rows, now=pw.now(), actor=actor, roles=roles)
         report.ignored_columns = ignored
         if dry_run:
             db.rollback()
@@ -409,6 +412,31 @@ def comp_form(pw: Paywall, member_id: int, lang: str) -> str:
     )
 
 
+def role_form(pw: Paywall, member: Member, lang: str) -> str:
+    """The member's price role (`extra.paywall.roles`) and a form to change it."""
+    manifest = pw.manifest()
+    roles = manifest.roles if manifest is not None else {}
+    if not roles and not member.role:
+        return ""
+    choices = [("", t(lang, "roles.desk_none"))] + [
+        (name, f"{role.title_in(lang)} ({name})") for name, role in sorted(roles.items())
+    ]
+    if member.role and member.role not in roles:  # a role the current build no longer has
+        choices.append((member.role, member.role))
+    items = "".join(
+        f'<option value="{esc(value)}"{" selected" if value == (member.role or "") else ""}>'
+        f"{esc(label)}</option>"
+        for value, label in choices
+    )
+    return (
+        f'<form class="kp-desk-row kp-desk-role" method="post" action="{BASE}{member.id}/role">'
+        f'<input type="hidden" name="lang" value="{esc(lang)}">'
+        f'<label>{esc(t(lang, "roles.desk_label"))}<select name="role">{items}</select></label>'
+        f'<button type="submit" class="md-button">{esc(t(lang, "roles.desk_button"))}</button>'
+        "</form>"
+    )
+
+
 def action_forms(member_id: int, lang: str) -> str:
     forms = []
     for path, label in (("login-link", "send_link"), ("sign-out", "sign_out")):
@@ -477,6 +505,8 @@ def profile_body(pw: Paywall, request: Request, profile: Profile, lang: str) -> 
         dt_(lang, "sessions", count=profile.live_sessions),
         f"lang={member.lang}",
     ]
+    if member.role:
+        facts.append(f"{t(lang, 'roles.desk_label')}: {member.role}")
     if member.deleted_at is not None:
         facts.insert(0, dt_(lang, "deleted"))
     parts = [
@@ -502,7 +532,11 @@ def profile_body(pw: Paywall, request: Request, profile: Profile, lang: str) -> 
         access_table(pw, profile, lang),
     ]
     if member.deleted_at is None:
-        parts += [comp_form(pw, member.id, lang), action_forms(member.id, lang)]
+        parts += [
+            comp_form(pw, member.id, lang),
+            role_form(pw, member, lang),
+            action_forms(member.id, lang),
+        ]
     parts += [growth_part(pw, member.id, lang), trail_table(profile, lang)]
     return "".join(parts)
 
@@ -608,6 +642,28 @@ async def refund_action(request: Request, pw: Paywall, admin: Member, lang: str)
     return back_to(member_id, lang, done=dt_(lang, "done_refund", refund=asked.refund_id))
 
 
+async def role_action(request: Request, pw: Paywall, admin: Member, lang: str) -> Response:
+    """Set or clear the member's price role (audited `member_role`)."""
+    fields, lang = await action_fields(request, lang)
+    member_id = member_id_of(request)
+    wanted = fields.get("role", "").strip()
+
+    def work() -> str:
+        with pw.sessions.begin() as db:
+            member = db.get(Member, member_id)
+            if member is None or member.deleted_at is not None:
+                raise DeskError(f"no member #{member_id} to give a role to")
+            role = checked_role(pw.manifest(), wanted) if wanted else None
+            set_role(db, member, role, now=pw.now(), actor=admin_actor(admin.email))
+            return role or "-"
+
+    try:
+        done = await run_db(pw, work)
+    except (DeskError, UnknownRole) as exc:
+        return back_to(member_id, lang, error=str(exc))
+    return back_to(member_id, lang, done=t(lang, "roles.desk_done", role=done))
+
+
 async def login_link_action(request: Request, pw: Paywall, admin: Member, lang: str) -> Response:
     _, lang = await action_fields(request, lang)
     member_id = member_id_of(request)
@@ -666,5 +722,6 @@ routes = [
     Route(MEMBER + "end", admins_only(end_action), methods=["POST"]),
     Route(MEMBER + "refund", admins_only(refund_action), methods=["POST"]),
     Route(MEMBER + "login-link", admins_only(login_link_action), methods=["POST"]),
+    Route(MEMBER + "role", admins_only(role_action), methods=["POST"]),
     Route(MEMBER + "sign-out", admins_only(sign_out_action), methods=["POST"]),
 ]

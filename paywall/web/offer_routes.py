@@ -27,8 +27,9 @@ from paywall.billing.checkout import (
     resolve_product,
 )
 from paywall.billing.offers import Offer, OfferCache, check_offer, normalize_code, quote
+from paywall.members.sign_in import COOKIE_NAME, current_member
 from paywall.runtime.context import Paywall
-from paywall.runtime.db_threads import StripeBusy, run_stripe
+from paywall.runtime.db_threads import StripeBusy, run_db, run_stripe
 from paywall.runtime.lang import preferred_lang, t
 from paywall.runtime.logs import get_logger, kv
 from paywall.runtime.pages import esc, render_page
@@ -81,10 +82,13 @@ def why_not(lang: str, reason: str, offer: Offer | None, code: str, product: Pro
     return t(lang, f"offers.{reason}", **values)
 
 
-def describe(pw: Paywall, lang: str, offer: Offer, product: Product) -> dict[str, Any]:
+def describe(
+    pw: Paywall, lang: str, offer: Offer, product: Product, role: str | None = None
+) -> dict[str, Any]:
     """What the pages show for a usable offer: prices, what it is off, its last day, and
-    the sentence and button label built from them."""
-    price = price_for(pw, product, lang)
+    the sentence and button label built from them (off a member's role price, which is
+    what checkout takes it off)."""
+    price = price_for(pw, product, lang, role)
     q = quote(offer, price)
     per = t(lang, f"theme.per_{price.interval}") if price.interval else ""
     shown = f"{q.price} {per}".strip()
@@ -111,11 +115,18 @@ def describe(pw: Paywall, lang: str, offer: Offer, product: Product) -> dict[str
     }
 
 
-def checkout_offer(pw: Paywall, cache: OfferCache, product: Product, lang: str, code: str) -> str:
+def checkout_offer(
+    pw: Paywall,
+    cache: OfferCache,
+    product: Product,
+    lang: str,
+    code: str,
+    role: str | None = None,
+) -> str:
     """The promotion code id to apply, looked up in Stripe now (not from the cache), or
     `OfferUnavailable` saying why not. Runs in the Stripe lane."""
     offer = cache.fresh(pw.stripe(), code)
-    reason = check_offer(offer, product, price_for(pw, product, lang), pw.now())
+    reason = check_offer(offer, product, price_for(pw, product, lang, role), pw.now())
     if reason != "ok" or offer is None:
         log.info(kv("offer.refused", code=normalize_code(code), reason=reason))
         raise OfferUnavailable(reason, why_not(lang, reason, offer, code, product))
@@ -142,7 +153,7 @@ async def offer_api(request: Request) -> Response:
     query = request.query_params
     lang = preferred_lang(pw, request, query.get("lang"))
     code = query.get("code", "")
-    headers = {"Cache-Control": "private, max-age=30"}
+    headers = {"Cache-Control": "private, max-age=30", "Vary": "Cookie"}
     try:
         product = resolve_product(
             pw.manifest(), query.get("course"), query.get("tier"), query.get("interval")
@@ -162,12 +173,21 @@ async def offer_api(request: Request) -> Response:
     except stripe.StripeError as exc:
         log.error(kv("offer.stripe_error", error=type(exc).__name__))
         return JSONResponse({"ok": False, "error": "payment provider unreachable"}, 502)
-    reason = check_offer(offer, product, price_for(pw, product, lang), pw.now())
+    role = await member_role(pw, request)
+    reason = check_offer(offer, product, price_for(pw, product, lang, role), pw.now())
     if reason != "ok" or offer is None:
         message = why_not(lang, reason, offer, code, product)
         body = {"ok": False, "reason": reason, "message": message}
         return JSONResponse(body, STATUS[reason], headers)
-    return JSONResponse(describe(pw, lang, offer, product), 200, headers)
+    return JSONResponse(describe(pw, lang, offer, product, role), 200, headers)
+
+
+async def member_role(pw: Paywall, request: Request) -> str | None:
+    """The signed-in member's price role (None signed out: no database call then)."""
+    if COOKIE_NAME not in request.cookies:
+        return None
+    member = await run_db(pw, current_member, request)
+    return member.role if member is not None else None
 
 
 routes = [Route("/api/offer", offer_api, methods=["GET"])]

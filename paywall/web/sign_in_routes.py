@@ -383,12 +383,15 @@ def me_payload(pw: Paywall, member: Member | None) -> dict[str, Any]:
     with pw.sessions() as db:
         keys = active_keys(db, member.id, pw.now())
     keys.add(MEMBER_KEY)
-    return {
+    payload: dict[str, Any] = {
         "authenticated": True,
         "email": member.email,
         "entitlements": sorted(keys),
         "lang": member.lang or default_lang,
     }
+    if member.role:  # a price role: assets/kp/roles.js asks /api/prices for its prices
+        payload["role"] = member.role
+    return payload
 
 
 async def me(request: Request) -> Response:

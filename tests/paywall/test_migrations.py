@@ -113,3 +113,47 @@ def test_gifts_table_goes_down_to_0008_and_up_again(db_url, tmp_path):
         assert "gifts" in set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_member_roles_go_down_to_0009_and_up_again(db_url, tmp_path):
+    """0010 (members.role) is reversible on its own: a member's entitlements survive the
+    way down (SQLite drops the column in place, not by re-creating `members`)."""
+    from sqlalchemy import text
+
+    settings = _settings(db_url, tmp_path)
+    assert upgrade(settings) == head_revision()
+    engine = make_engine(settings)
+    try:
+        assert "role" in {c["name"] for c in inspect(engine).get_columns("members")}
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO members (id, email, created_at, lang, newsletter, role) "
+                    "VALUES (1, 'r@example.com', CURRENT_TIMESTAMP, 'en', true, 'distributor')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO entitlements (member_id, key, source, status, stripe_object_id,"
+                    " valid_from, source_updated_at, note, created_at, updated_at) VALUES (1,"
+                    " 'course:x', 'complimentary', 'active', '', CURRENT_TIMESTAMP, 0, '',"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+    finally:
+        engine.dispose()
+    downgrade(settings, "0009")
+    engine = make_engine(settings)
+    try:
+        assert "role" not in {c["name"] for c in inspect(engine).get_columns("members")}
+        assert current_revision(engine) == "0009"
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM entitlements")).scalar_one() == 1
+    finally:
+        engine.dispose()
+    assert upgrade(settings, "0010") == "0010"
+    engine = make_engine(settings)
+    try:
+        assert "role" in {c["name"] for c in inspect(engine).get_columns("members")}
+    finally:
+        engine.dispose()

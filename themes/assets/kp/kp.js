@@ -99,6 +99,9 @@
       return response.ok && type.indexOf("json") >= 0 ? response.json() : null;
     })
     .then(function (me) {
+      // Other scripts (roles.js) act on who is signed in without asking again.
+      window.kpMe = me || { authenticated: false };
+      document.dispatchEvent(new CustomEvent("kp:me", { detail: window.kpMe }));
       if (!me || !me.authenticated) {
         return;
       }
