@@ -134,6 +134,11 @@ class Tier(_Model):
         default_factory=dict,
         description="gift of N months (the key) of the tier: a one-time price each",
     )
+    seller_commission_bp: int | None = Field(
+        default=None,
+        description="sellers.commission_percent in basis points: the tier's members earn it "
+        "on paid purchases their invite link brings",
+    )
 
     def title_in(self, lang: str) -> str:
         """The tier's name for readers of `lang` (the site-language title if untranslated)."""

@@ -22,6 +22,7 @@ from kp_contract.manifest import (
 )
 from site_builder.catalog import bundle_price, course_price, tier_gifts, tier_lifetime, tier_prices
 from site_builder.content import ContentIndex, Entry
+from site_builder.models import SellersConfig
 from site_builder.role_prices import roles_manifest
 from site_builder.views import Catalog
 
@@ -103,6 +104,7 @@ def make_manifest(
             },
             lifetime=tier_lifetime(index.extra.paywall.tiers[name]),
             gifts=tier_gifts(index.extra.paywall.tiers[name]),
+            seller_commission_bp=_basis_points(index.extra.paywall.tiers[name].sellers),
         )
         for name, offer in catalog.tiers.items()
     }
@@ -135,6 +137,11 @@ def make_manifest(
         growth=growth_manifest(index),
         roles=roles_manifest(index),
     )
+
+
+def _basis_points(sellers: SellersConfig | None) -> int | None:
+    """`commission_percent: 20` → 2000 (the partner ledger's unit)."""
+    return None if sellers is None else round(sellers.commission_percent * 100)
 
 
 def group_qr_file(name: str, qr_image: str) -> str:

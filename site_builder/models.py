@@ -320,6 +320,20 @@ class TierText(_Strict):
     summary: StrictStr = ""
 
 
+class SellersConfig(_Strict):
+    """`extra.paywall.tiers.<name>.sellers`: the tier's members are sellers (the "diamond"
+    member): their invite link earns this share of every paid purchase it brings."""
+
+    commission_percent: Annotated[float, BeforeValidator(_number), Field(gt=0, le=100)]
+
+    @field_validator("commission_percent")
+    @classmethod
+    def _two_decimals(cls, value: float) -> float:
+        if round(value, 2) != value:
+            raise ValueError(f"{value} has more than two decimals")
+        return value
+
+
 class TierConfig(_Strict):
     """A membership tier. Its title and summary are in the site's language; a bilingual
     site gives the others in `translations` (checked: readers never see a mix)."""
@@ -336,6 +350,8 @@ class TierConfig(_Strict):
     """Gifts of N months of the tier, e.g. `[1, 3, 12]`: one-time prices of N times the
     monthly price (`<month lookup_key>-gift-<N>m`)."""
     translations: dict[Lang, TierText] = Field(default_factory=dict)
+    sellers: SellersConfig | None = None
+    """Members of the tier earn commission on what their invite link sells."""
 
     @model_validator(mode="after")
     def _currency_given(self) -> TierConfig:

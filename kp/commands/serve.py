@@ -257,6 +257,7 @@ def register(group: click.Group) -> None:
     from kp.commands import member_data as cli_member_data
     from kp.commands import member_roles as cli_member_roles
     from kp.commands import offers as cli_offers
+    from kp.commands import partner_payouts as cli_partner_payouts
 
     group.add_command(serve)
     cli_admin.register(group)
@@ -267,3 +268,4 @@ def register(group: click.Group) -> None:
     cli_member_roles.register(group)
     cli_growth.register(group)
     cli_offers.register(group)
+    cli_partner_payouts.register(group)

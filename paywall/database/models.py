@@ -333,6 +333,25 @@ class Partner(Base):
     commission_bp: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime]
+    paid_through: Mapped[dt.datetime | None] = mapped_column(
+        comment="commission booked before this was paid out (kp partners paid)"
+    )
+
+
+class Seller(Base):
+    """A member-seller (a tier with `sellers: {commission_percent: …}`): their invite link
+    earns commission through the partner machinery, on a partner row of their own (no
+    Stripe code: `promotion_code` SELLER-<member id>), made the first time it earns."""
+
+    __tablename__ = "sellers"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), unique=True
+    )
+    created_at: Mapped[dt.datetime]
 
 
 class PartnerMember(Base):

@@ -39,6 +39,7 @@ from paywall.growth.partners import (
     reverse_payment,
 )
 from paywall.growth.referrals import count_invite, is_new_sign_up, normalize_ref
+from paywall.growth.sellers import seller_for_checkout
 from paywall.members.records import find_member, find_member_by_customer
 from paywall.runtime.context import Paywall
 from paywall.runtime.hooks import Hooks
@@ -144,7 +145,9 @@ def _paid_checkout(ctx: EventContext) -> str:
         session.get("currency"),
         ctx.now,
     )
-    found = partner_for_checkout(ctx.db, session, member)
+    found = partner_for_checkout(ctx.db, session, member) or seller_for_checkout(
+        ctx.db, ctx.manifest, session, member, ctx.now
+    )
     if found is None:
         return ""
     partner, how = found

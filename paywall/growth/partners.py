@@ -24,7 +24,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paywall.billing import stripe_objects as so
-from paywall.database.models import Member, Partner, PartnerLedger, PartnerMember, StripeEvent
+from paywall.database.models import (
+    Member,
+    Partner,
+    PartnerLedger,
+    PartnerMember,
+    Seller,
+    StripeEvent,
+)
 from paywall.database.upsert import insert_if_absent
 from paywall.growth.referrals import normalize_ref
 from paywall.runtime.context import Paywall
@@ -469,20 +476,33 @@ def report(
     if end is not None:
         stmt = stmt.where(PartnerLedger.at < end)
     lines: dict[tuple[int, str], ReportLine] = {}
+    names = seller_names(db)
     for partner in list_partners(db):
-        lines[(partner.id, "")] = _line(partner, "")
+        lines[(partner.id, "")] = _line(partner, "", names)
     for entry, partner in db.execute(stmt.order_by(PartnerLedger.at, PartnerLedger.id)).all():
         key = (partner.id, entry.currency)
-        line = lines.get(key) or lines.pop((partner.id, ""), None) or _line(partner, "")
+        line = lines.get(key) or lines.pop((partner.id, ""), None) or _line(partner, "", names)
         line.currency = entry.currency
         lines[key] = line
         _add(line, entry)
     return sorted(lines.values(), key=lambda ln: (ln.partner.lower(), ln.currency))
 
 
-def _line(partner: Partner, currency: str) -> ReportLine:
+def seller_names(db: Session) -> dict[int, str]:
+    """Member-sellers' partner rows (paywall.growth.sellers) by id, named for the report
+    by the member's address as it is now (an erased account has none)."""
+    rows = db.execute(
+        select(Seller.partner_id, Member.email).join(Member, Member.id == Seller.member_id)
+    )
+    return {partner_id: f"{email} (seller)" for partner_id, email in rows}
+
+
+def _line(partner: Partner, currency: str, names: dict[int, str]) -> ReportLine:
     return ReportLine(
-        partner.name, partner.promotion_code, percent(partner.commission_bp), currency
+        names.get(partner.id, partner.name),
+        partner.promotion_code,
+        percent(partner.commission_bp),
+        currency,
     )
 
 

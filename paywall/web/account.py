@@ -14,6 +14,7 @@ from starlette.routing import Route
 from kp_contract.manifest import Manifest
 from paywall.database.models import Entitlement, Member
 from paywall.growth.account_section import account_section
+from paywall.growth.seller_section import seller_section
 from paywall.members.entitlements import CANCELS_AT_PERIOD_END, is_active, member_entitlements
 from paywall.members.sign_in import current_member, safe_next_url
 from paywall.runtime.context import Paywall
@@ -162,6 +163,7 @@ async def account(request: Request) -> Response:
         rows, has_customer = await run_db(pw, load_account, pw, member)
         lines = access_lines(pw.manifest(), rows, lang)
         growth = await run_db(pw, account_section, pw, member, lang)
+        growth += await run_db(pw, seller_section, pw, member, lang)
         learning = await run_db(pw, learning_section, pw, member, lang)
         learning += await run_db(pw, gift_section, pw, member, lang)
         body = member_body(member, lines, has_customer, lang, learning + growth) + my_data_section(

@@ -157,3 +157,24 @@ def test_member_roles_go_down_to_0009_and_up_again(db_url, tmp_path):
         assert "role" in {c["name"] for c in inspect(engine).get_columns("members")}
     finally:
         engine.dispose()
+
+
+def test_sellers_go_down_to_0010_and_up_again(db_url, tmp_path):
+    """0011 (sellers, partners.paid_through) is reversible on its own."""
+    settings = _settings(db_url, tmp_path)
+    assert upgrade(settings) == head_revision()
+    downgrade(settings, "0010")
+    engine = make_engine(settings)
+    try:
+        assert "sellers" not in set(inspect(engine).get_table_names())
+        assert "paid_through" not in {c["name"] for c in inspect(engine).get_columns("partners")}
+        assert "role" in {c["name"] for c in inspect(engine).get_columns("members")}
+    finally:
+        engine.dispose()
+    assert upgrade(settings, "0011") == "0011"
+    engine = make_engine(settings)
+    try:
+        assert "sellers" in set(inspect(engine).get_table_names())
+        assert "paid_through" in {c["name"] for c in inspect(engine).get_columns("partners")}
+    finally:
+        engine.dispose()
