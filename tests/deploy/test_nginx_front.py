@@ -36,8 +36,15 @@ CANARIES = (LESSON_CANARY, MEMBERS_CANARY)
 
 
 def auth_calls(stack: Stack) -> int:
-    """How many times the workers answered /api/auth (their request log)."""
-    return len(stack.worker_lines("path=/api/auth "))
+    """How many times the workers answered /api/auth (their request log, which a worker
+    writes just after answering: it settles when no line came for 0.3 s, 5 s at most)."""
+    deadline, count = time.monotonic() + 5, -1
+    while (now := len(stack.worker_lines("path=/api/auth "))) != count:
+        if time.monotonic() > deadline:
+            break
+        count = now
+        time.sleep(0.3)
+    return now
 
 
 def shows_full(client: httpx.Client, url: str, canary: str) -> bool:
