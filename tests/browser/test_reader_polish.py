@@ -175,7 +175,7 @@ def test_subscription_course_is_one_offer_with_a_chinese_checkout(reader) -> Non
     reader.screenshot("zh-course-offer", offer)
     reader.visit("/zh/pricing/")
     prices = reader.page.locator(".kp-cards").all_inner_texts()
-    assert " ".join(prices).count("$12 / 月") == 1, "one $12 / 月 offer on the page"
+    assert " ".join(prices).count("¥79 / 月") == 1, "one ¥79 / 月 offer on the page"
     reader.visit(ZH_COURSE)
     reader.press(offer.locator("button").first)
     checkout = reader.page

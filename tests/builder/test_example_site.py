@@ -168,7 +168,7 @@ def test_course_landing_page_lists_lessons_with_locks(example_build):
     assert 'name="course" value="community-launch"' in html
     assert 'data-kp-requires="course:community-launch tier:pro"' in html
     zh = _body(example_build.page("/courses/paid-community-ops/"))
-    assert "订阅" in zh and "$12 / 月" in zh and "免费试看" in zh
+    assert "订阅" in zh and "¥79 / 月" in zh and "免费试看" in zh  # currency_by_lang: zh → cny
 
 
 def test_pricing_page_has_tier_and_course_cards(example_build):
