@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from paywall.database.models import (
     Certificate,
     Conversion,
+    Gift,
     LessonProgress,
     LoginToken,
     Member,
@@ -149,4 +150,25 @@ def member_data(db: Session, member: Member, now: dt.datetime) -> dict[str, Any]
             }
             for c in db.scalars(select(Certificate).where(Certificate.member_id == mid))
         ],
+        "gifts_given": [
+            _gift(g) for g in db.scalars(select(Gift).where(Gift.buyer_member_id == mid))
+        ],
+        "gifts_received": [
+            _gift(g) for g in db.scalars(select(Gift).where(Gift.recipient_member_id == mid))
+        ],
+    }
+
+
+def _gift(gift: Gift) -> dict[str, Any]:
+    """A gift as its giver or recipient sees it (no link token, not even hashed)."""
+    return {
+        "key": gift.key,
+        "months": gift.months,
+        "recipient": gift.recipient_email,
+        "message": gift.message,
+        "state": gift.state,
+        "created_at": _iso(gift.created_at),
+        "sent_at": _iso(gift.sent_at),
+        "redeemed_at": _iso(gift.redeemed_at),
+        "ended_at": _iso(gift.ended_at),
     }

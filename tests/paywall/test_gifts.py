@@ -145,6 +145,14 @@ def test_a_course_gift_is_paid_mailed_redeemed_and_refunded(shop, local_stripe):
     assert post_link(shop.client(), link).status_code == 400  # single use
     assert recipient.get(link).status_code == 400
     assert "redeemed on" in buyer.get("/account/").text
+    # Both sides find the gift in the data they can download (no link token in it).
+    given = buyer.get("/account/data.json").json()["gifts_given"]
+    assert [(g["recipient"], g["state"], g["message"]) for g in given] == [
+        ("sam@example.com", "redeemed", MESSAGE)
+    ]
+    assert [g["key"] for g in recipient.get("/account/data.json").json()["gifts_received"]] == [
+        "course:demo"
+    ]
     with shop.pw.sessions() as db:
         sam = find_member(db, "sam@example.com")
         rows = db.scalars(select(Entitlement).where(Entitlement.member_id == sam.id)).all()
